@@ -1,0 +1,150 @@
+//! Phone numbers and chat ids, validated once.
+
+use serde::{Deserialize, Serialize};
+
+/// International phone digits without `+` (`6281234567890`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Option<Phone> {
+        let digits: String = s
+            .trim()
+            .trim_start_matches('+')
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
+        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(Phone(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Phone::parse(&s).ok_or_else(|| format!("`{s}` is not a phone number"))
+    }
+}
+
+impl From<Phone> for String {
+    fn from(p: Phone) -> String {
+        p.0
+    }
+}
+
+impl std::fmt::Display for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A WhatsApp conversation partner.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "lowercase")]
+pub enum ChatId {
+    /// A person known by phone number.
+    Phone(Phone),
+    /// A person known only by WhatsApp's linked id (`176369157804064@lid`).
+    /// Its digits are NOT a phone number.
+    Lid(String),
+    /// A group (`120363041234567890@g.us`).
+    Group(String),
+}
+
+impl ChatId {
+    /// Reads a WhatsApp JID (`628…@c.us`, `628…:12@s.whatsapp.net`, `…@lid`, `…@g.us`).
+    /// Broadcasts, channels and anything else are `None`.
+    pub fn from_jid(jid: &str) -> Option<ChatId> {
+        let (user, server) = jid.trim().split_once('@')?;
+        if user.is_empty()
+            || !user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'.')
+        {
+            return None;
+        }
+        match server {
+            "c.us" | "s.whatsapp.net" => {
+                // Strip a device suffix (`628…:12@s.whatsapp.net`).
+                let user = user.split(':').next().unwrap_or(user);
+                Phone::parse(user).map(ChatId::Phone)
+            }
+            "lid" => Some(ChatId::Lid(format!(
+                "{}@lid",
+                user.split(':').next().unwrap_or(user)
+            ))),
+            "g.us" => Some(ChatId::Group(format!("{user}@g.us"))),
+            _ => None,
+        }
+    }
+
+    /// The stable key used in storage and lanes: digits, or the full JID.
+    pub fn key(&self) -> String {
+        match self {
+            ChatId::Phone(p) => p.as_str().to_string(),
+            ChatId::Lid(l) | ChatId::Group(l) => l.clone(),
+        }
+    }
+
+    /// The JID a gateway expects (`628…@c.us`).
+    pub fn jid(&self) -> String {
+        match self {
+            ChatId::Phone(p) => format!("{p}@c.us"),
+            ChatId::Lid(l) | ChatId::Group(l) => l.clone(),
+        }
+    }
+
+    pub fn is_group(&self) -> bool {
+        matches!(self, ChatId::Group(_))
+    }
+
+    pub fn phone(&self) -> Option<&Phone> {
+        match self {
+            ChatId::Phone(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jids_are_read_by_kind() {
+        assert_eq!(
+            ChatId::from_jid("6281234567890@c.us").unwrap().key(),
+            "6281234567890"
+        );
+        assert_eq!(
+            ChatId::from_jid("6285712345678:12@s.whatsapp.net")
+                .unwrap()
+                .key(),
+            "6285712345678"
+        );
+        assert_eq!(
+            ChatId::from_jid("176369157804064@lid"),
+            Some(ChatId::Lid("176369157804064@lid".into()))
+        );
+        assert!(
+            ChatId::from_jid("120363041234567890@g.us")
+                .unwrap()
+                .is_group()
+        );
+        assert_eq!(ChatId::from_jid("status@broadcast"), None);
+        assert_eq!(ChatId::from_jid("123@newsletter"), None);
+        assert_eq!(ChatId::from_jid("no-at-sign"), None);
+    }
+
+    #[test]
+    fn a_lid_is_never_read_as_a_phone_number() {
+        let lid = ChatId::from_jid("176369157804064@lid").unwrap();
+        assert_eq!(lid.phone(), None);
+        assert_eq!(lid.key(), "176369157804064@lid");
+    }
+}

@@ -1,0 +1,332 @@
+//! WhatsApp at the edge: verified bytes in → [`Event`]s; [`Outgoing`] items → HTTP calls.
+//!
+//! This module knows WhatsApp and nothing of commands, sales or the CRM.
+//! Past `waha` and `cloud` nothing sees JSON.
+
+pub mod cloud;
+pub mod console;
+mod ids;
+pub mod senders;
+pub mod signature;
+pub mod waha;
+
+pub use ids::{ChatId, Phone};
+pub use senders::{SendError, Senders, Sent};
+
+use serde::{Deserialize, Serialize};
+
+/// Which gateway a message came through (and must be answered through).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Waha,
+    Cloud,
+    /// `juru chat` and the dashboard playground.
+    Console,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Waha => "waha",
+            Channel::Cloud => "cloud",
+            Channel::Console => "console",
+        }
+    }
+}
+
+/// What a channel tells us, already verified and normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Message(Inbound),
+    Delivery(DeliveryUpdate),
+    Label(LabelChange),
+    /// Known but irrelevant: says why, logged at debug. Never stored.
+    #[serde(skip)]
+    Ignored(Why),
+}
+
+/// Why an event is ignored (a fixed phrase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Why(pub &'static str);
+
+impl Event {
+    pub fn ignored(why: &'static str) -> Event {
+        Event::Ignored(Why(why))
+    }
+}
+
+impl Event {
+    /// The channel's own identity of this event: the same key twice means a redelivery.
+    pub fn dedupe_key(&self) -> Option<String> {
+        match self {
+            Event::Message(m) => Some(format!("msg:{}:{}", m.account, m.id)),
+            Event::Delivery(d) => Some(format!("ack:{}:{}", d.message_id, d.state.as_str())),
+            Event::Label(l) => Some(format!("label:{}", l.event_id)),
+            Event::Ignored(_) => None,
+        }
+    }
+
+    /// The chat whose lane handles this event (ordering is per chat).
+    pub fn chat_key(&self) -> String {
+        match self {
+            Event::Message(m) => m.chat.key(),
+            Event::Delivery(d) => d.chat.as_ref().map(ChatId::key).unwrap_or_default(),
+            Event::Label(l) => l.chat.as_ref().map(ChatId::key).unwrap_or_default(),
+            Event::Ignored(_) => String::new(),
+        }
+    }
+}
+
+/// One inbound WhatsApp message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The business account it reached: WAHA session or Cloud phone_number_id.
+    pub account: String,
+    /// The channel's message id (WAHA serialized id, Cloud `wamid.…`).
+    pub id: String,
+    /// Where replies go: the person in a 1:1 chat, the group in a group.
+    pub chat: ChatId,
+    /// Who wrote it (the group member in groups).
+    pub sender: ChatId,
+    pub sender_name: Option<String>,
+    /// Typed on the business's own phone or sent through the gateway's API.
+    pub from_me: bool,
+    /// WAHA `source: "api"`: sent through the gateway's API, i.e. by a bot.
+    pub sent_by_api: bool,
+    /// Unix seconds as the channel reported them (0 when absent).
+    pub timestamp: u64,
+    pub content: Content,
+    /// The message this one quotes.
+    pub reply_to: Option<String>,
+    /// Click-to-WhatsApp ad attribution (Cloud API, first message after the click).
+    pub referral: Option<Referral>,
+}
+
+impl Inbound {
+    /// The text a router reads: body, caption or button title.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            Content::Text { body } => Some(body),
+            Content::Media { caption, .. } => caption.as_deref(),
+            Content::ButtonReply { title, .. } => Some(title),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    Text {
+        body: String,
+    },
+    Media {
+        kind: MediaKind,
+        caption: Option<String>,
+        /// WAHA: a download URL on the gateway. Cloud: absent (use `media_id`).
+        url: Option<String>,
+        media_id: Option<String>,
+        mime_type: Option<String>,
+        filename: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Contacts {
+        cards: Vec<ContactCard>,
+    },
+    ButtonReply {
+        id: String,
+        title: String,
+    },
+    Reaction {
+        emoji: String,
+        target: String,
+    },
+    /// A type juru does not read (order, system, unsupported…): recorded, never dropped silently.
+    Other {
+        kind: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    VoiceNote,
+    Document,
+    Sticker,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactCard {
+    pub name: Option<String>,
+    pub phones: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Referral {
+    pub source_url: Option<String>,
+    pub source_id: Option<String>,
+    pub source_type: Option<String>,
+    pub headline: Option<String>,
+    pub body: Option<String>,
+    pub media_type: Option<String>,
+    pub ctwa_clid: Option<String>,
+}
+
+/// What happened to a message we sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryUpdate {
+    pub channel: Channel,
+    /// Our message's id as the gateway knows it (bare id for WAHA).
+    pub message_id: String,
+    pub chat: Option<ChatId>,
+    pub state: DeliveryState,
+    pub timestamp: u64,
+    pub error: Option<String>,
+}
+
+/// Delivery states in the order they happen; a stored state never moves backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Queued,
+    Sent,
+    Failed,
+    Delivered,
+    Read,
+    Played,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
+            DeliveryState::Played => "played",
+        }
+    }
+
+    /// `failed` after `delivered` is a late, stale report: the later state wins.
+    pub fn advance(self, incoming: DeliveryState) -> DeliveryState {
+        self.max(incoming)
+    }
+}
+
+/// A WhatsApp Business label event (WAHA). WAHA names no actor: none is invented.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelChange {
+    pub event_id: String,
+    pub account: String,
+    pub chat: Option<ChatId>,
+    pub label_id: String,
+    pub label_name: Option<String>,
+    pub color: Option<u32>,
+    pub action: LabelAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelAction {
+    Upserted,
+    Deleted,
+    AddedToChat,
+    RemovedFromChat,
+}
+
+/// One thing to send. `phase` is display metadata for consoles and audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub to: ChatId,
+    pub body: OutBody,
+    pub reply_to: Option<String>,
+    pub phase: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutBody {
+    Text {
+        text: String,
+    },
+    Image {
+        url: String,
+        caption: Option<String>,
+    },
+    Document {
+        url: String,
+        filename: Option<String>,
+        caption: Option<String>,
+    },
+    /// Typing indicator for the chat (Cloud ties it to an inbound message id).
+    Typing {
+        message_id: String,
+    },
+    /// Read receipt for one inbound message.
+    Seen {
+        message_id: String,
+    },
+}
+
+impl OutBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutBody::Text { .. } => "text",
+            OutBody::Image { .. } => "image",
+            OutBody::Document { .. } => "document",
+            OutBody::Typing { .. } => "typing",
+            OutBody::Seen { .. } => "seen",
+        }
+    }
+
+    /// Read receipts and typing are courtesy signals: best effort, never retried.
+    pub fn is_marker(&self) -> bool {
+        matches!(self, OutBody::Typing { .. } | OutBody::Seen { .. })
+    }
+}
+
+/// Why a webhook body was refused. Worded for the gateway's operator.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParseError {
+    #[error("body is not valid JSON: {0}")]
+    Json(String),
+    #[error("unexpected shape: {0}")]
+    Shape(String),
+}
+
+impl From<serde_json::Error> for ParseError {
+    fn from(e: serde_json::Error) -> Self {
+        // `data` errors mean valid JSON of the wrong shape.
+        if e.is_data() {
+            ParseError::Shape(e.to_string())
+        } else {
+            ParseError::Json(e.to_string())
+        }
+    }
+}
+
+/// Accepts a timestamp written as a number or as a string of digits.
+pub(crate) fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(f64),
+        Text(String),
+    }
+    Ok(match Option::<NumOrText>::deserialize(d)? {
+        Some(NumOrText::Num(n)) if n.is_finite() && n >= 0.0 => Some(n as u64),
+        Some(NumOrText::Text(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}

@@ -1,0 +1,645 @@
+//! WAHA (self-hosted WhatsApp HTTP API): webhook envelopes in, REST calls out.
+//! Shapes: `shared/reference/whatsapp.md` Part A. Behaviour never depends on `_data`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::senders::{SendError, Sent, retry_after};
+use super::{
+    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound,
+    LabelAction, LabelChange, MediaKind, OutBody, Outgoing, ParseError, Phone, lenient_u64,
+};
+
+// ---------- inbound ----------
+
+/// Either WAHA's envelope or juru's own flat contract `{from, body, timestamp, message_id}`.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    event: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    timestamp: Option<u64>,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    // flat form
+    from: Option<String>,
+    body: Option<String>,
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WaMessage {
+    id: String,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    timestamp: Option<u64>,
+    from: String,
+    to: Option<String>,
+    #[serde(default)]
+    from_me: bool,
+    source: Option<String>,
+    participant: Option<String>,
+    body: Option<String>,
+    #[serde(default)]
+    has_media: bool,
+    media: Option<WaMedia>,
+    location: Option<WaLocation>,
+    #[serde(default, rename = "vCards")]
+    v_cards: Option<Vec<String>>,
+    reply_to: Option<WaReplyTo>,
+    reaction: Option<WaReaction>,
+}
+
+#[derive(Deserialize)]
+struct WaMedia {
+    url: Option<String>,
+    mimetype: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WaLocation {
+    #[serde(default, deserialize_with = "lenient_f64")]
+    latitude: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    longitude: Option<f64>,
+    description: Option<String>,
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WaReplyTo {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WaReaction {
+    text: Option<String>,
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WaAck {
+    id: String,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    from_me: bool,
+    ack: i64,
+}
+
+#[derive(Deserialize)]
+struct WaLabel {
+    id: String,
+    name: Option<String>,
+    color: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WaLabelChat {
+    label_id: String,
+    chat_id: String,
+    label: Option<WaLabel>,
+}
+
+/// Parses one WAHA webhook body (envelope or flat form) into events.
+pub fn parse(body: &[u8], default_session: &str) -> Result<Vec<Event>, ParseError> {
+    let probe: Probe = serde_json::from_slice(body)?;
+    match probe.event.as_deref() {
+        Some(event) => {
+            let session = probe.session.as_deref().unwrap_or(default_session);
+            let payload = probe
+                .payload
+                .ok_or_else(|| ParseError::Shape("envelope without `payload`".into()))?;
+            let event_id = probe
+                .id
+                .unwrap_or_else(|| format!("{event}:{}", probe.timestamp.unwrap_or(0)));
+            envelope(event, session, &event_id, payload.get())
+        }
+        None => flat(probe, default_session),
+    }
+}
+
+fn envelope(
+    event: &str,
+    session: &str,
+    event_id: &str,
+    payload: &str,
+) -> Result<Vec<Event>, ParseError> {
+    let event = match event {
+        "message" | "message.any" | "message.reaction" => {
+            message(session, serde_json::from_str(payload)?)?
+        }
+        "message.ack" => ack(serde_json::from_str(payload)?),
+        "label.upsert" | "label.deleted" => {
+            let l: WaLabel = serde_json::from_str(payload)?;
+            let action = if event == "label.upsert" {
+                LabelAction::Upserted
+            } else {
+                LabelAction::Deleted
+            };
+            Event::Label(LabelChange {
+                event_id: event_id.to_string(),
+                account: session.to_string(),
+                chat: None,
+                label_id: l.id,
+                label_name: l.name.filter(|n| !n.is_empty()),
+                color: l.color,
+                action,
+            })
+        }
+        "label.chat.added" | "label.chat.deleted" => {
+            let a: WaLabelChat = serde_json::from_str(payload)?;
+            let Some(chat) = ChatId::from_jid(&a.chat_id) else {
+                return Ok(vec![Event::ignored(
+                    "label on a chat that is not a person or group",
+                )]);
+            };
+            let action = if event == "label.chat.added" {
+                LabelAction::AddedToChat
+            } else {
+                LabelAction::RemovedFromChat
+            };
+            Event::Label(LabelChange {
+                event_id: event_id.to_string(),
+                account: session.to_string(),
+                chat: Some(chat),
+                label_name: a
+                    .label
+                    .as_ref()
+                    .and_then(|l| l.name.clone())
+                    .filter(|n| !n.is_empty()),
+                color: a.label.as_ref().and_then(|l| l.color),
+                label_id: a.label_id,
+                action,
+            })
+        }
+        "session.status" => Event::ignored("session.status"),
+        "message.ack.group" => Event::ignored("group receipts are not tracked"),
+        _ => Event::ignored("unknown WAHA event"),
+    };
+    Ok(vec![event])
+}
+
+fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
+    // For our own messages `from` is us and `to` is the chat.
+    let chat_jid = if m.from_me {
+        m.to.as_deref().unwrap_or(&m.from)
+    } else {
+        &m.from
+    };
+    let Some(chat) = ChatId::from_jid(chat_jid) else {
+        return Ok(Event::ignored(
+            "status broadcast, channel or unknown chat kind",
+        ));
+    };
+    let sender = match (&chat, m.participant.as_deref().and_then(ChatId::from_jid)) {
+        (ChatId::Group(_), Some(member)) => member,
+        _ => chat.clone(),
+    };
+    let text = m.body.filter(|b| !b.is_empty());
+    let content = if let Some(r) = m.reaction {
+        Content::Reaction {
+            emoji: r.text.unwrap_or_default(),
+            target: r.message_id.unwrap_or_default(),
+        }
+    } else if let Some(loc) = m
+        .location
+        .filter(|l| l.latitude.is_some() && l.longitude.is_some())
+    {
+        Content::Location {
+            latitude: loc.latitude.unwrap_or_default(),
+            longitude: loc.longitude.unwrap_or_default(),
+            name: loc.name.or(loc.description),
+            address: loc.address,
+        }
+    } else if let Some(cards) = m.v_cards.filter(|c| !c.is_empty()) {
+        Content::Contacts {
+            cards: cards.iter().map(|c| vcard(c)).collect(),
+        }
+    } else if m.has_media {
+        let media = m.media.unwrap_or(WaMedia {
+            url: None,
+            mimetype: None,
+            filename: None,
+        });
+        Content::Media {
+            kind: media_kind(media.mimetype.as_deref(), media.filename.is_some()),
+            caption: text,
+            url: media.url,
+            media_id: None,
+            mime_type: media.mimetype,
+            filename: media.filename,
+        }
+    } else {
+        match text {
+            Some(body) => Content::Text { body },
+            None => Content::Other {
+                kind: "empty".into(),
+            },
+        }
+    };
+    Ok(Event::Message(Inbound {
+        channel: Channel::Waha,
+        account: session.to_string(),
+        id: m.id,
+        chat,
+        sender,
+        sender_name: None,
+        from_me: m.from_me,
+        sent_by_api: m.source.as_deref() == Some("api"),
+        timestamp: m.timestamp.unwrap_or(0),
+        content,
+        reply_to: m.reply_to.and_then(|r| r.id),
+        referral: None,
+    }))
+}
+
+fn ack(a: WaAck) -> Event {
+    let state = match a.ack {
+        -1 => DeliveryState::Failed,
+        0 => return Event::ignored("ack pending"),
+        1 => DeliveryState::Sent,
+        2 => DeliveryState::Delivered,
+        3 => DeliveryState::Read,
+        4 => DeliveryState::Played,
+        _ => return Event::ignored("ack of unknown level"),
+    };
+    let chat_jid = if a.from_me {
+        a.to.as_deref()
+    } else {
+        a.from.as_deref()
+    };
+    Event::Delivery(DeliveryUpdate {
+        channel: Channel::Waha,
+        message_id: bare_message_id(&a.id).to_string(),
+        chat: chat_jid.and_then(ChatId::from_jid),
+        state,
+        timestamp: 0,
+        error: (state == DeliveryState::Failed).then(|| "WAHA reported ack ERROR".to_string()),
+    })
+}
+
+fn flat(p: Probe, session: &str) -> Result<Vec<Event>, ParseError> {
+    let (Some(from), Some(body), Some(id)) = (p.from, p.body, p.message_id) else {
+        return Err(ParseError::Shape(
+            "neither a WAHA envelope (`event`) nor the flat form (`from`, `body`, `message_id`)"
+                .into(),
+        ));
+    };
+    let chat = ChatId::from_jid(&from)
+        .or_else(|| Phone::parse(&from).map(ChatId::Phone))
+        .ok_or_else(|| {
+            ParseError::Shape(format!("`from` `{from}` is not a phone number or chat id"))
+        })?;
+    Ok(vec![Event::Message(Inbound {
+        channel: Channel::Waha,
+        account: session.to_string(),
+        id,
+        sender: chat.clone(),
+        chat,
+        sender_name: None,
+        from_me: false,
+        sent_by_api: false,
+        timestamp: p.timestamp.unwrap_or(0),
+        content: Content::Text { body },
+        reply_to: None,
+        referral: None,
+    })])
+}
+
+/// `false_628…@c.us_3EB0…[_participant]` → `3EB0…`; anything else unchanged.
+pub fn bare_message_id(serialized: &str) -> &str {
+    let mut parts = serialized.splitn(4, '_');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("true" | "false"), Some(_chat), Some(id)) if !id.is_empty() => id,
+        _ => serialized,
+    }
+}
+
+fn media_kind(mime: Option<&str>, has_filename: bool) -> MediaKind {
+    match mime.unwrap_or_default() {
+        m if m.starts_with("image/webp") && !has_filename => MediaKind::Sticker,
+        m if m.starts_with("image/") => MediaKind::Image,
+        m if m.starts_with("video/") => MediaKind::Video,
+        m if m.starts_with("audio/ogg") => MediaKind::VoiceNote,
+        m if m.starts_with("audio/") => MediaKind::Audio,
+        _ => MediaKind::Document,
+    }
+}
+
+fn vcard(card: &str) -> ContactCard {
+    let field = |prefix: &str| {
+        card.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.trim().to_string())
+    };
+    ContactCard {
+        name: field("FN:"),
+        phones: card
+            .lines()
+            .filter(|l| l.starts_with("TEL"))
+            .filter_map(|l| l.rsplit(':').next())
+            .filter_map(Phone::parse)
+            .map(String::from)
+            .collect(),
+    }
+}
+
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(f64),
+        Text(String),
+    }
+    Ok(match Option::<NumOrText>::deserialize(d)? {
+        Some(NumOrText::Num(n)) => Some(n),
+        Some(NumOrText::Text(s)) => s.trim().parse().ok(),
+        None => None,
+    })
+}
+
+// ---------- outbound: REST client ----------
+
+#[derive(Clone)]
+pub struct WahaClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+    session: String,
+}
+
+impl WahaClient {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        api_key: Option<&str>,
+        session: &str,
+    ) -> WahaClient {
+        WahaClient {
+            http,
+            base_url: base_url.to_string(),
+            api_key: api_key.map(str::to_string),
+            session: session.to_string(),
+        }
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.post(format!("{}{path}", self.base_url));
+        match &self.api_key {
+            Some(key) => req.header("X-Api-Key", key),
+            None => req,
+        }
+    }
+
+    pub async fn send(&self, out: &Outgoing) -> Result<Sent, SendError> {
+        let (path, body) = request(&self.session, out);
+        let response = self
+            .post(path)
+            .json(&body)
+            .send()
+            .await
+            .map_err(SendError::from_transport)?;
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(SendError::from_transport)?;
+        if status.is_success() {
+            return Ok(Sent {
+                remote_id: sent_id(&bytes),
+            });
+        }
+        let reason = format!(
+            "WAHA {path} answered HTTP {}: {}",
+            status.as_u16(),
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        );
+        Err(match status.as_u16() {
+            429 => SendError::Throttled {
+                reason,
+                retry_after: wait,
+                recipient_only: false,
+            },
+            s if s >= 500 => SendError::Transient {
+                reason,
+                retry_after: wait,
+            },
+            s => SendError::Permanent {
+                code: Some(s as i64),
+                reason,
+            },
+        })
+    }
+
+    /// `GET /api/{session}/lids/{lid}` → the phone number behind a LID, if WAHA knows it.
+    pub async fn resolve_lid(&self, lid: &str) -> Result<Option<Phone>, SendError> {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let url = format!(
+            "{}/api/{}/lids/{}",
+            self.base_url,
+            utf8_percent_encode(&self.session, NON_ALPHANUMERIC),
+            utf8_percent_encode(lid, NON_ALPHANUMERIC)
+        );
+        let mut req = self.http.get(url).timeout(Duration::from_secs(5));
+        if let Some(key) = &self.api_key {
+            req = req.header("X-Api-Key", key);
+        }
+        let response = req.send().await.map_err(SendError::from_transport)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(SendError::Transient {
+                reason: format!("lids API answered {}", response.status()),
+                retry_after: None,
+            });
+        }
+        #[derive(Deserialize)]
+        struct LidMapping {
+            pn: Option<String>,
+        }
+        let mapping: LidMapping = response.json().await.map_err(SendError::from_transport)?;
+        Ok(mapping
+            .pn
+            .as_deref()
+            .and_then(ChatId::from_jid)
+            .and_then(|c| c.phone().cloned()))
+    }
+}
+
+/// The endpoint and JSON body for one outgoing item (reference A7).
+pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Value) {
+    use serde_json::json;
+    let chat_id = out.to.jid();
+    match &out.body {
+        OutBody::Text { text } => with_reply(
+            "/api/sendText",
+            json!({"session": session, "chatId": chat_id, "text": text}),
+            out,
+        ),
+        OutBody::Image { url, caption } => {
+            let mut b = json!({"session": session, "chatId": chat_id, "file": {"mimetype": mime_for(url, "image/jpeg"), "url": url}});
+            if let Some(c) = caption {
+                b["caption"] = json!(c);
+            }
+            with_reply("/api/sendImage", b, out)
+        }
+        OutBody::Document {
+            url,
+            filename,
+            caption,
+        } => {
+            let mut b = json!({"session": session, "chatId": chat_id, "file": {"mimetype": mime_for(url, "application/pdf"), "url": url}});
+            b["file"]["filename"] = json!(filename.clone().unwrap_or_else(|| file_name(url)));
+            if let Some(c) = caption {
+                b["caption"] = json!(c);
+            }
+            with_reply("/api/sendFile", b, out)
+        }
+        OutBody::Typing { .. } => (
+            "/api/startTyping",
+            json!({"session": session, "chatId": chat_id}),
+        ),
+        OutBody::Seen { message_id } => (
+            "/api/sendSeen",
+            json!({"session": session, "chatId": chat_id, "messageIds": [message_id]}),
+        ),
+    }
+}
+
+fn with_reply(
+    path: &'static str,
+    mut body: serde_json::Value,
+    out: &Outgoing,
+) -> (&'static str, serde_json::Value) {
+    if let Some(id) = &out.reply_to {
+        body["reply_to"] = serde_json::json!(id);
+    }
+    (path, body)
+}
+
+fn file_name(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("file")
+        .split('?')
+        .next()
+        .unwrap_or("file")
+        .to_string()
+}
+
+fn mime_for(url: &str, fallback: &'static str) -> &'static str {
+    let ext = file_name(url)
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        "mp4" => "video/mp4",
+        _ => fallback,
+    }
+}
+
+/// Send responses differ per engine (reference A7): `{"id": "true_…_ID"}`,
+/// `{"id": {"_serialized": …}}`, NOWEB's `{"key": {"id": "ID"}}`, or an empty body.
+fn sent_id(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IdField {
+        Text(String),
+        Object {
+            #[serde(rename = "_serialized")]
+            serialized: Option<String>,
+            id: Option<String>,
+        },
+    }
+    #[derive(Deserialize)]
+    struct Key {
+        id: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Response {
+        id: Option<IdField>,
+        key: Option<Key>,
+    }
+    let r: Response = serde_json::from_slice(bytes).ok()?;
+    let id = match r.id {
+        Some(IdField::Text(s)) => Some(s),
+        Some(IdField::Object { serialized, id }) => serialized.or(id),
+        None => None,
+    }
+    .or_else(|| r.key.and_then(|k| k.id))?;
+    Some(bare_message_id(&id).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialized_ids_reduce_to_the_bare_message_id() {
+        assert_eq!(
+            bare_message_id("false_6281234567890@c.us_3EB0A1B2"),
+            "3EB0A1B2"
+        );
+        assert_eq!(
+            bare_message_id("false_120363@g.us_3EB0F9_6285798765432@c.us"),
+            "3EB0F9"
+        );
+        assert_eq!(bare_message_id("3EB0A1B2"), "3EB0A1B2");
+    }
+
+    #[test]
+    fn send_ids_are_read_from_every_engine_shape() {
+        assert_eq!(
+            sent_id(br#"{"id":"true_628@c.us_ABC"}"#).as_deref(),
+            Some("ABC")
+        );
+        assert_eq!(
+            sent_id(br#"{"id":{"fromMe":true,"_serialized":"true_628@c.us_DEF"}}"#).as_deref(),
+            Some("DEF")
+        );
+        assert_eq!(
+            sent_id(br#"{"key":{"remoteJid":"628@s.whatsapp.net","fromMe":true,"id":"GHI"}}"#)
+                .as_deref(),
+            Some("GHI")
+        );
+        assert_eq!(sent_id(b""), None);
+    }
+
+    #[test]
+    fn a_document_gets_a_file_name_and_mimetype() {
+        let out = Outgoing {
+            to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
+            body: OutBody::Document {
+                url: "https://x.id/brosur.pdf".into(),
+                filename: None,
+                caption: None,
+            },
+            reply_to: None,
+            phase: None,
+        };
+        let (path, body) = request("default", &out);
+        assert_eq!(path, "/api/sendFile");
+        assert_eq!(body["chatId"], "6281234567890@c.us");
+        assert_eq!(body["file"]["filename"], "brosur.pdf");
+        assert_eq!(body["file"]["mimetype"], "application/pdf");
+    }
+}

@@ -1,0 +1,80 @@
+//! `juru chat`: the terminal as a WhatsApp chat, through the same pipeline as
+//! a webhook (dedupe, lane, router, outbox) with the console channel.
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::channel::console::ConsoleSink;
+use crate::channel::{Channel, ChatId, Content, Event, Inbound, Phone, Senders};
+use crate::config::Config;
+use crate::router::BotSettings;
+use crate::runtime::{Runtime, RuntimeError};
+use crate::store::{Store, StoreError};
+
+pub struct ChatOptions {
+    pub from: Phone,
+    pub name: Option<String>,
+    pub json: bool,
+    /// Treat the sender as an owner (for `#` commands).
+    pub owner: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("building the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("reading input: {0}")]
+    Input(#[from] std::io::Error),
+}
+
+/// Reads one inbound message per line until end of input, then waits for the
+/// pending replies to be printed and shuts the runtime down.
+pub async fn run(
+    config: Config,
+    options: ChatOptions,
+    input: impl AsyncBufRead + Unpin,
+    output: Box<dyn Write + Send>,
+) -> Result<(), ChatError> {
+    let store = Store::open(&config.storage.path)?;
+    let mut senders = Senders::from_config(&config)?;
+    senders.console = Some(ConsoleSink::new(output, options.json));
+    let mut bot = BotSettings::from_config(&config);
+    if options.owner {
+        bot.owners.insert(options.from.to_string());
+    }
+    let runtime = Runtime::start(config, bot, store, senders)?;
+    let chat = ChatId::Phone(options.from.clone());
+    let mut lines = input.lines();
+    while let Some(line) = lines.next_line().await? {
+        let text = line.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
+        }
+        let event = Event::Message(Inbound {
+            channel: Channel::Console,
+            account: "console".into(),
+            id: format!("console-{}", uuid::Uuid::now_v7()),
+            chat: chat.clone(),
+            sender: chat.clone(),
+            sender_name: options.name.clone(),
+            from_me: false,
+            sent_by_api: false,
+            timestamp: crate::runtime::now_ms() / 1000,
+            content: Content::Text {
+                body: text.to_string(),
+            },
+            reply_to: None,
+            referral: None,
+        });
+        runtime.accept(vec![event]).await?;
+    }
+    runtime.idle(Channel::Console).await;
+    runtime.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}

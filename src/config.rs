@@ -1,0 +1,590 @@
+//! `config.toml` plus environment overrides (`JURU_SECTION__KEY=value`).
+//!
+//! Unknown keys and wrong values stop start-up with a message naming the key
+//! (`bot.owners[1]: ...`). A channel whose required keys are absent is simply
+//! not active.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Key { key: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub waha: WahaConfig,
+    pub cloud: CloudConfig,
+    pub bot: BotConfig,
+    pub sales: SalesConfig,
+    pub llm: LlmConfig,
+    pub runtime: RuntimeConfig,
+    pub outbox: OutboxConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub admin_token: Option<Secret>,
+    /// Largest webhook body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            admin_token: None,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WahaConfig {
+    pub base_url: Option<Url>,
+    pub api_key: Option<Secret>,
+    pub session: String,
+    pub webhook_hmac_key: Option<Secret>,
+    /// Minimum gap between two messages to one chat (anti-ban pacing).
+    pub min_gap_ms: u64,
+}
+
+impl Default for WahaConfig {
+    fn default() -> Self {
+        WahaConfig {
+            base_url: None,
+            api_key: None,
+            session: "default".into(),
+            webhook_hmac_key: None,
+            min_gap_ms: 1000,
+        }
+    }
+}
+
+impl WahaConfig {
+    pub fn is_active(&self) -> bool {
+        self.base_url.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudConfig {
+    pub graph_base_url: Url,
+    pub access_token: Option<Secret>,
+    pub app_secret: Option<Secret>,
+    pub verify_token: Option<Secret>,
+    pub phone_number_id: Option<String>,
+    /// Per-number throughput budget (Meta default: 80 messages/s).
+    pub max_mps: u32,
+    /// Minimum gap between two messages to one recipient (pair rate).
+    pub min_gap_ms: u64,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        CloudConfig {
+            graph_base_url: Url("https://graph.facebook.com/v25.0".into()),
+            access_token: None,
+            app_secret: None,
+            verify_token: None,
+            phone_number_id: None,
+            max_mps: 80,
+            min_gap_ms: 0,
+        }
+    }
+}
+
+impl CloudConfig {
+    pub fn is_active(&self) -> bool {
+        self.access_token.is_some() && self.phone_number_id.is_some() && self.app_secret.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    pub owners: Vec<PhoneNumber>,
+    pub prefixes: Vec<String>,
+    pub admin_chats: Vec<String>,
+    /// Mark the inbound message as read before replying.
+    pub send_seen: bool,
+    /// Show the typing indicator before replying.
+    pub send_typing: bool,
+    /// Reply to plain text with a short acknowledgement (the visible loop
+    /// until the sales conversation is configured).
+    pub acknowledge: bool,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            owners: Vec::new(),
+            prefixes: vec!["#".into()],
+            admin_chats: Vec::new(),
+            send_seen: true,
+            send_typing: true,
+            acknowledge: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SalesConfig {
+    pub prompts_dir: PathBuf,
+    pub confidence_threshold: f64,
+    pub coalesce_ms: u64,
+    pub default_language: Language,
+}
+
+impl Default for SalesConfig {
+    fn default() -> Self {
+        SalesConfig {
+            prompts_dir: PathBuf::from("prompts"),
+            confidence_threshold: 0.6,
+            coalesce_ms: 1500,
+            default_language: Language::Id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Id,
+    En,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    pub base_url: Option<Url>,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: None,
+            api_key: None,
+            model: "gpt-4o-mini".into(),
+            timeout_ms: 15_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Number of lanes; each chat always maps to the same lane.
+    pub lanes: usize,
+    /// How long a handled message id is remembered for dedupe (Meta retries up to 7 days).
+    pub dedupe_retention_hours: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            lanes: 64,
+            dedupe_retention_hours: 24 * 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before an item goes to the dead-letter tree.
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Sends in flight at once, across all chats.
+    pub concurrency: usize,
+    /// HTTP timeout of one send.
+    pub timeout_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 8,
+            base_delay_ms: 500,
+            max_delay_ms: 60_000,
+            concurrency: 32,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// A secret from config: never printed by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Secret {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let s = s.trim().to_string();
+        if s.is_empty() {
+            Err("must not be empty (remove the key instead)".into())
+        } else {
+            Ok(Secret(s))
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An http(s) base URL without a trailing slash.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct Url(pub String);
+
+impl Url {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Url {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let s = s.trim().trim_end_matches('/').to_string();
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(Url(s)),
+            _ => Err(format!("`{s}` is not an http(s) URL")),
+        }
+    }
+}
+
+/// A phone number in config: international digits, `+` and spaces tolerated.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub struct PhoneNumber(pub String);
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, '+' | ' ' | '-'))
+            .collect();
+        if (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(PhoneNumber(digits))
+        } else {
+            Err(format!(
+                "`{s}` is not a phone number in international form (e.g. 6281234567890)"
+            ))
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (absent file = all defaults only when `must_exist` is false),
+    /// applies `JURU_*` overrides from `env`, validates.
+    pub fn load(
+        path: &Path,
+        must_exist: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Config::from_toml(&text, path, env)
+    }
+
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        apply_env(&mut table, env)?;
+        let de = toml::Value::Table(table);
+        let config: Config =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Key {
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, message: &str| {
+            Err(ConfigError::Key {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        if !self.server.listen.ip().is_loopback() && self.server.admin_token.is_none() {
+            return key(
+                "server.admin_token",
+                "required when `server.listen` is not a loopback address (the admin API would be open to the network)",
+            );
+        }
+        if self.runtime.lanes == 0 || self.runtime.lanes > 4096 {
+            return key("runtime.lanes", "must be between 1 and 4096");
+        }
+        if self.outbox.max_attempts == 0 {
+            return key("outbox.max_attempts", "must be at least 1");
+        }
+        if self.outbox.concurrency == 0 {
+            return key("outbox.concurrency", "must be at least 1");
+        }
+        if self.cloud.max_mps == 0 {
+            return key("cloud.max_mps", "must be at least 1");
+        }
+        if self
+            .bot
+            .prefixes
+            .iter()
+            .any(|p| p.is_empty() || p.chars().count() > 3)
+        {
+            return key("bot.prefixes", "each prefix must be 1 to 3 characters");
+        }
+        if !(0.0..=1.0).contains(&self.sales.confidence_threshold) {
+            return key("sales.confidence_threshold", "must be between 0.0 and 1.0");
+        }
+        let cloud = &self.cloud;
+        let cloud_keys = [
+            cloud.access_token.is_some(),
+            cloud.phone_number_id.is_some(),
+            cloud.app_secret.is_some(),
+        ];
+        if cloud_keys.iter().any(|k| *k) && !cloud.is_active() {
+            return key(
+                "cloud",
+                "the Cloud API needs all of `access_token`, `phone_number_id` and `app_secret` (or none of them)",
+            );
+        }
+        Ok(())
+    }
+
+    /// One line per channel for the start-up banner.
+    pub fn channel_summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        match &self.waha.base_url {
+            Some(url) => lines.push(format!(
+                "waha: active (POST /api/whatsapp/webhook → {} session `{}`, hmac {})",
+                url.as_str(),
+                self.waha.session,
+                if self.waha.webhook_hmac_key.is_some() {
+                    "on"
+                } else {
+                    "off"
+                }
+            )),
+            None => lines.push("waha: not configured ([waha] base_url)".into()),
+        }
+        if self.cloud.is_active() {
+            lines.push(format!(
+                "cloud: active (GET|POST /api/whatsapp/cloud → {}/{}/messages)",
+                self.cloud.graph_base_url.as_str(),
+                self.cloud.phone_number_id.as_deref().unwrap_or_default()
+            ));
+        } else {
+            lines.push(
+                "cloud: not configured ([cloud] access_token, app_secret, phone_number_id)".into(),
+            );
+        }
+        lines
+    }
+}
+
+/// `JURU_WAHA__BASE_URL=http://…` sets `[waha] base_url`. Values are read as
+/// TOML when they parse as TOML (`["628…"]`, `true`, `64`), else as strings.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let overrides: BTreeMap<String, String> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("JURU_"))
+        .collect();
+    for (var, raw) in overrides {
+        let path: Vec<String> = var["JURU_".len()..]
+            .split("__")
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
+        if path.len() != 2 || path.iter().any(|p| p.is_empty()) {
+            // Not a config override (e.g. JURU_LOG); leave it to whoever reads it.
+            continue;
+        }
+        let value = parse_env_value(&raw);
+        let section = table
+            .entry(path[0].clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(section) = section.as_table_mut() else {
+            return Err(ConfigError::Env {
+                var,
+                message: format!("`{}` is not a section", path[0]),
+            });
+        };
+        section.insert(path[1].clone(), value);
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::from_toml(text, Path::new("config.toml"), env)
+    }
+
+    #[test]
+    fn the_committed_config_loads() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        let config = load(&text, &[]).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.storage.path, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = load("[waha]\nbase_ur = \"http://x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("waha") && err.contains("base_ur"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_value_is_named_with_its_path() {
+        let err = load("[bot]\nowners = [\"6281234567890\", \"budi\"]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bot.owners[1]"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_win_over_the_file() {
+        let config = load(
+            "[waha]\nbase_url = \"http://a:3000\"\n",
+            &[
+                ("JURU_WAHA__BASE_URL", "http://b:3000/"),
+                ("JURU_RUNTIME__LANES", "8"),
+                ("JURU_BOT__OWNERS", "[\"628111\"]"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.waha.base_url.unwrap().as_str(), "http://b:3000");
+        assert_eq!(config.runtime.lanes, 8);
+        assert_eq!(config.bot.owners, vec![PhoneNumber("628111".into())]);
+    }
+
+    #[test]
+    fn a_bad_env_value_names_the_key() {
+        let err = load("", &[("JURU_RUNTIME__LANES", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("runtime.lanes"), "{err}");
+    }
+
+    #[test]
+    fn listening_publicly_needs_an_admin_token() {
+        let err = load("[server]\nlisten = \"0.0.0.0:8080\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.admin_token"), "{err}");
+        assert!(
+            load(
+                "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_token = \"s3cret\"\n",
+                &[]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = load(
+            "[waha]\nbase_url = \"http://w\"\napi_key = \"topsecret\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn a_half_configured_cloud_channel_is_an_error() {
+        let err = load("[cloud]\naccess_token = \"t\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cloud"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! juru — a WhatsApp bot runtime for sales teams.
+//!
+//! The path of one message: `server` (webhook) → `channel` (verify, parse into
+//! `Event`) → `runtime` (durable inbox, per-chat lanes) → `router` (command or
+//! conversation) → one store transaction → `runtime::outbox` → `channel` senders.
+//! See `DESIGN.md` in the shared folder for the invariants.
+
+pub mod channel;
+pub mod chat;
+pub mod config;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod texts;

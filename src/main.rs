@@ -1,0 +1,116 @@
+//! The `juru` command line: parse arguments, build the app, run it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use juru::channel::Phone;
+use juru::config::Config;
+use juru::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "juru", version, about = "WhatsApp bot runtime for sales teams")]
+struct Cli {
+    /// Configuration file; every key can be overridden by JURU_SECTION__KEY.
+    #[arg(long, global = true, default_value = "config.toml")]
+    config: PathBuf,
+    /// Log format on stderr (filter with RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot: webhooks in, replies out.
+    Serve,
+    /// Talk to the bot from the terminal: one line = one message.
+    Chat {
+        /// The sender's phone number (e.g. 6281234567890).
+        #[arg(long)]
+        from: String,
+        /// The sender's WhatsApp profile name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print each outgoing item as one JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Treat the sender as an owner (for `#` commands).
+        #[arg(long)]
+        owner: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let explicit_config = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
+    let config = Config::load(&cli.config, explicit_config, std::env::vars())
+        .context("invalid configuration")?;
+    match cli.command {
+        Command::Serve => serve(config, cli.log_format).await,
+        Command::Chat {
+            from,
+            name,
+            json,
+            owner,
+        } => {
+            telemetry::init_logs(cli.log_format, "warn");
+            let from = Phone::parse(&from).with_context(|| {
+                format!("--from `{from}` is not a phone number (e.g. 6281234567890)")
+            })?;
+            let options = juru::chat::ChatOptions {
+                from,
+                name,
+                json,
+                owner,
+            };
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            juru::chat::run(config, options, input, Box::new(std::io::stdout())).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, log_format: LogFormat) -> anyhow::Result<()> {
+    telemetry::init_logs(log_format, "info,tower_http=warn");
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    println!("juru listening on http://{}", listener.local_addr()?);
+    println!("storage: {}", config.storage.path.display());
+    for line in config.channel_summary() {
+        println!("  {line}");
+    }
+    println!(
+        "brain: {}",
+        if config.llm.api_key.is_some() {
+            "LLM"
+        } else {
+            "offline (no [llm] api_key)"
+        }
+    );
+    juru::server::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,302 @@
+//! Chooses what happens to one inbound message: a pure function over typed
+//! data, one row per rule. `#` commands and the sales conversation plug in here.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{Content, Inbound, OutBody, Outgoing};
+use crate::config::{Config, Language};
+use crate::texts;
+
+/// The conversation phase; it never moves backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    #[default]
+    Leads,
+    Interest,
+    Booking,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Leads => "leads",
+            Phase::Interest => "interest",
+            Phase::Booking => "booking",
+        }
+    }
+}
+
+/// What the bot remembers about one chat (`conversations` tree).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChatState {
+    pub phase: Phase,
+    /// A human admin has the chat; the bot stays silent until released.
+    pub handed_over: bool,
+    pub inbound_count: u64,
+    pub last_inbound_ms: u64,
+    pub last_human_reply_ms: Option<u64>,
+}
+
+/// The bot's standing settings, derived from `[bot]` once at start.
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub owners: HashSet<String>,
+    pub prefixes: Vec<String>,
+    /// Known command names; a prefix followed by anything else is conversation.
+    pub commands: HashSet<String>,
+    pub send_seen: bool,
+    pub send_typing: bool,
+    pub acknowledge: bool,
+    pub language: Language,
+}
+
+impl BotSettings {
+    pub fn from_config(config: &Config) -> BotSettings {
+        BotSettings {
+            owners: config.bot.owners.iter().map(|p| p.0.clone()).collect(),
+            prefixes: config.bot.prefixes.clone(),
+            commands: HashSet::new(),
+            send_seen: config.bot.send_seen,
+            send_typing: config.bot.send_typing,
+            acknowledge: config.bot.acknowledge,
+            language: config.sales.default_language,
+        }
+    }
+
+    /// `#crm leads` is a command only when `crm` is a known command name.
+    pub fn is_command(&self, text: Option<&str>) -> bool {
+        let Some(text) = text.map(str::trim_start) else {
+            return false;
+        };
+        self.prefixes.iter().any(|prefix| {
+            text.strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|name| self.commands.contains(&name.to_lowercase()))
+        })
+    }
+}
+
+/// Facts the runtime looked up before routing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts {
+    /// The message is the gateway's echo of something the bot sent.
+    pub own_echo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Nothing to do beyond the audit record; says why.
+    Ignore(&'static str),
+    /// A `#` command: manifest checks, then its handler.
+    Command,
+    /// A person typed on the business phone.
+    HumanOnPhone,
+    /// The sales conversation.
+    Conversation,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Ignore(why) => why,
+            Route::Command => "command",
+            Route::HumanOnPhone => "human on phone",
+            Route::Conversation => "conversation",
+        }
+    }
+}
+
+pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) -> Route {
+    match ev {
+        _ if ev.from_me && (facts.own_echo || ev.sent_by_api) => Route::Ignore("own echo"),
+        _ if bot.is_command(ev.text()) => Route::Command,
+        _ if ev.from_me => Route::HumanOnPhone,
+        _ if ev.chat.is_group() => Route::Ignore("group chat"),
+        _ if chat.handed_over => Route::Ignore("handed over"),
+        _ if matches!(ev.content, Content::Reaction { .. }) => Route::Ignore("reaction"),
+        _ => Route::Conversation,
+    }
+}
+
+/// What the runtime commits for one routed message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub outgoing: Vec<Outgoing>,
+    pub state: ChatState,
+}
+
+/// The effects of a route. Until the command and sales handlers land, the
+/// conversation path acknowledges text so the loop is visible end to end.
+pub fn respond(
+    route: Route,
+    ev: &Inbound,
+    bot: &BotSettings,
+    chat: &ChatState,
+    now_ms: u64,
+) -> Reply {
+    let mut state = chat.clone();
+    let mut outgoing = Vec::new();
+    match route {
+        Route::Conversation => {
+            state.inbound_count += 1;
+            state.last_inbound_ms = now_ms;
+            if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
+                let text = texts::acknowledgement(bot.language, ev.sender_name.as_deref());
+                outgoing = before_reply(ev, bot, state.phase);
+                outgoing.push(out(ev, OutBody::Text { text }, state.phase));
+            }
+        }
+        Route::HumanOnPhone => state.last_human_reply_ms = Some(now_ms),
+        Route::Command | Route::Ignore(_) => {}
+    }
+    Reply { outgoing, state }
+}
+
+/// Read receipt and typing indicator, each switchable in `[bot]`.
+fn before_reply(ev: &Inbound, bot: &BotSettings, phase: Phase) -> Vec<Outgoing> {
+    let mut items = Vec::new();
+    if bot.send_seen {
+        items.push(out(
+            ev,
+            OutBody::Seen {
+                message_id: ev.id.clone(),
+            },
+            phase,
+        ));
+    }
+    if bot.send_typing {
+        items.push(out(
+            ev,
+            OutBody::Typing {
+                message_id: ev.id.clone(),
+            },
+            phase,
+        ));
+    }
+    items
+}
+
+fn out(ev: &Inbound, body: OutBody, phase: Phase) -> Outgoing {
+    Outgoing {
+        to: ev.chat.clone(),
+        body,
+        reply_to: None,
+        phase: Some(phase.as_str().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{Channel, ChatId, Phone};
+
+    fn bot() -> BotSettings {
+        let mut bot = BotSettings::from_config(&Config::default());
+        bot.commands.insert("crm".into());
+        bot
+    }
+
+    fn text(body: &str) -> Inbound {
+        let chat = ChatId::Phone(Phone::parse("6281234567890").unwrap());
+        Inbound {
+            channel: Channel::Waha,
+            account: "default".into(),
+            id: "false_6281234567890@c.us_A".into(),
+            sender: chat.clone(),
+            chat,
+            sender_name: None,
+            from_me: false,
+            sent_by_api: false,
+            timestamp: 0,
+            content: Content::Text { body: body.into() },
+            reply_to: None,
+            referral: None,
+        }
+    }
+
+    fn route_of(ev: &Inbound) -> Route {
+        route(ev, &bot(), &ChatState::default(), Facts::default())
+    }
+
+    #[test]
+    fn the_bots_own_echo_is_ignored() {
+        let mut ev = text("Harga paket Rp 25.000.000");
+        ev.from_me = true;
+        ev.sent_by_api = true;
+        assert_eq!(route_of(&ev), Route::Ignore("own echo"));
+        ev.sent_by_api = false;
+        assert_eq!(
+            route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true }),
+            Route::Ignore("own echo")
+        );
+    }
+
+    #[test]
+    fn a_human_typing_on_the_business_phone_is_not_answered() {
+        let mut ev = text("saya bantu ya kak");
+        ev.from_me = true;
+        assert_eq!(route_of(&ev), Route::HumanOnPhone);
+        assert!(
+            respond(Route::HumanOnPhone, &ev, &bot(), &ChatState::default(), 1)
+                .outgoing
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_known_command_goes_to_the_command_path() {
+        assert_eq!(route_of(&text("#crm leads")), Route::Command);
+    }
+
+    #[test]
+    fn a_prefix_before_an_unknown_word_is_conversation() {
+        assert_eq!(route_of(&text("#1 best seller?")), Route::Conversation);
+    }
+
+    #[test]
+    fn group_chats_never_reach_the_conversation() {
+        let mut ev = text("Min, ada diskon?");
+        ev.chat = ChatId::Group("120363041234567890@g.us".into());
+        assert_eq!(route_of(&ev), Route::Ignore("group chat"));
+    }
+
+    #[test]
+    fn a_handed_over_chat_is_left_to_the_human() {
+        let chat = ChatState {
+            handed_over: true,
+            ..ChatState::default()
+        };
+        assert_eq!(
+            route(&text("halo"), &bot(), &chat, Facts::default()),
+            Route::Ignore("handed over")
+        );
+    }
+
+    #[test]
+    fn a_text_gets_seen_typing_then_an_acknowledgement() {
+        let ev = text("halo");
+        let reply = respond(Route::Conversation, &ev, &bot(), &ChatState::default(), 5);
+        let kinds: Vec<_> = reply.outgoing.iter().map(|o| o.body.kind()).collect();
+        assert_eq!(kinds, ["seen", "typing", "text"]);
+        assert_eq!(reply.state.inbound_count, 1);
+    }
+
+    #[test]
+    fn seen_and_typing_can_be_switched_off() {
+        let mut bot = bot();
+        bot.send_seen = false;
+        bot.send_typing = false;
+        let reply = respond(
+            Route::Conversation,
+            &text("halo"),
+            &bot,
+            &ChatState::default(),
+            5,
+        );
+        assert_eq!(reply.outgoing.len(), 1);
+    }
+}

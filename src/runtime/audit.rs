@@ -1,0 +1,154 @@
+//! Records of the `messages` (audit) and `contacts` trees.
+
+use serde::{Deserialize, Serialize};
+
+use super::outbox::OutboxItem;
+use crate::channel::{Channel, Content, Inbound, LabelChange, OutBody, Referral};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+    Label,
+}
+
+/// One line of the audit trail: every message in and out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at_ms: u64,
+    pub direction: Direction,
+    pub channel: Option<Channel>,
+    pub chat: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub url: Option<String>,
+    /// Inbound: the channel's message id. Outbound: the gateway's id once sent.
+    pub message_id: Option<String>,
+    /// Inbound: what the router decided.
+    pub route: Option<String>,
+    pub phase: Option<String>,
+    /// Outbound: queued | sent | failed.
+    pub status: Option<String>,
+    pub error: Option<String>,
+}
+
+impl AuditRecord {
+    pub fn inbound(seq: u64, ev: &Inbound, route: &str, now_ms: u64) -> AuditRecord {
+        let (kind, url) = match &ev.content {
+            Content::Text { .. } => ("text".to_string(), None),
+            Content::Media {
+                kind,
+                url,
+                media_id,
+                ..
+            } => (
+                format!("{kind:?}").to_lowercase(),
+                url.clone().or_else(|| media_id.clone()),
+            ),
+            Content::Location { .. } => ("location".into(), None),
+            Content::Contacts { .. } => ("contacts".into(), None),
+            Content::ButtonReply { .. } => ("button_reply".into(), None),
+            Content::Reaction { .. } => ("reaction".into(), None),
+            Content::Other { kind } => (kind.clone(), None),
+        };
+        AuditRecord {
+            seq,
+            at_ms: now_ms,
+            direction: Direction::In,
+            channel: Some(ev.channel),
+            chat: ev.chat.key(),
+            kind,
+            text: ev.text().map(str::to_string),
+            url,
+            message_id: Some(ev.id.clone()),
+            route: Some(route.to_string()),
+            phase: None,
+            status: None,
+            error: None,
+        }
+    }
+
+    pub fn queued(item: &OutboxItem, chat: &str) -> AuditRecord {
+        let (text, url) = match &item.out.body {
+            OutBody::Text { text } => (Some(text.clone()), None),
+            OutBody::Image { url, caption } | OutBody::Document { url, caption, .. } => {
+                (caption.clone(), Some(url.clone()))
+            }
+            OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
+        };
+        AuditRecord {
+            seq: item.seq,
+            at_ms: item.created_ms,
+            direction: Direction::Out,
+            channel: Some(item.channel),
+            chat: chat.to_string(),
+            kind: item.out.body.kind().to_string(),
+            text,
+            url,
+            message_id: None,
+            route: None,
+            phase: item.out.phase.clone(),
+            status: Some("queued".into()),
+            error: None,
+        }
+    }
+
+    pub fn label(seq: u64, change: &LabelChange, now_ms: u64) -> AuditRecord {
+        AuditRecord {
+            seq,
+            at_ms: now_ms,
+            direction: Direction::Label,
+            channel: Some(Channel::Waha),
+            chat: change.chat.as_ref().map(|c| c.key()).unwrap_or_default(),
+            kind: format!("{:?}", change.action).to_lowercase(),
+            text: change.label_name.clone(),
+            url: None,
+            message_id: Some(change.label_id.clone()),
+            route: None,
+            phase: None,
+            status: None,
+            error: None,
+        }
+    }
+}
+
+/// Who wrote to us (`contacts` tree). Keyed by phone digits, or the LID when
+/// WAHA could not resolve it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactRecord {
+    pub key: String,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub channel: Channel,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    pub messages: u64,
+    /// The first ad click that brought them (Cloud API referral).
+    pub referral: Option<Referral>,
+}
+
+impl ContactRecord {
+    pub fn seen(existing: Option<ContactRecord>, ev: &Inbound, now_ms: u64) -> ContactRecord {
+        let mut c = existing.unwrap_or_else(|| ContactRecord {
+            key: ev.sender.key(),
+            phone: ev.sender.phone().map(|p| p.to_string()),
+            name: None,
+            channel: ev.channel,
+            first_seen_ms: now_ms,
+            last_seen_ms: now_ms,
+            messages: 0,
+            referral: None,
+        });
+        c.messages += 1;
+        c.last_seen_ms = now_ms;
+        if let Some(name) = &ev.sender_name {
+            c.name = Some(name.clone());
+        }
+        if c.referral.is_none() {
+            c.referral = ev.referral.clone();
+        }
+        c
+    }
+}

@@ -1,0 +1,176 @@
+//! Lanes: each chat maps to one lane and a lane handles its events one at a
+//! time, in accepted order; lanes run in parallel.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::audit::{AuditRecord, ContactRecord};
+use super::delivery;
+use super::inbox::InboxItem;
+use super::outbox::{Outbox, OutboxItem};
+use super::{RuntimeError, Shared, now_ms};
+use crate::channel::{Event, Inbound, LabelChange};
+use crate::router::{self, ChatState, Facts};
+use crate::store::{StoreError, chat_seq_key, decode, encode};
+
+pub(super) struct Lanes {
+    senders: Vec<mpsc::UnboundedSender<InboxItem>>,
+    order: Vec<Mutex<()>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Lanes {
+    pub fn start(shared: Arc<Shared>, outbox: Outbox) -> Lanes {
+        let n = shared.config.runtime.lanes;
+        let mut senders = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = mpsc::unbounded_channel();
+            senders.push(tx);
+            workers.push(tokio::spawn(run_lane(shared.clone(), outbox.clone(), rx)));
+        }
+        Lanes {
+            senders,
+            order: (0..n).map(|_| Mutex::new(())).collect(),
+            workers,
+        }
+    }
+
+    pub fn lane_of(&self, chat_key: &str) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        chat_key.hash(&mut h);
+        (h.finish() % self.senders.len() as u64) as usize
+    }
+
+    pub fn order_lock(&self, lane: usize) -> MutexGuard<'_, ()> {
+        self.order[lane].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn dispatch(&self, lane: usize, item: InboxItem) {
+        // A closed lane means shutdown: the item stays in the inbox for the next start.
+        let _ = self.senders[lane].send(item);
+    }
+
+    /// Closes the lanes and waits until each has handled what it was given.
+    pub async fn drain(self) {
+        drop(self.senders);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+    }
+}
+
+async fn run_lane(shared: Arc<Shared>, outbox: Outbox, mut rx: mpsc::UnboundedReceiver<InboxItem>) {
+    while let Some(item) = rx.recv().await {
+        let started = Instant::now();
+        let seq = item.seq;
+        let result = handle(&shared, &outbox, item).await;
+        shared.progress.inbox_added(-1);
+        metrics::histogram!("juru_handler_seconds").record(started.elapsed().as_secs_f64());
+        if let Err(e) = result {
+            // The item stays in the inbox and is retried on the next start.
+            tracing::error!(seq, error = %e, "handling an accepted event failed");
+        }
+    }
+}
+
+async fn handle(shared: &Shared, outbox: &Outbox, item: InboxItem) -> Result<(), RuntimeError> {
+    match item.event {
+        Event::Message(inbound) => handle_message(shared, outbox, item.seq, inbound).await,
+        Event::Delivery(update) => {
+            delivery::apply(&shared.store, item.seq, &update)?;
+            Ok(())
+        }
+        Event::Label(change) => record_label(shared, item.seq, &change),
+        Event::Ignored(_) => Ok(()),
+    }
+}
+
+async fn handle_message(
+    shared: &Shared,
+    outbox: &Outbox,
+    seq: u64,
+    mut inbound: Inbound,
+) -> Result<(), RuntimeError> {
+    shared.identity.resolve_sender(&mut inbound).await;
+    let store = &shared.store;
+    let chat_key = inbound.chat.key();
+    let state: ChatState = match store.conversations.get(chat_key.as_bytes())? {
+        Some(bytes) => decode(&bytes).map_err(StoreError::from)?,
+        None => ChatState::default(),
+    };
+    let facts = Facts {
+        own_echo: inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)?,
+    };
+    let route = router::route(&inbound, &shared.bot, &state, facts);
+    let now = now_ms();
+    let reply = router::respond(route, &inbound, &shared.bot, &state, now);
+    tracing::debug!(chat = %chat_key, route = route.name(), replies = reply.outgoing.len(), "message routed");
+
+    let mut items = Vec::with_capacity(reply.outgoing.len());
+    for out in reply.outgoing {
+        items.push(OutboxItem::new(
+            store.next_seq()?,
+            inbound.channel,
+            out,
+            now,
+        ));
+    }
+    let inbound_audit = encode(&AuditRecord::inbound(seq, &inbound, route.name(), now));
+    let state_bytes = encode(&reply.state);
+    let contact_key = (!inbound.chat.is_group() && !inbound.from_me).then(|| inbound.sender.key());
+
+    let trees = (
+        &store.inbox,
+        &store.conversations,
+        &store.messages,
+        &store.outbox,
+        &store.contacts,
+    );
+    let result = trees.transaction(|(tx_inbox, tx_conv, tx_messages, tx_outbox, tx_contacts)| {
+        tx_inbox.remove(&seq.to_be_bytes())?;
+        tx_conv.insert(chat_key.as_bytes(), state_bytes.as_slice())?;
+        tx_messages.insert(chat_seq_key(&chat_key, seq), inbound_audit.as_slice())?;
+        for item in &items {
+            tx_outbox.insert(&item.seq.to_be_bytes(), encode(item))?;
+            tx_messages.insert(
+                chat_seq_key(&chat_key, item.seq),
+                encode(&AuditRecord::queued(item, &chat_key)),
+            )?;
+        }
+        if let Some(key) = &contact_key {
+            let existing = tx_contacts
+                .get(key.as_bytes())?
+                .and_then(|b| decode::<ContactRecord>(&b).ok());
+            let contact = ContactRecord::seen(existing, &inbound, now);
+            tx_contacts.insert(key.as_bytes(), encode(&contact))?;
+        }
+        Ok::<_, ConflictableTransactionError<StoreError>>(())
+    });
+    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))?;
+    // Nothing is sent before the commit that queued it is on disk.
+    store.durable().await?;
+    outbox.enqueue(items);
+    Ok(())
+}
+
+fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {
+    let store = &shared.store;
+    let chat_key = change
+        .chat
+        .as_ref()
+        .map(|c| c.key())
+        .unwrap_or_else(|| format!("label:{}", change.label_id));
+    let audit = encode(&AuditRecord::label(seq, change, now_ms()));
+    let result = (&store.inbox, &store.messages).transaction(|(tx_inbox, tx_messages)| {
+        tx_inbox.remove(&seq.to_be_bytes())?;
+        tx_messages.insert(chat_seq_key(&chat_key, seq), audit.as_slice())?;
+        Ok::<_, ConflictableTransactionError<StoreError>>(())
+    });
+    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+}

@@ -1,0 +1,131 @@
+//! The durable pipeline: inbox (deduped) → lanes (one per chat, in order) →
+//! router → one transaction (state + audit + outbox + inbox removal) → outbox
+//! worker → channel senders.
+
+pub mod audit;
+pub mod delivery;
+mod identity;
+pub mod inbox;
+mod lanes;
+pub mod outbox;
+mod progress;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::channel::{Channel, Event, Senders};
+use crate::config::Config;
+use crate::router::BotSettings;
+use crate::store::{Store, StoreError};
+
+pub use inbox::AcceptReport;
+pub use progress::Progress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
+}
+
+impl From<sled::Error> for RuntimeError {
+    fn from(e: sled::Error) -> Self {
+        RuntimeError::Store(StoreError::Sled(e))
+    }
+}
+
+/// Everything a lane or the outbox needs, shared.
+pub(crate) struct Shared {
+    pub store: Store,
+    pub senders: Senders,
+    pub bot: BotSettings,
+    pub config: Config,
+    pub progress: Arc<Progress>,
+    pub identity: identity::Identity,
+}
+
+/// A running pipeline. Clone-free: wrap in `Arc` to share.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    lanes: lanes::Lanes,
+    outbox: outbox::Outbox,
+    pruner: tokio::task::JoinHandle<()>,
+}
+
+impl Runtime {
+    /// Starts lanes and the outbox worker, then replays what a previous run
+    /// accepted but did not finish: inbox items first, then unsent outbox items.
+    pub fn start(
+        config: Config,
+        bot: BotSettings,
+        store: Store,
+        senders: Senders,
+    ) -> Result<Runtime, RuntimeError> {
+        let progress = Arc::new(Progress::default());
+        let identity = identity::Identity::new(store.clone(), senders.waha.clone());
+        let shared = Arc::new(Shared {
+            store,
+            senders,
+            bot,
+            config,
+            progress,
+            identity,
+        });
+        let outbox = outbox::Outbox::start(shared.clone())?;
+        let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
+        inbox::replay(&shared, &lanes)?;
+        let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
+        Ok(Runtime {
+            shared,
+            lanes,
+            outbox,
+            pruner,
+        })
+    }
+
+    /// Stores the events durably (deduped) and queues them for their lanes.
+    /// Returns only after the store flushed: then, and only then, may the
+    /// webhook be acknowledged.
+    pub async fn accept(&self, events: Vec<Event>) -> Result<AcceptReport, RuntimeError> {
+        inbox::accept(&self.shared, &self.lanes, events).await
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.shared.progress
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Resolves when no accepted message is waiting for its lane and no item
+    /// of `channel` is waiting in the outbox (used by `juru chat` at end of input).
+    pub async fn idle(&self, channel: Channel) {
+        self.shared.progress.idle(channel).await
+    }
+
+    /// Stops lanes after they drained, lets in-flight sends finish (within
+    /// `grace`), flushes the store and releases it.
+    pub async fn shutdown(self, grace: Duration) {
+        self.pruner.abort();
+        self.lanes.drain().await;
+        self.outbox.stop(grace).await;
+        if let Err(e) = self.shared.store.durable().await {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        self.shared.store.commit.stop();
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,133 @@
+//! HTTP: webhooks, health and metrics. The only module that knows axum.
+
+mod health;
+mod webhooks;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::channel::signature::SignatureError;
+use crate::channel::{ParseError, Senders};
+use crate::config::Config;
+use crate::router::BotSettings;
+use crate::runtime::{Runtime, RuntimeError};
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub runtime: Arc<Runtime>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+/// The routes, as tests and `serve` use them.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    Router::new()
+        .route("/api/whatsapp/webhook", axum::routing::post(webhooks::waha))
+        .route(
+            "/api/whatsapp/cloud",
+            get(webhooks::cloud_verify).post(webhooks::cloud),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Why a request was refused; each maps to one status code and a short reason.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("the {0} channel is not configured")]
+    NotConfigured(&'static str),
+    #[error("verification token does not match")]
+    Forbidden,
+    #[error("storage unavailable, retry later")]
+    Unavailable(#[from] RuntimeError),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::Signature(_) => StatusCode::UNAUTHORIZED,
+            AppError::Parse(_) => StatusCode::BAD_REQUEST,
+            AppError::NotConfigured(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unavailable(e) => {
+                tracing::error!(error = %e, "request failed on storage");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        (status, Json(serde_json::json!({"error": self.to_string()}))).into_response()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("building the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs `juru serve` on `listener` until `shutdown` resolves, then stops
+/// accepting, drains the lanes, lets in-flight sends finish and flushes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Store::open(&config.storage.path)?;
+    let senders = Senders::from_config(&config)?;
+    let bot = BotSettings::from_config(&config);
+    let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
+    let metrics = crate::telemetry::metrics();
+    let upkeep = tokio::spawn({
+        let metrics = metrics.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                metrics.run_upkeep();
+            }
+        }
+    });
+    let state = AppState {
+        runtime: runtime.clone(),
+        config: Arc::new(config),
+        metrics,
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    upkeep.abort();
+    tracing::info!("stopped accepting; draining lanes and outbox");
+    // The router's state clones are gone once serve returned.
+    match Arc::try_unwrap(runtime) {
+        Ok(runtime) => runtime.shutdown(Duration::from_secs(10)).await,
+        Err(runtime) => {
+            tracing::warn!("runtime still shared at shutdown; flushing only");
+            let _ = runtime.store().durable().await;
+        }
+    }
+    tracing::info!("shutdown complete");
+    Ok(())
+}

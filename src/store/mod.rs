@@ -1,0 +1,246 @@
+//! Embedded state in sled, under the rules of `shared/reference/rust-stack.md` §4.
+//!
+//! One process owns the database. Writers never flush themselves: they write,
+//! then wait on [`GroupCommit`], whose single flusher acknowledges every write
+//! made before its flush (concurrent `flush_async` calls deadlock on 0.34).
+//!
+//! # Key layout
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `meta` | `schema_version` | u32 big-endian |
+//! | `inbox` | seq (u64 BE) | [`crate::runtime::inbox::InboxItem`] — accepted, not yet handled |
+//! | `seen` | `channel \0 dedupe-key` | received-at ms (u64 BE) — dedupe, pruned after the retention window |
+//! | `outbox` | seq (u64 BE) | [`crate::runtime::outbox::OutboxItem`] — committed, not yet sent |
+//! | `dead` | seq (u64 BE) | outbox item that gave up, with its last error |
+//! | `delivery` | `channel \0 remote-message-id` | [`crate::runtime::delivery::DeliveryRecord`] |
+//! | `conversations` | chat key | [`crate::router::ChatState`] |
+//! | `messages` | chat key `\0` seq (u64 BE) | audit record of every message in and out |
+//! | `contacts` | contact key (`phone` digits or `lid:…`) | contact summary |
+//! | `lids` | lid (`…@lid`) | resolved phone digits |
+//!
+//! Every value is `[version byte] + JSON` (see [`codec`]).
+
+pub mod codec;
+mod commit;
+
+pub use codec::{CodecError, decode, encode};
+pub use commit::GroupCommit;
+
+use std::path::{Path, PathBuf};
+
+/// Bump when a value layout changes; add the step to [`migrate`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("sled transaction: {0}")]
+    Tx(String),
+    #[error(
+        "the database at {path} is corrupt ({detail}); restore it from a backup (`juru` never deletes it)"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("the database at {path} is locked: another juru process (serve or chat) is using it")]
+    Locked { path: PathBuf },
+    #[error(
+        "the database at {path} has schema version {found}, newer than this binary's {SCHEMA_VERSION}"
+    )]
+    TooNew { path: PathBuf, found: u32 },
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// The opened database and its named trees. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub db: sled::Db,
+    pub meta: sled::Tree,
+    pub inbox: sled::Tree,
+    pub seen: sled::Tree,
+    pub outbox: sled::Tree,
+    pub dead: sled::Tree,
+    pub delivery: sled::Tree,
+    pub conversations: sled::Tree,
+    pub messages: sled::Tree,
+    pub contacts: sled::Tree,
+    pub lids: sled::Tree,
+    pub commit: GroupCommit,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, after removing the stray
+    /// snapshot files that make sled 0.34.7 refuse to open after a crash.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(path)?;
+        remove_stray_snapshots(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| classify_open_error(path, e))?;
+        let tree = |name: &str| db.open_tree(name);
+        let store = Store {
+            meta: tree("meta")?,
+            inbox: tree("inbox")?,
+            seen: tree("seen")?,
+            outbox: tree("outbox")?,
+            dead: tree("dead")?,
+            delivery: tree("delivery")?,
+            conversations: tree("conversations")?,
+            messages: tree("messages")?,
+            contacts: tree("contacts")?,
+            lids: tree("lids")?,
+            commit: GroupCommit::start(db.clone()),
+            db,
+        };
+        migrate(&store, path)?;
+        Ok(store)
+    }
+
+    /// A fresh, strictly increasing sequence number (survives restarts).
+    /// Never call it inside a transaction closure.
+    pub fn next_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Waits until every write made so far is on disk.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.commit.flushed().await
+    }
+
+    /// Flushes and stops the flusher, releasing the database's file lock
+    /// once the last clone is dropped.
+    pub fn close(self) {
+        self.commit.stop();
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+/// sled 0.34.7 picks a half-written `snap.*.generating` as the newest
+/// snapshot and then fails with `Corruption` (spacejam/sled#1527, #1533).
+fn remove_stray_snapshots(path: &Path) -> Result<(), StoreError> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "removing stray half-written sled snapshot");
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match e {
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            path,
+            detail: e.to_string(),
+        },
+        sled::Error::Io(ref io)
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+        {
+            StoreError::Locked { path }
+        }
+        other => StoreError::Sled(other),
+    }
+}
+
+/// Migration hook: brings an older layout up to [`SCHEMA_VERSION`], one step at a time.
+fn migrate(store: &Store, path: &Path) -> Result<(), StoreError> {
+    let found = store
+        .meta
+        .get("schema_version")?
+        .map(|v| codec::u64_from_be(&v) as u32)
+        .unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    // Version 0 is an empty database: nothing to convert. Future steps go here:
+    // `if found < 2 { migrate_1_to_2(store)?; }`
+    if found < SCHEMA_VERSION {
+        store
+            .meta
+            .insert("schema_version", &(SCHEMA_VERSION as u64).to_be_bytes())?;
+        store.db.flush()?;
+    }
+    Ok(())
+}
+
+/// `a \0 b` — composite keys whose parts never contain NUL.
+pub fn key2(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+/// `chat \0 seq` — keeps one chat's records together, in order.
+pub fn chat_seq_key(chat: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(chat.len() + 9);
+    k.extend_from_slice(chat.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stray_generating_snapshot_is_removed_before_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.inbox.insert("k", "v").unwrap();
+            store.db.flush().unwrap();
+            store.close();
+        }
+        std::fs::write(dir.path().join("snap.00000000000F4240.generating"), b"half").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.inbox.get("k").unwrap().unwrap().as_ref(), b"v");
+        assert!(!dir.path().join("snap.00000000000F4240.generating").exists());
+    }
+
+    #[test]
+    fn a_second_process_gets_a_clear_lock_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        // sled's lock is per process via flock, so a second open in the same
+        // process also fails; the message must say what to do.
+        match Store::open(dir.path()) {
+            Err(e) => assert!(e.to_string().contains("juru"), "{e}"),
+            Ok(_) => panic!("second open must fail"),
+        }
+    }
+
+    #[test]
+    fn the_schema_version_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v = store.meta.get("schema_version").unwrap().unwrap();
+        assert_eq!(codec::u64_from_be(&v), SCHEMA_VERSION as u64);
+    }
+}

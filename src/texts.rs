@@ -1,0 +1,22 @@
+//! Every text a WhatsApp user reads from the runtime core, per language.
+//! Identifiers, logs and comments stay in English.
+
+use crate::config::Language;
+
+/// The acknowledgement sent until a conversation brain answers for real.
+pub fn acknowledgement(lang: Language, name: Option<&str>) -> String {
+    match (lang, name) {
+        (Language::Id, Some(name)) => {
+            format!("Halo kak {name}, pesan Anda sudah kami terima 🙏 Tim kami segera membalas.")
+        }
+        (Language::Id, None) => {
+            "Halo kak, pesan Anda sudah kami terima 🙏 Tim kami segera membalas.".into()
+        }
+        (Language::En, Some(name)) => {
+            format!("Hi {name}, we have received your message 🙏 Our team will reply shortly.")
+        }
+        (Language::En, None) => {
+            "Hi, we have received your message 🙏 Our team will reply shortly.".into()
+        }
+    }
+}
