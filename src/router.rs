@@ -147,7 +147,10 @@ pub fn respond(
             if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
                 let text = texts::acknowledgement(bot.language, ev.sender_name.as_deref());
                 outgoing = before_reply(ev, bot, state.phase);
-                outgoing.push(out(ev, OutBody::Text { text }, state.phase));
+                // Quoting the message keeps a burst's answers readable.
+                let mut ack = out(ev, OutBody::Text { text }, state.phase);
+                ack.reply_to = Some(ev.id.clone());
+                outgoing.push(ack);
             }
         }
         Route::HumanOnPhone => state.last_human_reply_ms = Some(now_ms),
