@@ -41,7 +41,8 @@ pub async fn run(
     input: impl AsyncBufRead + Unpin,
     output: Box<dyn Write + Send>,
 ) -> Result<(), ChatError> {
-    let store = Store::open(&config.storage.path)?;
+    let store =
+        Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let mut senders = Senders::from_config(&config)?;
     senders.console = Some(ConsoleSink::new(output, options.json));
     let mut bot = BotSettings::from_config(&config);

@@ -62,12 +62,15 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub path: PathBuf,
+    /// sled page cache, in MiB: bounds memory whatever the data size.
+    pub cache_mb: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             path: PathBuf::from("data"),
+            cache_mb: 64,
         }
     }
 }
@@ -383,6 +386,9 @@ impl Config {
                 "server.admin_token",
                 "required when `server.listen` is not a loopback address (the admin API would be open to the network)",
             );
+        }
+        if self.storage.cache_mb == 0 {
+            return key("storage.cache_mb", "must be at least 1");
         }
         if self.runtime.lanes == 0 || self.runtime.lanes > 4096 {
             return key("runtime.lanes", "must be between 1 and 4096");

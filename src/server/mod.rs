@@ -96,7 +96,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Store::open(&config.storage.path)?;
+    let store =
+        Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let senders = Senders::from_config(&config)?;
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);

@@ -29,6 +29,9 @@ pub use commit::GroupCommit;
 
 use std::path::{Path, PathBuf};
 
+/// Page cache used unless `[storage] cache_mb` says otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Bump when a value layout changes; add the step to [`migrate`].
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -84,10 +87,17 @@ impl Store {
     /// Opens (or creates) the database at `path`, after removing the stray
     /// snapshot files that make sled 0.34.7 refuse to open after a crash.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a page cache of `cache_bytes` (sled's own default is 1 GiB,
+    /// which a small VPS cannot spare).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path)?;
         remove_stray_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| classify_open_error(path, e))?;
