@@ -167,6 +167,11 @@ impl Fake {
         });
     }
 
+    /// Back to answering like the real gateway.
+    pub fn clear_rules(&self) {
+        self.rules.lock().unwrap().clear();
+    }
+
     /// WAHA's lids API will map `lid` to `phone`.
     pub fn knows_lid(&self, lid: &str, phone: &str) {
         self.lids
