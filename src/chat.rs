@@ -41,8 +41,7 @@ pub async fn run(
     input: impl AsyncBufRead + Unpin,
     output: Box<dyn Write + Send>,
 ) -> Result<(), ChatError> {
-    let store =
-        Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
+    let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let mut senders = Senders::from_config(&config)?;
     senders.console = Some(ConsoleSink::new(output, options.json));
     let mut bot = BotSettings::from_config(&config);
@@ -57,7 +56,7 @@ pub async fn run(
         if text.trim().is_empty() {
             continue;
         }
-        let event = Event::Message(Inbound {
+        let event = Event::Message(Box::new(Inbound {
             channel: Channel::Console,
             account: "console".into(),
             id: format!("console-{}", uuid::Uuid::now_v7()),
@@ -67,12 +66,10 @@ pub async fn run(
             from_me: false,
             sent_by_api: false,
             timestamp: crate::runtime::now_ms() / 1000,
-            content: Content::Text {
-                body: text.to_string(),
-            },
+            content: Content::Text { body: text.to_string() },
             reply_to: None,
             referral: None,
-        });
+        }));
         runtime.accept(vec![event]).await?;
     }
     runtime.idle(Channel::Console).await;

@@ -13,10 +13,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("config key `{key}`: {message}")]
@@ -50,11 +47,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig {
-            listen: ([127, 0, 0, 1], 8080).into(),
-            admin_token: None,
-            max_body_bytes: 2 * 1024 * 1024,
-        }
+        ServerConfig { listen: ([127, 0, 0, 1], 8080).into(), admin_token: None, max_body_bytes: 2 * 1024 * 1024 }
     }
 }
 
@@ -68,10 +61,7 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig {
-            path: PathBuf::from("data"),
-            cache_mb: 64,
-        }
+        StorageConfig { path: PathBuf::from("data"), cache_mb: 64 }
     }
 }
 
@@ -205,12 +195,7 @@ pub struct LlmConfig {
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        LlmConfig {
-            base_url: None,
-            api_key: None,
-            model: "gpt-4o-mini".into(),
-            timeout_ms: 15_000,
-        }
+        LlmConfig { base_url: None, api_key: None, model: "gpt-4o-mini".into(), timeout_ms: 15_000 }
     }
 }
 
@@ -225,10 +210,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig {
-            lanes: 64,
-            dedupe_retention_hours: 24 * 8,
-        }
+        RuntimeConfig { lanes: 64, dedupe_retention_hours: 24 * 8 }
     }
 }
 
@@ -247,13 +229,7 @@ pub struct OutboxConfig {
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        OutboxConfig {
-            max_attempts: 8,
-            base_delay_ms: 500,
-            max_delay_ms: 60_000,
-            concurrency: 32,
-            timeout_ms: 10_000,
-        }
+        OutboxConfig { max_attempts: 8, base_delay_ms: 500, max_delay_ms: 60_000, concurrency: 32, timeout_ms: 10_000 }
     }
 }
 
@@ -272,11 +248,7 @@ impl TryFrom<String> for Secret {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         let s = s.trim().to_string();
-        if s.is_empty() {
-            Err("must not be empty (remove the key instead)".into())
-        } else {
-            Ok(Secret(s))
-        }
+        if s.is_empty() { Err("must not be empty (remove the key instead)".into()) } else { Ok(Secret(s)) }
     }
 }
 
@@ -301,9 +273,7 @@ impl TryFrom<String> for Url {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         let s = s.trim().trim_end_matches('/').to_string();
-        let rest = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"));
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
         match rest {
             Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(Url(s)),
             _ => Err(format!("`{s}` is not an http(s) URL")),
@@ -319,16 +289,11 @@ pub struct PhoneNumber(pub String);
 impl TryFrom<String> for PhoneNumber {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let digits: String = s
-            .chars()
-            .filter(|c| !matches!(c, '+' | ' ' | '-'))
-            .collect();
+        let digits: String = s.chars().filter(|c| !matches!(c, '+' | ' ' | '-')).collect();
         if (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(PhoneNumber(digits))
         } else {
-            Err(format!(
-                "`{s}` is not a phone number in international form (e.g. 6281234567890)"
-            ))
+            Err(format!("`{s}` is not a phone number in international form (e.g. 6281234567890)"))
         }
     }
 }
@@ -345,10 +310,7 @@ impl Config {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => String::new(),
             Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
+                return Err(ConfigError::Read { path: path.to_path_buf(), source });
             }
         };
         Config::from_toml(&text, path, env)
@@ -359,28 +321,18 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
         apply_env(&mut table, env)?;
         let de = toml::Value::Table(table);
-        let config: Config =
-            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Key {
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let config: Config = serde_path_to_error::deserialize(de)
+            .map_err(|e| ConfigError::Key { key: e.path().to_string(), message: e.inner().to_string() })?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let key = |key: &str, message: &str| {
-            Err(ConfigError::Key {
-                key: key.into(),
-                message: message.into(),
-            })
-        };
+        let key = |key: &str, message: &str| Err(ConfigError::Key { key: key.into(), message: message.into() });
         if !self.server.listen.ip().is_loopback() && self.server.admin_token.is_none() {
             return key(
                 "server.admin_token",
@@ -402,23 +354,14 @@ impl Config {
         if self.cloud.max_mps == 0 {
             return key("cloud.max_mps", "must be at least 1");
         }
-        if self
-            .bot
-            .prefixes
-            .iter()
-            .any(|p| p.is_empty() || p.chars().count() > 3)
-        {
+        if self.bot.prefixes.iter().any(|p| p.is_empty() || p.chars().count() > 3) {
             return key("bot.prefixes", "each prefix must be 1 to 3 characters");
         }
         if !(0.0..=1.0).contains(&self.sales.confidence_threshold) {
             return key("sales.confidence_threshold", "must be between 0.0 and 1.0");
         }
         let cloud = &self.cloud;
-        let cloud_keys = [
-            cloud.access_token.is_some(),
-            cloud.phone_number_id.is_some(),
-            cloud.app_secret.is_some(),
-        ];
+        let cloud_keys = [cloud.access_token.is_some(), cloud.phone_number_id.is_some(), cloud.app_secret.is_some()];
         if cloud_keys.iter().any(|k| *k) && !cloud.is_active() {
             return key(
                 "cloud",
@@ -436,11 +379,7 @@ impl Config {
                 "waha: active (POST /api/whatsapp/webhook → {} session `{}`, hmac {})",
                 url.as_str(),
                 self.waha.session,
-                if self.waha.webhook_hmac_key.is_some() {
-                    "on"
-                } else {
-                    "off"
-                }
+                if self.waha.webhook_hmac_key.is_some() { "on" } else { "off" }
             )),
             None => lines.push("waha: not configured ([waha] base_url)".into()),
         }
@@ -451,9 +390,7 @@ impl Config {
                 self.cloud.phone_number_id.as_deref().unwrap_or_default()
             ));
         } else {
-            lines.push(
-                "cloud: not configured ([cloud] access_token, app_secret, phone_number_id)".into(),
-            );
+            lines.push("cloud: not configured ([cloud] access_token, app_secret, phone_number_id)".into());
         }
         lines
     }
@@ -461,32 +398,18 @@ impl Config {
 
 /// `JURU_WAHA__BASE_URL=http://…` sets `[waha] base_url`. Values are read as
 /// TOML when they parse as TOML (`["628…"]`, `true`, `64`), else as strings.
-fn apply_env(
-    table: &mut toml::Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
-    let overrides: BTreeMap<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("JURU_"))
-        .collect();
+fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    let overrides: BTreeMap<String, String> = env.into_iter().filter(|(k, _)| k.starts_with("JURU_")).collect();
     for (var, raw) in overrides {
-        let path: Vec<String> = var["JURU_".len()..]
-            .split("__")
-            .map(|p| p.to_ascii_lowercase())
-            .collect();
+        let path: Vec<String> = var["JURU_".len()..].split("__").map(|p| p.to_ascii_lowercase()).collect();
         if path.len() != 2 || path.iter().any(|p| p.is_empty()) {
             // Not a config override (e.g. JURU_LOG); leave it to whoever reads it.
             continue;
         }
         let value = parse_env_value(&raw);
-        let section = table
-            .entry(path[0].clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let section = table.entry(path[0].clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let Some(section) = section.as_table_mut() else {
-            return Err(ConfigError::Env {
-                var,
-                message: format!("`{}` is not a section", path[0]),
-            });
+            return Err(ConfigError::Env { var, message: format!("`{}` is not a section", path[0]) });
         };
         section.insert(path[1].clone(), value);
     }
@@ -496,9 +419,7 @@ fn apply_env(
 fn parse_env_value(raw: &str) -> toml::Value {
     let wrapped = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&wrapped) {
-        Ok(mut t) => t
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }
@@ -514,8 +435,7 @@ mod tests {
 
     #[test]
     fn the_committed_config_loads() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
         let config = load(&text, &[]).unwrap();
         assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.storage.path, PathBuf::from("data"));
@@ -523,17 +443,13 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_named() {
-        let err = load("[waha]\nbase_ur = \"http://x\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load("[waha]\nbase_ur = \"http://x\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("waha") && err.contains("base_ur"), "{err}");
     }
 
     #[test]
     fn a_wrong_value_is_named_with_its_path() {
-        let err = load("[bot]\nowners = [\"6281234567890\", \"budi\"]\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load("[bot]\nowners = [\"6281234567890\", \"budi\"]\n", &[]).unwrap_err().to_string();
         assert!(err.contains("bot.owners[1]"), "{err}");
     }
 
@@ -555,42 +471,26 @@ mod tests {
 
     #[test]
     fn a_bad_env_value_names_the_key() {
-        let err = load("", &[("JURU_RUNTIME__LANES", "many")])
-            .unwrap_err()
-            .to_string();
+        let err = load("", &[("JURU_RUNTIME__LANES", "many")]).unwrap_err().to_string();
         assert!(err.contains("runtime.lanes"), "{err}");
     }
 
     #[test]
     fn listening_publicly_needs_an_admin_token() {
-        let err = load("[server]\nlisten = \"0.0.0.0:8080\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load("[server]\nlisten = \"0.0.0.0:8080\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("server.admin_token"), "{err}");
-        assert!(
-            load(
-                "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_token = \"s3cret\"\n",
-                &[]
-            )
-            .is_ok()
-        );
+        assert!(load("[server]\nlisten = \"0.0.0.0:8080\"\nadmin_token = \"s3cret\"\n", &[]).is_ok());
     }
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let config = load(
-            "[waha]\nbase_url = \"http://w\"\napi_key = \"topsecret\"\n",
-            &[],
-        )
-        .unwrap();
+        let config = load("[waha]\nbase_url = \"http://w\"\napi_key = \"topsecret\"\n", &[]).unwrap();
         assert!(!format!("{config:?}").contains("topsecret"));
     }
 
     #[test]
     fn a_half_configured_cloud_channel_is_an_error() {
-        let err = load("[cloud]\naccess_token = \"t\"\n", &[])
-            .unwrap_err()
-            .to_string();
+        let err = load("[cloud]\naccess_token = \"t\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("cloud"), "{err}");
     }
 }

@@ -46,26 +46,14 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let explicit_config = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
-    let config = Config::load(&cli.config, explicit_config, std::env::vars())
-        .context("invalid configuration")?;
+    let config = Config::load(&cli.config, explicit_config, std::env::vars()).context("invalid configuration")?;
     match cli.command {
         Command::Serve => serve(config, cli.log_format).await,
-        Command::Chat {
-            from,
-            name,
-            json,
-            owner,
-        } => {
+        Command::Chat { from, name, json, owner } => {
             telemetry::init_logs(cli.log_format, "warn");
-            let from = Phone::parse(&from).with_context(|| {
-                format!("--from `{from}` is not a phone number (e.g. 6281234567890)")
-            })?;
-            let options = juru::chat::ChatOptions {
-                from,
-                name,
-                json,
-                owner,
-            };
+            let from = Phone::parse(&from)
+                .with_context(|| format!("--from `{from}` is not a phone number (e.g. 6281234567890)"))?;
+            let options = juru::chat::ChatOptions { from, name, json, owner };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             juru::chat::run(config, options, input, Box::new(std::io::stdout())).await?;
             Ok(())
@@ -83,14 +71,7 @@ async fn serve(config: Config, log_format: LogFormat) -> anyhow::Result<()> {
     for line in config.channel_summary() {
         println!("  {line}");
     }
-    println!(
-        "brain: {}",
-        if config.llm.api_key.is_some() {
-            "LLM"
-        } else {
-            "offline (no [llm] api_key)"
-        }
-    );
+    println!("brain: {}", if config.llm.api_key.is_some() { "LLM" } else { "offline (no [llm] api_key)" });
     juru::server::run(config, listener, shutdown_signal()).await?;
     Ok(())
 }

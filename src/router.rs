@@ -131,13 +131,7 @@ pub struct Reply {
 
 /// The effects of a route. Until the command and sales handlers land, the
 /// conversation path acknowledges text so the loop is visible end to end.
-pub fn respond(
-    route: Route,
-    ev: &Inbound,
-    bot: &BotSettings,
-    chat: &ChatState,
-    now_ms: u64,
-) -> Reply {
+pub fn respond(route: Route, ev: &Inbound, bot: &BotSettings, chat: &ChatState, now_ms: u64) -> Reply {
     let mut state = chat.clone();
     let mut outgoing = Vec::new();
     match route {
@@ -163,33 +157,16 @@ pub fn respond(
 fn before_reply(ev: &Inbound, bot: &BotSettings, phase: Phase) -> Vec<Outgoing> {
     let mut items = Vec::new();
     if bot.send_seen {
-        items.push(out(
-            ev,
-            OutBody::Seen {
-                message_id: ev.id.clone(),
-            },
-            phase,
-        ));
+        items.push(out(ev, OutBody::Seen { message_id: ev.id.clone() }, phase));
     }
     if bot.send_typing {
-        items.push(out(
-            ev,
-            OutBody::Typing {
-                message_id: ev.id.clone(),
-            },
-            phase,
-        ));
+        items.push(out(ev, OutBody::Typing { message_id: ev.id.clone() }, phase));
     }
     items
 }
 
 fn out(ev: &Inbound, body: OutBody, phase: Phase) -> Outgoing {
-    Outgoing {
-        to: ev.chat.clone(),
-        body,
-        reply_to: None,
-        phase: Some(phase.as_str().to_string()),
-    }
+    Outgoing { to: ev.chat.clone(), body, reply_to: None, phase: Some(phase.as_str().to_string()) }
 }
 
 #[cfg(test)]
@@ -232,10 +209,7 @@ mod tests {
         ev.sent_by_api = true;
         assert_eq!(route_of(&ev), Route::Ignore("own echo"));
         ev.sent_by_api = false;
-        assert_eq!(
-            route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true }),
-            Route::Ignore("own echo")
-        );
+        assert_eq!(route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true }), Route::Ignore("own echo"));
     }
 
     #[test]
@@ -243,11 +217,7 @@ mod tests {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
         assert_eq!(route_of(&ev), Route::HumanOnPhone);
-        assert!(
-            respond(Route::HumanOnPhone, &ev, &bot(), &ChatState::default(), 1)
-                .outgoing
-                .is_empty()
-        );
+        assert!(respond(Route::HumanOnPhone, &ev, &bot(), &ChatState::default(), 1).outgoing.is_empty());
     }
 
     #[test]
@@ -269,14 +239,8 @@ mod tests {
 
     #[test]
     fn a_handed_over_chat_is_left_to_the_human() {
-        let chat = ChatState {
-            handed_over: true,
-            ..ChatState::default()
-        };
-        assert_eq!(
-            route(&text("halo"), &bot(), &chat, Facts::default()),
-            Route::Ignore("handed over")
-        );
+        let chat = ChatState { handed_over: true, ..ChatState::default() };
+        assert_eq!(route(&text("halo"), &bot(), &chat, Facts::default()), Route::Ignore("handed over"));
     }
 
     #[test]
@@ -293,13 +257,7 @@ mod tests {
         let mut bot = bot();
         bot.send_seen = false;
         bot.send_typing = false;
-        let reply = respond(
-            Route::Conversation,
-            &text("halo"),
-            &bot,
-            &ChatState::default(),
-            5,
-        );
+        let reply = respond(Route::Conversation, &text("halo"), &bot, &ChatState::default(), 5);
         assert_eq!(reply.outgoing.len(), 1);
     }
 }

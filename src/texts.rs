@@ -9,14 +9,10 @@ pub fn acknowledgement(lang: Language, name: Option<&str>) -> String {
         (Language::Id, Some(name)) => {
             format!("Halo kak {name}, pesan Anda sudah kami terima 🙏 Tim kami segera membalas.")
         }
-        (Language::Id, None) => {
-            "Halo kak, pesan Anda sudah kami terima 🙏 Tim kami segera membalas.".into()
-        }
+        (Language::Id, None) => "Halo kak, pesan Anda sudah kami terima 🙏 Tim kami segera membalas.".into(),
         (Language::En, Some(name)) => {
             format!("Hi {name}, we have received your message 🙏 Our team will reply shortly.")
         }
-        (Language::En, None) => {
-            "Hi, we have received your message 🙏 Our team will reply shortly.".into()
-        }
+        (Language::En, None) => "Hi, we have received your message 🙏 Our team will reply shortly.".into(),
     }
 }

@@ -8,21 +8,13 @@ use serde_json::json;
 #[tokio::test]
 async fn a_waha_text_is_seen_typed_and_answered_through_wahas_api() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/message-text.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
     let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
     assert_eq!(sent[0].path, "/api/sendText");
     assert_eq!(sent[0].body["chatId"], "6281234567890@c.us");
-    assert_eq!(
-        sent[0].body["reply_to"],
-        "false_6281234567890@c.us_3EB0A1B2C3D4E5F6A7B8"
-    );
+    assert_eq!(sent[0].body["reply_to"], "false_6281234567890@c.us_3EB0A1B2C3D4E5F6A7B8");
     let paths: Vec<_> = bot.waha.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(
-        paths,
-        ["/api/sendSeen", "/api/startTyping", "/api/sendText"]
-    );
+    assert_eq!(paths, ["/api/sendSeen", "/api/startTyping", "/api/sendText"]);
     assert_eq!(
         bot.waha.calls("sendSeen")[0].body["messageIds"],
         json!(["false_6281234567890@c.us_3EB0A1B2C3D4E5F6A7B8"])
@@ -33,9 +25,7 @@ async fn a_waha_text_is_seen_typed_and_answered_through_wahas_api() {
 #[tokio::test]
 async fn the_flat_form_is_answered_like_a_waha_message() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/flat-contract.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/flat-contract.json")).await.assert_ok();
     let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
     assert_eq!(sent[0].body["chatId"], "6281234567890@c.us");
     bot.waha.assert_contract();
@@ -44,18 +34,10 @@ async fn the_flat_form_is_answered_like_a_waha_message() {
 #[tokio::test]
 async fn a_cloud_text_is_read_typed_and_answered_through_the_graph_api() {
     let bot = TestBot::start().await;
-    bot.cloud_webhook(&fixture("cloud/message-text.json"))
-        .await
-        .assert_ok();
+    bot.cloud_webhook(&fixture("cloud/message-text.json")).await.assert_ok();
     let sent = bot.graph.wait_messages_to(PROSPECT, 1).await;
     assert_eq!(sent[0].body["type"], "text");
-    assert!(
-        sent[0].body["text"]["body"]
-            .as_str()
-            .unwrap()
-            .contains("Budi"),
-        "uses the profile name"
-    );
+    assert!(sent[0].body["text"]["body"].as_str().unwrap().contains("Budi"), "uses the profile name");
     let reads = bot.graph.calls("read");
     assert_eq!(reads.len(), 2, "read receipt, then read + typing indicator");
     assert_eq!(reads[1].body["typing_indicator"]["type"], "text");
@@ -65,9 +47,7 @@ async fn a_cloud_text_is_read_typed_and_answered_through_the_graph_api() {
 #[tokio::test]
 async fn seen_and_typing_can_be_switched_off() {
     let bot = TestBot::with_config("[bot]\nsend_seen = false\nsend_typing = false\n").await;
-    bot.waha_webhook(&fixture("waha/message-text.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
     bot.waha.wait_messages_to(PROSPECT, 1).await;
     settle().await;
     let paths: Vec<_> = bot.waha.requests().iter().map(|r| r.path.clone()).collect();
@@ -77,21 +57,16 @@ async fn seen_and_typing_can_be_switched_off() {
 #[tokio::test]
 async fn cloud_verification_answers_the_challenge_only_for_the_configured_token() {
     let bot = TestBot::start().await;
-    let ok = bot.get(&format!("/api/whatsapp/cloud?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444")).await;
-    assert_eq!((ok.status, ok.body.as_str()), (200, "1158201444"));
-    let wrong = bot
-        .get("/api/whatsapp/cloud?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
-        .await;
-    assert_eq!(wrong.status, 403);
-    assert!(
-        !wrong.body.contains('1') || !wrong.body.contains("1158"),
-        "no challenge echoed"
-    );
-    let no_mode = bot
+    let ok = bot
         .get(&format!(
-            "/api/whatsapp/cloud?hub.verify_token={VERIFY_TOKEN}&hub.challenge=1"
+            "/api/whatsapp/cloud?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444"
         ))
         .await;
+    assert_eq!((ok.status, ok.body.as_str()), (200, "1158201444"));
+    let wrong = bot.get("/api/whatsapp/cloud?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1").await;
+    assert_eq!(wrong.status, 403);
+    assert!(!wrong.body.contains('1') || !wrong.body.contains("1158"), "no challenge echoed");
+    let no_mode = bot.get(&format!("/api/whatsapp/cloud?hub.verify_token={VERIFY_TOKEN}&hub.challenge=1")).await;
     assert_eq!(no_mode.status, 403);
 }
 
@@ -102,10 +77,7 @@ async fn a_cloud_post_with_a_bad_signature_is_401_and_never_answered() {
     let forged = bot
         .raw_post(
             "/api/whatsapp/cloud",
-            &[(
-                "X-Hub-Signature-256",
-                &juru::channel::signature::sign_cloud("guess", body.as_bytes()),
-            )],
+            &[("X-Hub-Signature-256", &juru::channel::signature::sign_cloud("guess", body.as_bytes()))],
             &body,
         )
         .await;
@@ -114,18 +86,8 @@ async fn a_cloud_post_with_a_bad_signature_is_401_and_never_answered() {
     assert_eq!(missing.status, 401);
     // Signed over different bytes (re-serialised JSON) is refused too.
     let sig = juru::channel::signature::sign_cloud(APP_SECRET, body.as_bytes());
-    let reserialised =
-        serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&body).unwrap()).unwrap();
-    assert_eq!(
-        bot.raw_post(
-            "/api/whatsapp/cloud",
-            &[("X-Hub-Signature-256", &sig)],
-            &reserialised
-        )
-        .await
-        .status,
-        401
-    );
+    let reserialised = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&body).unwrap()).unwrap();
+    assert_eq!(bot.raw_post("/api/whatsapp/cloud", &[("X-Hub-Signature-256", &sig)], &reserialised).await.status, 401);
     settle().await;
     assert!(bot.graph.requests().is_empty());
 }
@@ -136,13 +98,7 @@ async fn waha_webhooks_must_carry_a_valid_hmac_when_a_key_is_set() {
     let body = fixture("waha/message-text.json");
     let unsigned = bot.raw_post("/api/whatsapp/webhook", &[], &body).await;
     assert_eq!(unsigned.status, 401);
-    let forged = bot
-        .raw_post(
-            "/api/whatsapp/webhook",
-            &[("X-Webhook-Hmac", &"ab".repeat(64))],
-            &body,
-        )
-        .await;
+    let forged = bot.raw_post("/api/whatsapp/webhook", &[("X-Webhook-Hmac", &"ab".repeat(64))], &body).await;
     assert_eq!(forged.status, 401);
     bot.waha_webhook(&body).await.assert_ok(); // signed with the key
     assert_eq!(bot.waha.wait_messages_to(PROSPECT, 1).await.len(), 1);
@@ -157,25 +113,18 @@ async fn malformed_bodies_are_400_with_a_short_reason() {
     let shapeless = bot.waha_webhook(r#"{"hello": "world"}"#).await;
     assert_eq!(shapeless.status, 400);
     assert!(shapeless.body.contains("flat form"), "{}", shapeless.body);
-    let wrong_object = bot
-        .cloud_webhook(r#"{"object": "page", "entry": []}"#)
-        .await;
+    let wrong_object = bot.cloud_webhook(r#"{"object": "page", "entry": []}"#).await;
     assert_eq!(wrong_object.status, 400);
-    let wrong_type = bot
-        .cloud_webhook(r#"{"object": "whatsapp_business_account", "entry": "x"}"#)
-        .await;
+    let wrong_type = bot.cloud_webhook(r#"{"object": "whatsapp_business_account", "entry": "x"}"#).await;
     assert_eq!(wrong_type.status, 400);
 }
 
 #[tokio::test]
 async fn unknown_and_irrelevant_events_are_200_and_ignored() {
     let bot = TestBot::start().await;
-    let unknown = json!({"event": "presence.update", "session": "default", "payload": {"id": "x"}})
-        .to_string();
+    let unknown = json!({"event": "presence.update", "session": "default", "payload": {"id": "x"}}).to_string();
     bot.waha_webhook(&unknown).await.assert_ok();
-    bot.waha_webhook(&fixture("waha/session-status.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/session-status.json")).await.assert_ok();
     let template = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "message_template_status_update", "value": {"event": "APPROVED"}}]}]});
     bot.cloud_webhook(&template.to_string()).await.assert_ok();
     settle().await;
@@ -215,28 +164,18 @@ async fn waha_message_and_message_any_for_the_same_message_answer_once() {
 #[tokio::test]
 async fn every_message_of_a_cloud_batch_is_answered() {
     let bot = TestBot::start().await;
-    bot.cloud_webhook(&fixture("cloud/batch-two-messages.json"))
-        .await
-        .assert_ok();
+    bot.cloud_webhook(&fixture("cloud/batch-two-messages.json")).await.assert_ok();
     bot.graph.wait_messages_to(PROSPECT, 1).await;
     bot.graph.wait_messages_to(OTHER, 1).await;
     // Several entries and changes in one POST.
-    let mut two_entries: serde_json::Value =
-        serde_json::from_str(&cloud_text("6281111111111", "E1", "halo")).unwrap();
-    let second: serde_json::Value =
-        serde_json::from_str(&cloud_text("6282222222222", "E2", "halo")).unwrap();
-    two_entries["entry"]
-        .as_array_mut()
-        .unwrap()
-        .push(second["entry"][0].clone());
+    let mut two_entries: serde_json::Value = serde_json::from_str(&cloud_text("6281111111111", "E1", "halo")).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&cloud_text("6282222222222", "E2", "halo")).unwrap();
+    two_entries["entry"].as_array_mut().unwrap().push(second["entry"][0].clone());
     let change = second["entry"][0]["changes"][0].clone();
     let mut third_change = change.clone();
     third_change["value"]["messages"][0]["from"] = json!("6283333333333");
     third_change["value"]["messages"][0]["id"] = json!("wamid.E3");
-    two_entries["entry"][0]["changes"]
-        .as_array_mut()
-        .unwrap()
-        .push(third_change);
+    two_entries["entry"][0]["changes"].as_array_mut().unwrap().push(third_change);
     let report = bot.cloud_webhook(&two_entries.to_string()).await;
     report.assert_ok();
     assert!(report.body.contains("\"accepted\":3"), "{}", report.body);
@@ -249,9 +188,7 @@ async fn every_message_of_a_cloud_batch_is_answered() {
 #[tokio::test]
 async fn the_bots_own_echo_and_phone_typed_messages_get_no_reply() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/message-fromme.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-fromme.json")).await.assert_ok();
     // Typed on the business phone (source app), not through the API.
     let typed = fixture("waha/message-fromme.json")
         .replace("\"source\": \"api\"", "\"source\": \"app\"")
@@ -265,18 +202,11 @@ async fn the_bots_own_echo_and_phone_typed_messages_get_no_reply() {
 #[tokio::test]
 async fn an_echo_of_a_reply_we_sent_is_recognised_by_its_id() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&waha_text(PROSPECT, "IN1", "halo"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "IN1", "halo")).await.assert_ok();
     let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
     let _ = sent;
     // WAHA re-emits our reply as message.any with fromMe; the fake's id is FAKE<n>.
-    let reply_id = bot
-        .waha
-        .requests()
-        .iter()
-        .position(|r| r.path == "/api/sendText")
-        .unwrap();
+    let reply_id = bot.waha.requests().iter().position(|r| r.path == "/api/sendText").unwrap();
     let echo = json!({"id": "evt_echo", "event": "message.any", "session": "default", "payload": {
         "id": format!("true_{PROSPECT}@c.us_FAKE{reply_id:08}"), "from": "6285712345678@c.us", "to": format!("{PROSPECT}@c.us"),
         "fromMe": true, "body": "Halo kak", "hasMedia": false}});
@@ -288,9 +218,7 @@ async fn an_echo_of_a_reply_we_sent_is_recognised_by_its_id() {
 #[tokio::test]
 async fn group_messages_never_reach_the_conversation() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/message-group.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-group.json")).await.assert_ok();
     settle().await;
     assert!(bot.waha.requests().is_empty());
 }
@@ -299,9 +227,7 @@ async fn group_messages_never_reach_the_conversation() {
 async fn a_lid_sender_is_resolved_through_waha_and_answered_at_the_phone() {
     let bot = TestBot::start().await;
     bot.waha.knows_lid("176369157804064@lid", "6289876543210");
-    bot.waha_webhook(&fixture("waha/message-lid.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-lid.json")).await.assert_ok();
     let sent = bot.waha.wait_messages_to("6289876543210", 1).await;
     assert_eq!(sent[0].body["chatId"], "6289876543210@c.us");
     // A second message from the same LID uses the cached mapping.
@@ -310,12 +236,7 @@ async fn a_lid_sender_is_resolved_through_waha_and_answered_at_the_phone() {
         .replace("evt_01jjdqd9k1m3p5q7s9v1w3y5a7", "evt_again");
     bot.waha_webhook(&again).await.assert_ok();
     bot.waha.wait_messages_to("6289876543210", 2).await;
-    let lookups = bot
-        .waha
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET")
-        .count();
+    let lookups = bot.waha.requests().iter().filter(|r| r.method == "GET").count();
     assert_eq!(lookups, 1, "the mapping is cached");
     bot.waha.assert_contract();
 }
@@ -323,17 +244,9 @@ async fn a_lid_sender_is_resolved_through_waha_and_answered_at_the_phone() {
 #[tokio::test]
 async fn an_unresolvable_lid_is_kept_and_never_read_as_a_phone_number() {
     let mut bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/message-lid.json"))
-        .await
-        .assert_ok();
-    eventually(std::time::Duration::from_secs(5), || {
-        bot.waha.calls("sendText").len() == 1
-    })
-    .await;
-    assert_eq!(
-        bot.waha.calls("sendText")[0].body["chatId"],
-        "176369157804064@lid"
-    );
+    bot.waha_webhook(&fixture("waha/message-lid.json")).await.assert_ok();
+    eventually(std::time::Duration::from_secs(5), || bot.waha.calls("sendText").len() == 1).await;
+    assert_eq!(bot.waha.calls("sendText")[0].body["chatId"], "176369157804064@lid");
     bot.stop().await;
     let store = bot.store();
     assert!(store.contacts.get("176369157804064@lid").unwrap().is_some());
@@ -343,33 +256,19 @@ async fn an_unresolvable_lid_is_kept_and_never_read_as_a_phone_number() {
 #[tokio::test]
 async fn statuses_update_delivery_state_and_never_move_it_backwards() {
     let mut bot = TestBot::start().await;
-    bot.cloud_webhook(&cloud_text(PROSPECT, "S1", "halo"))
-        .await
-        .assert_ok();
+    bot.cloud_webhook(&cloud_text(PROSPECT, "S1", "halo")).await.assert_ok();
     bot.graph.wait_messages_to(PROSPECT, 1).await;
-    eventually(std::time::Duration::from_secs(5), || {
-        bot.graph.requests().len() == 3
-    })
-    .await;
-    let n = bot
-        .graph
-        .requests()
-        .iter()
-        .position(|r| r.body["type"] == "text")
-        .unwrap();
+    eventually(std::time::Duration::from_secs(5), || bot.graph.requests().len() == 3).await;
+    let n = bot.graph.requests().iter().position(|r| r.body["type"] == "text").unwrap();
     let wamid = format!("wamid.FAKE{n:08}");
     for status in ["read", "delivered", "sent"] {
-        bot.cloud_webhook(&cloud_status(&wamid, status, PROSPECT))
-            .await
-            .assert_ok();
+        bot.cloud_webhook(&cloud_status(&wamid, status, PROSPECT)).await.assert_ok();
     }
     settle().await;
     // A status is not a message: nothing more was sent.
     assert_eq!(bot.graph.requests().len(), 3);
     bot.stop().await;
-    let record = juru::runtime::delivery::get(&bot.store(), juru::channel::Channel::Cloud, &wamid)
-        .unwrap()
-        .unwrap();
+    let record = juru::runtime::delivery::get(&bot.store(), juru::channel::Channel::Cloud, &wamid).unwrap().unwrap();
     assert_eq!(record.state, juru::channel::DeliveryState::Read);
     assert_eq!(record.chat.as_deref(), Some(PROSPECT));
 }
@@ -377,54 +276,36 @@ async fn statuses_update_delivery_state_and_never_move_it_backwards() {
 #[tokio::test]
 async fn a_waha_ack_updates_the_delivery_state_of_our_reply() {
     let mut bot = TestBot::start().await;
-    bot.waha_webhook(&waha_text(PROSPECT, "A1", "halo"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "A1", "halo")).await.assert_ok();
     bot.waha.wait_messages_to(PROSPECT, 1).await;
-    let n = bot
-        .waha
-        .requests()
-        .iter()
-        .position(|r| r.path == "/api/sendText")
-        .unwrap();
+    let n = bot.waha.requests().iter().position(|r| r.path == "/api/sendText").unwrap();
     let ack = json!({"id": "evt_ack", "event": "message.ack", "session": "default", "payload": {
         "id": format!("true_{PROSPECT}@c.us_FAKE{n:08}"), "from": format!("{PROSPECT}@c.us"), "to": format!("{PROSPECT}@c.us"), "fromMe": true, "ack": 3, "ackName": "READ"}});
     bot.waha_webhook(&ack.to_string()).await.assert_ok();
     settle().await;
     bot.stop().await;
-    let record = juru::runtime::delivery::get(
-        &bot.store(),
-        juru::channel::Channel::Waha,
-        &format!("FAKE{n:08}"),
-    )
-    .unwrap()
-    .unwrap();
+    let record = juru::runtime::delivery::get(&bot.store(), juru::channel::Channel::Waha, &format!("FAKE{n:08}"))
+        .unwrap()
+        .unwrap();
     assert_eq!(record.state, juru::channel::DeliveryState::Read);
 }
 
 #[tokio::test]
 async fn one_chats_burst_is_answered_in_the_order_it_was_accepted() {
     let mut bot = TestBot::with_config("[bot]\nsend_seen = false\nsend_typing = false\n").await;
-    let bodies = (0..100)
-        .map(|i| waha_text(PROSPECT, &format!("B{i:03}"), &format!("pesan {i}")))
-        .collect();
+    let bodies = (0..100).map(|i| waha_text(PROSPECT, &format!("B{i:03}"), &format!("pesan {i}"))).collect();
     for answer in bot.waha_webhooks_concurrently(bodies).await {
         answer.assert_ok();
     }
     let sent = bot.waha.wait_messages_to(PROSPECT, 100).await;
-    let quoted: Vec<String> = sent
-        .iter()
-        .map(|r| r.body["reply_to"].as_str().unwrap().to_string())
-        .collect();
+    let quoted: Vec<String> = sent.iter().map(|r| r.body["reply_to"].as_str().unwrap().to_string()).collect();
     bot.stop().await;
     // The accepted order is the inbound audit records' sequence order.
     let store = bot.store();
     let accepted: Vec<String> = store
         .messages
         .scan_prefix(format!("{PROSPECT}\0"))
-        .filter_map(|kv| {
-            juru::store::decode::<juru::runtime::audit::AuditRecord>(&kv.unwrap().1).ok()
-        })
+        .filter_map(|kv| juru::store::decode::<juru::runtime::audit::AuditRecord>(&kv.unwrap().1).ok())
         .filter(|r| r.direction == juru::runtime::audit::Direction::In)
         .map(|r| r.message_id.unwrap())
         .collect();
@@ -435,12 +316,8 @@ async fn one_chats_burst_is_answered_in_the_order_it_was_accepted() {
 #[tokio::test]
 async fn healthz_and_metrics_report_the_pipeline() {
     let bot = TestBot::start().await;
-    bot.waha_webhook(&fixture("waha/message-text.json"))
-        .await
-        .assert_ok();
-    bot.waha_webhook(&fixture("waha/message-text.json"))
-        .await
-        .assert_ok();
+    bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
+    bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
     bot.waha.wait_messages_to(PROSPECT, 1).await;
     let health = bot.get("/healthz").await;
     assert_eq!(health.status, 200);

@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::senders::{SendError, Sent, retry_after};
 use super::{
-    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound,
-    MediaKind, OutBody, Outgoing, ParseError, Phone, Referral, lenient_u64,
+    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound, MediaKind, OutBody, Outgoing,
+    ParseError, Phone, Referral, lenient_u64,
 };
 
 // ---------- inbound: notification envelope ----------
@@ -188,10 +188,7 @@ struct CloudErrorObj {
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     let note: Notification = serde_json::from_slice(body)?;
     if note.object != "whatsapp_business_account" {
-        return Err(ParseError::Shape(format!(
-            "object `{}` is not whatsapp_business_account",
-            note.object
-        )));
+        return Err(ParseError::Shape(format!("object `{}` is not whatsapp_business_account", note.object)));
     }
     let mut events = Vec::new();
     for change in note.entry.iter().flat_map(|e| &e.changes) {
@@ -202,11 +199,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
         let value: MessagesValue = serde_json::from_str(change.value.get())?;
         let account = value.metadata.phone_number_id;
         for message in value.messages {
-            let name = value
-                .contacts
-                .iter()
-                .find(|c| c.wa_id == message.from)
-                .and_then(|c| c.profile.as_ref()?.name.clone());
+            let name =
+                value.contacts.iter().find(|c| c.wa_id == message.from).and_then(|c| c.profile.as_ref()?.name.clone());
             events.push(inbound(&account, message, name)?);
         }
         for status in value.statuses {
@@ -216,57 +210,26 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     Ok(events)
 }
 
-fn inbound(
-    account: &str,
-    m: CloudMessage,
-    sender_name: Option<String>,
-) -> Result<Event, ParseError> {
+fn inbound(account: &str, m: CloudMessage, sender_name: Option<String>) -> Result<Event, ParseError> {
     let Some(phone) = Phone::parse(&m.from) else {
-        return Err(ParseError::Shape(format!(
-            "message `from` `{}` is not a wa_id",
-            m.from
-        )));
+        return Err(ParseError::Shape(format!("message `from` `{}` is not a wa_id", m.from)));
     };
     let media = |kind: MediaKind, obj: MediaObj| Content::Media {
-        kind: if kind == MediaKind::Audio && obj.voice {
-            MediaKind::VoiceNote
-        } else {
-            kind
-        },
+        kind: if kind == MediaKind::Audio && obj.voice { MediaKind::VoiceNote } else { kind },
         caption: obj.caption,
         url: None,
         media_id: obj.id,
         mime_type: obj.mime_type,
         filename: obj.filename,
     };
-    let other = |kind: &str| Content::Other {
-        kind: kind.to_string(),
-    };
+    let other = |kind: &str| Content::Other { kind: kind.to_string() };
     let content = match m.kind.as_str() {
-        "text" => m
-            .text
-            .map(|t| Content::Text { body: t.body })
-            .unwrap_or_else(|| other("text")),
-        "image" => m
-            .image
-            .map(|o| media(MediaKind::Image, o))
-            .unwrap_or_else(|| other("image")),
-        "video" => m
-            .video
-            .map(|o| media(MediaKind::Video, o))
-            .unwrap_or_else(|| other("video")),
-        "audio" => m
-            .audio
-            .map(|o| media(MediaKind::Audio, o))
-            .unwrap_or_else(|| other("audio")),
-        "document" => m
-            .document
-            .map(|o| media(MediaKind::Document, o))
-            .unwrap_or_else(|| other("document")),
-        "sticker" => m
-            .sticker
-            .map(|o| media(MediaKind::Sticker, o))
-            .unwrap_or_else(|| other("sticker")),
+        "text" => m.text.map(|t| Content::Text { body: t.body }).unwrap_or_else(|| other("text")),
+        "image" => m.image.map(|o| media(MediaKind::Image, o)).unwrap_or_else(|| other("image")),
+        "video" => m.video.map(|o| media(MediaKind::Video, o)).unwrap_or_else(|| other("video")),
+        "audio" => m.audio.map(|o| media(MediaKind::Audio, o)).unwrap_or_else(|| other("audio")),
+        "document" => m.document.map(|o| media(MediaKind::Document, o)).unwrap_or_else(|| other("document")),
+        "sticker" => m.sticker.map(|o| media(MediaKind::Sticker, o)).unwrap_or_else(|| other("sticker")),
         "location" => m
             .location
             .map(|l| Content::Location {
@@ -283,39 +246,26 @@ fn inbound(
                 .into_iter()
                 .map(|c| ContactCard {
                     name: c.name.and_then(|n| n.formatted_name),
-                    phones: c
-                        .phones
-                        .into_iter()
-                        .filter_map(|p| p.wa_id.or(p.phone))
-                        .collect(),
+                    phones: c.phones.into_iter().filter_map(|p| p.wa_id.or(p.phone)).collect(),
                 })
                 .collect(),
         },
         "interactive" => match m.interactive.and_then(|i| i.button_reply.or(i.list_reply)) {
-            Some(r) => Content::ButtonReply {
-                id: r.id,
-                title: r.title,
-            },
+            Some(r) => Content::ButtonReply { id: r.id, title: r.title },
             None => other("interactive"),
         },
         "button" => match m.button {
-            Some(b) => Content::ButtonReply {
-                id: b.payload.unwrap_or_else(|| b.text.clone()),
-                title: b.text,
-            },
+            Some(b) => Content::ButtonReply { id: b.payload.unwrap_or_else(|| b.text.clone()), title: b.text },
             None => other("button"),
         },
         "reaction" => match m.reaction {
-            Some(r) => Content::Reaction {
-                emoji: r.emoji.unwrap_or_default(),
-                target: r.message_id,
-            },
+            Some(r) => Content::Reaction { emoji: r.emoji.unwrap_or_default(), target: r.message_id },
             None => other("reaction"),
         },
         kind => other(kind),
     };
     let chat = ChatId::Phone(phone);
-    Ok(Event::Message(Inbound {
+    Ok(Event::Message(Box::new(Inbound {
         channel: Channel::Cloud,
         account: account.to_string(),
         id: m.id,
@@ -336,7 +286,7 @@ fn inbound(
             media_type: r.media_type,
             ctwa_clid: r.ctwa_clid,
         }),
-    }))
+    })))
 }
 
 fn delivery(s: CloudStatus) -> Event {
@@ -352,10 +302,7 @@ fn delivery(s: CloudStatus) -> Event {
         format!(
             "{} {}",
             e.code.map(|c| c.to_string()).unwrap_or_default(),
-            e.message
-                .as_deref()
-                .or(e.title.as_deref())
-                .unwrap_or_default()
+            e.message.as_deref().or(e.title.as_deref()).unwrap_or_default()
         )
         .trim()
         .to_string()
@@ -363,11 +310,7 @@ fn delivery(s: CloudStatus) -> Event {
     Event::Delivery(DeliveryUpdate {
         channel: Channel::Cloud,
         message_id: s.id,
-        chat: s
-            .recipient_id
-            .as_deref()
-            .and_then(Phone::parse)
-            .map(ChatId::Phone),
+        chat: s.recipient_id.as_deref().and_then(Phone::parse).map(ChatId::Phone),
         state,
         timestamp: s.timestamp.unwrap_or(0),
         error,
@@ -384,12 +327,7 @@ pub struct CloudClient {
 }
 
 impl CloudClient {
-    pub fn new(
-        http: reqwest::Client,
-        graph_base_url: &str,
-        phone_number_id: &str,
-        access_token: &str,
-    ) -> CloudClient {
+    pub fn new(http: reqwest::Client, graph_base_url: &str, phone_number_id: &str, access_token: &str) -> CloudClient {
         CloudClient {
             http,
             messages_url: format!("{graph_base_url}/{phone_number_id}/messages"),
@@ -420,10 +358,8 @@ impl CloudClient {
             struct Id {
                 id: String,
             }
-            let remote_id = serde_json::from_slice::<Ok>(&bytes)
-                .ok()
-                .and_then(|b| b.messages.into_iter().next())
-                .map(|m| m.id);
+            let remote_id =
+                serde_json::from_slice::<Ok>(&bytes).ok().and_then(|b| b.messages.into_iter().next()).map(|m| m.id);
             return Ok(Sent { remote_id });
         }
         Err(classify_error(status.as_u16(), &bytes, wait))
@@ -444,15 +380,11 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
     };
     let mut body = match &out.body {
         OutBody::Seen { message_id } => {
-            return Ok(
-                json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id}),
-            );
+            return Ok(json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id}));
         }
         OutBody::Typing { message_id } => {
-            return Ok(
-                json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
-                             "typing_indicator": {"type": "text"}}),
-            );
+            return Ok(json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id,
+                             "typing_indicator": {"type": "text"}}));
         }
         OutBody::Text { text } => {
             json!({"type": "text", "text": {"body": text, "preview_url": false}})
@@ -464,11 +396,7 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
             }
             json!({"type": "image", "image": image})
         }
-        OutBody::Document {
-            url,
-            filename,
-            caption,
-        } => {
+        OutBody::Document { url, filename, caption } => {
             let mut doc = json!({"link": url});
             if let Some(f) = filename {
                 doc["filename"] = json!(f);
@@ -504,9 +432,7 @@ fn classify_error(http_status: u16, body: &[u8], wait: Option<Duration>) -> Send
     struct ErrorData {
         details: Option<String>,
     }
-    let parsed = serde_json::from_slice::<Envelope>(body)
-        .ok()
-        .map(|e| e.error);
+    let parsed = serde_json::from_slice::<Envelope>(body).ok().map(|e| e.error);
     let code = parsed.as_ref().and_then(|e| e.code);
     let reason = match &parsed {
         Some(e) => {
@@ -520,33 +446,14 @@ fn classify_error(http_status: u16, body: &[u8], wait: Option<Duration>) -> Send
         None => format!("HTTP {http_status}"),
     };
     match code {
-        Some(131056) => SendError::Throttled {
-            reason,
-            retry_after: wait,
-            recipient_only: true,
-        },
-        Some(130429) | Some(4) | Some(80007) => SendError::Throttled {
-            reason,
-            retry_after: wait,
-            recipient_only: false,
-        },
-        Some(1) | Some(2) | Some(131000) => SendError::Transient {
-            reason,
-            retry_after: wait,
-        },
-        Some(code) if http_status < 500 && http_status != 429 => SendError::Permanent {
-            code: Some(code),
-            reason,
-        },
-        _ if http_status == 429 => SendError::Throttled {
-            reason,
-            retry_after: wait,
-            recipient_only: false,
-        },
-        _ if http_status >= 500 => SendError::Transient {
-            reason,
-            retry_after: wait,
-        },
+        Some(131056) => SendError::Throttled { reason, retry_after: wait, recipient_only: true },
+        Some(130429) | Some(4) | Some(80007) => {
+            SendError::Throttled { reason, retry_after: wait, recipient_only: false }
+        }
+        Some(1) | Some(2) | Some(131000) => SendError::Transient { reason, retry_after: wait },
+        Some(code) if http_status < 500 && http_status != 429 => SendError::Permanent { code: Some(code), reason },
+        _ if http_status == 429 => SendError::Throttled { reason, retry_after: wait, recipient_only: false },
+        _ if http_status >= 500 => SendError::Transient { reason, retry_after: wait },
         _ => SendError::Permanent { code, reason },
     }
 }
@@ -557,50 +464,28 @@ mod tests {
 
     #[test]
     fn pair_rate_errors_back_off_one_recipient_only() {
-        let body = br#"{"error":{"message":"x","type":"OAuthException","code":131056,"error_data":{"details":"pair rate"}}}"#;
-        assert!(matches!(
-            classify_error(400, body, None),
-            SendError::Throttled {
-                recipient_only: true,
-                ..
-            }
-        ));
+        let body =
+            br#"{"error":{"message":"x","type":"OAuthException","code":131056,"error_data":{"details":"pair rate"}}}"#;
+        assert!(matches!(classify_error(400, body, None), SendError::Throttled { recipient_only: true, .. }));
     }
 
     #[test]
     fn the_24_hour_window_error_is_permanent() {
         let body = br#"{"error":{"message":"Re-engagement message","code":131047}}"#;
-        assert!(matches!(
-            classify_error(400, body, None),
-            SendError::Permanent {
-                code: Some(131047),
-                ..
-            }
-        ));
+        assert!(matches!(classify_error(400, body, None), SendError::Permanent { code: Some(131047), .. }));
     }
 
     #[test]
     fn server_errors_and_429_are_retried() {
-        assert!(matches!(
-            classify_error(503, b"oops", None),
-            SendError::Transient { .. }
-        ));
-        assert!(matches!(
-            classify_error(429, b"", None),
-            SendError::Throttled {
-                recipient_only: false,
-                ..
-            }
-        ));
+        assert!(matches!(classify_error(503, b"oops", None), SendError::Transient { .. }));
+        assert!(matches!(classify_error(429, b"", None), SendError::Throttled { recipient_only: false, .. }));
     }
 
     #[test]
     fn a_reply_quotes_the_inbound_message() {
         let out = Outgoing {
             to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
-            body: OutBody::Text {
-                text: "halo".into(),
-            },
+            body: OutBody::Text { text: "halo".into() },
             reply_to: Some("wamid.X".into()),
             phase: None,
         };

@@ -25,10 +25,7 @@ struct Line<'a> {
 
 impl ConsoleSink {
     pub fn new(out: Box<dyn Write + Send>, json: bool) -> ConsoleSink {
-        ConsoleSink {
-            out: Arc::new(Mutex::new(out)),
-            json,
-        }
+        ConsoleSink { out: Arc::new(Mutex::new(out)), json }
     }
 
     pub fn send(&self, out: &Outgoing) -> Sent {
@@ -40,13 +37,7 @@ impl ConsoleSink {
             OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
         };
         let line = if self.json {
-            let line = Line {
-                to: out.to.key(),
-                kind: out.body.kind(),
-                text,
-                url,
-                phase: out.phase.as_deref(),
-            };
+            let line = Line { to: out.to.key(), kind: out.body.kind(), text, url, phase: out.phase.as_deref() };
             serde_json::to_string(&line).unwrap_or_default()
         } else {
             match (&out.body, text, url) {

@@ -9,14 +9,8 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(s: &str) -> Option<Phone> {
-        let digits: String = s
-            .trim()
-            .trim_start_matches('+')
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect();
-        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then_some(Phone(digits))
+        let digits: String = s.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
     }
 
     pub fn as_str(&self) -> &str {
@@ -61,11 +55,7 @@ impl ChatId {
     /// Broadcasts, channels and anything else are `None`.
     pub fn from_jid(jid: &str) -> Option<ChatId> {
         let (user, server) = jid.trim().split_once('@')?;
-        if user.is_empty()
-            || !user
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'.')
-        {
+        if user.is_empty() || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'.') {
             return None;
         }
         match server {
@@ -74,10 +64,7 @@ impl ChatId {
                 let user = user.split(':').next().unwrap_or(user);
                 Phone::parse(user).map(ChatId::Phone)
             }
-            "lid" => Some(ChatId::Lid(format!(
-                "{}@lid",
-                user.split(':').next().unwrap_or(user)
-            ))),
+            "lid" => Some(ChatId::Lid(format!("{}@lid", user.split(':').next().unwrap_or(user)))),
             "g.us" => Some(ChatId::Group(format!("{user}@g.us"))),
             _ => None,
         }
@@ -117,25 +104,10 @@ mod tests {
 
     #[test]
     fn jids_are_read_by_kind() {
-        assert_eq!(
-            ChatId::from_jid("6281234567890@c.us").unwrap().key(),
-            "6281234567890"
-        );
-        assert_eq!(
-            ChatId::from_jid("6285712345678:12@s.whatsapp.net")
-                .unwrap()
-                .key(),
-            "6285712345678"
-        );
-        assert_eq!(
-            ChatId::from_jid("176369157804064@lid"),
-            Some(ChatId::Lid("176369157804064@lid".into()))
-        );
-        assert!(
-            ChatId::from_jid("120363041234567890@g.us")
-                .unwrap()
-                .is_group()
-        );
+        assert_eq!(ChatId::from_jid("6281234567890@c.us").unwrap().key(), "6281234567890");
+        assert_eq!(ChatId::from_jid("6285712345678:12@s.whatsapp.net").unwrap().key(), "6285712345678");
+        assert_eq!(ChatId::from_jid("176369157804064@lid"), Some(ChatId::Lid("176369157804064@lid".into())));
+        assert!(ChatId::from_jid("120363041234567890@g.us").unwrap().is_group());
         assert_eq!(ChatId::from_jid("status@broadcast"), None);
         assert_eq!(ChatId::from_jid("123@newsletter"), None);
         assert_eq!(ChatId::from_jid("no-at-sign"), None);

@@ -38,7 +38,7 @@ impl Channel {
 /// What a channel tells us, already verified and normalised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    Message(Inbound),
+    Message(Box<Inbound>),
     Delivery(DeliveryUpdate),
     Label(LabelChange),
     /// Known but irrelevant: says why, logged at debug. Never stored.
@@ -308,11 +308,7 @@ pub enum ParseError {
 impl From<serde_json::Error> for ParseError {
     fn from(e: serde_json::Error) -> Self {
         // `data` errors mean valid JSON of the wrong shape.
-        if e.is_data() {
-            ParseError::Shape(e.to_string())
-        } else {
-            ParseError::Json(e.to_string())
-        }
+        if e.is_data() { ParseError::Shape(e.to_string()) } else { ParseError::Json(e.to_string()) }
     }
 }
 

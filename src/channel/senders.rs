@@ -19,17 +19,10 @@ pub struct Sent {
 pub enum SendError {
     /// Network trouble, timeouts, 5xx: retry with backoff.
     #[error("transient: {reason}")]
-    Transient {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
+    Transient { reason: String, retry_after: Option<Duration> },
     /// Rate limited: retry later; `recipient_only` pauses just that chat (Cloud 131056).
     #[error("throttled: {reason}")]
-    Throttled {
-        reason: String,
-        retry_after: Option<Duration>,
-        recipient_only: bool,
-    },
+    Throttled { reason: String, retry_after: Option<Duration>, recipient_only: bool },
     /// The gateway refused it for good (bad recipient, 24-hour window, auth): never retried.
     #[error("permanent: {reason}")]
     Permanent { code: Option<i64>, reason: String },
@@ -40,17 +33,11 @@ pub enum SendError {
 impl SendError {
     pub(crate) fn from_transport(e: reqwest::Error) -> SendError {
         // Never include the URL with query secrets: reqwest's Display carries only the URL path we built.
-        SendError::Transient {
-            reason: e.without_url().to_string(),
-            retry_after: None,
-        }
+        SendError::Transient { reason: e.without_url().to_string(), retry_after: None }
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            SendError::Transient { .. } | SendError::Throttled { .. }
-        )
+        matches!(self, SendError::Transient { .. } | SendError::Throttled { .. })
     }
 }
 
@@ -70,25 +57,9 @@ pub struct Senders {
 impl Senders {
     pub async fn send(&self, channel: Channel, out: &Outgoing) -> Result<Sent, SendError> {
         match channel {
-            Channel::Waha => {
-                self.waha
-                    .as_ref()
-                    .ok_or(SendError::NotConfigured(channel))?
-                    .send(out)
-                    .await
-            }
-            Channel::Cloud => {
-                self.cloud
-                    .as_ref()
-                    .ok_or(SendError::NotConfigured(channel))?
-                    .send(out)
-                    .await
-            }
-            Channel::Console => Ok(self
-                .console
-                .as_ref()
-                .ok_or(SendError::NotConfigured(channel))?
-                .send(out)),
+            Channel::Waha => self.waha.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out).await,
+            Channel::Cloud => self.cloud.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out).await,
+            Channel::Console => Ok(self.console.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out)),
         }
     }
 }
@@ -111,18 +82,11 @@ impl Senders {
             )
         });
         let cloud = match (&config.cloud.access_token, &config.cloud.phone_number_id) {
-            (Some(token), Some(id)) if config.cloud.is_active() => Some(CloudClient::new(
-                http.clone(),
-                config.cloud.graph_base_url.as_str(),
-                id,
-                token.expose(),
-            )),
+            (Some(token), Some(id)) if config.cloud.is_active() => {
+                Some(CloudClient::new(http.clone(), config.cloud.graph_base_url.as_str(), id, token.expose()))
+            }
             _ => None,
         };
-        Ok(Senders {
-            waha,
-            cloud,
-            console: None,
-        })
+        Ok(Senders { waha, cloud, console: None })
     }
 }

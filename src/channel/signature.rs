@@ -15,23 +15,14 @@ pub enum SignatureError {
 }
 
 /// Cloud API: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, body)>`.
-pub fn verify_cloud(
-    app_secret: &str,
-    header: Option<&str>,
-    body: &[u8],
-) -> Result<(), SignatureError> {
+pub fn verify_cloud(app_secret: &str, header: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
     const NAME: &str = "X-Hub-Signature-256";
     let header = header.ok_or(SignatureError::Missing(NAME))?;
-    let hex_sig = header
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(SignatureError::Malformed(NAME))?;
+    let hex_sig = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed(NAME))?;
     let expected = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed(NAME))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
 }
 
 /// WAHA: `X-Webhook-Hmac: <hex HMAC-SHA512(key, body)>`.
@@ -39,11 +30,9 @@ pub fn verify_waha(key: &str, header: Option<&str>, body: &[u8]) -> Result<(), S
     const NAME: &str = "X-Webhook-Hmac";
     let header = header.ok_or(SignatureError::Missing(NAME))?;
     let expected = hex::decode(header.trim()).map_err(|_| SignatureError::Malformed(NAME))?;
-    let mut mac =
-        Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
 }
 
 /// Signs like Meta does; for tests, fakes and the load generator.
@@ -76,25 +65,10 @@ mod tests {
     fn a_cloud_signature_over_other_bytes_is_refused() {
         let sig = sign_cloud("app-secret", b"{\"a\":1}");
         assert_eq!(verify_cloud("app-secret", Some(&sig), b"{\"a\":1}"), Ok(()));
-        assert_eq!(
-            verify_cloud("app-secret", Some(&sig), b"{\"a\": 1}"),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify_cloud("other", Some(&sig), b"{\"a\":1}"),
-            Err(SignatureError::Mismatch)
-        );
-        assert!(matches!(
-            verify_cloud("app-secret", None, b""),
-            Err(SignatureError::Missing(_))
-        ));
-        assert!(matches!(
-            verify_cloud("app-secret", Some("md5=00"), b""),
-            Err(SignatureError::Malformed(_))
-        ));
-        assert!(matches!(
-            verify_cloud("app-secret", Some("sha256=zz"), b""),
-            Err(SignatureError::Malformed(_))
-        ));
+        assert_eq!(verify_cloud("app-secret", Some(&sig), b"{\"a\": 1}"), Err(SignatureError::Mismatch));
+        assert_eq!(verify_cloud("other", Some(&sig), b"{\"a\":1}"), Err(SignatureError::Mismatch));
+        assert!(matches!(verify_cloud("app-secret", None, b""), Err(SignatureError::Missing(_))));
+        assert!(matches!(verify_cloud("app-secret", Some("md5=00"), b""), Err(SignatureError::Malformed(_))));
+        assert!(matches!(verify_cloud("app-secret", Some("sha256=zz"), b""), Err(SignatureError::Malformed(_))));
     }
 }

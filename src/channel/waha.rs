@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::senders::{SendError, Sent, retry_after};
 use super::{
-    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound,
-    LabelAction, LabelChange, MediaKind, OutBody, Outgoing, ParseError, Phone, lenient_u64,
+    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound, LabelAction, LabelChange,
+    MediaKind, OutBody, Outgoing, ParseError, Phone, lenient_u64,
 };
 
 // ---------- inbound ----------
@@ -117,36 +117,21 @@ pub fn parse(body: &[u8], default_session: &str) -> Result<Vec<Event>, ParseErro
     match probe.event.as_deref() {
         Some(event) => {
             let session = probe.session.as_deref().unwrap_or(default_session);
-            let payload = probe
-                .payload
-                .ok_or_else(|| ParseError::Shape("envelope without `payload`".into()))?;
-            let event_id = probe
-                .id
-                .unwrap_or_else(|| format!("{event}:{}", probe.timestamp.unwrap_or(0)));
+            let payload = probe.payload.ok_or_else(|| ParseError::Shape("envelope without `payload`".into()))?;
+            let event_id = probe.id.unwrap_or_else(|| format!("{event}:{}", probe.timestamp.unwrap_or(0)));
             envelope(event, session, &event_id, payload.get())
         }
         None => flat(probe, default_session),
     }
 }
 
-fn envelope(
-    event: &str,
-    session: &str,
-    event_id: &str,
-    payload: &str,
-) -> Result<Vec<Event>, ParseError> {
+fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result<Vec<Event>, ParseError> {
     let event = match event {
-        "message" | "message.any" | "message.reaction" => {
-            message(session, serde_json::from_str(payload)?)?
-        }
+        "message" | "message.any" | "message.reaction" => message(session, serde_json::from_str(payload)?)?,
         "message.ack" => ack(serde_json::from_str(payload)?),
         "label.upsert" | "label.deleted" => {
             let l: WaLabel = serde_json::from_str(payload)?;
-            let action = if event == "label.upsert" {
-                LabelAction::Upserted
-            } else {
-                LabelAction::Deleted
-            };
+            let action = if event == "label.upsert" { LabelAction::Upserted } else { LabelAction::Deleted };
             Event::Label(LabelChange {
                 event_id: event_id.to_string(),
                 account: session.to_string(),
@@ -160,24 +145,15 @@ fn envelope(
         "label.chat.added" | "label.chat.deleted" => {
             let a: WaLabelChat = serde_json::from_str(payload)?;
             let Some(chat) = ChatId::from_jid(&a.chat_id) else {
-                return Ok(vec![Event::ignored(
-                    "label on a chat that is not a person or group",
-                )]);
+                return Ok(vec![Event::ignored("label on a chat that is not a person or group")]);
             };
-            let action = if event == "label.chat.added" {
-                LabelAction::AddedToChat
-            } else {
-                LabelAction::RemovedFromChat
-            };
+            let action =
+                if event == "label.chat.added" { LabelAction::AddedToChat } else { LabelAction::RemovedFromChat };
             Event::Label(LabelChange {
                 event_id: event_id.to_string(),
                 account: session.to_string(),
                 chat: Some(chat),
-                label_name: a
-                    .label
-                    .as_ref()
-                    .and_then(|l| l.name.clone())
-                    .filter(|n| !n.is_empty()),
+                label_name: a.label.as_ref().and_then(|l| l.name.clone()).filter(|n| !n.is_empty()),
                 color: a.label.as_ref().and_then(|l| l.color),
                 label_id: a.label_id,
                 action,
@@ -192,15 +168,9 @@ fn envelope(
 
 fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
     // For our own messages `from` is us and `to` is the chat.
-    let chat_jid = if m.from_me {
-        m.to.as_deref().unwrap_or(&m.from)
-    } else {
-        &m.from
-    };
+    let chat_jid = if m.from_me { m.to.as_deref().unwrap_or(&m.from) } else { &m.from };
     let Some(chat) = ChatId::from_jid(chat_jid) else {
-        return Ok(Event::ignored(
-            "status broadcast, channel or unknown chat kind",
-        ));
+        return Ok(Event::ignored("status broadcast, channel or unknown chat kind"));
     };
     let sender = match (&chat, m.participant.as_deref().and_then(ChatId::from_jid)) {
         (ChatId::Group(_), Some(member)) => member,
@@ -208,14 +178,8 @@ fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
     };
     let text = m.body.filter(|b| !b.is_empty());
     let content = if let Some(r) = m.reaction {
-        Content::Reaction {
-            emoji: r.text.unwrap_or_default(),
-            target: r.message_id.unwrap_or_default(),
-        }
-    } else if let Some(loc) = m
-        .location
-        .filter(|l| l.latitude.is_some() && l.longitude.is_some())
-    {
+        Content::Reaction { emoji: r.text.unwrap_or_default(), target: r.message_id.unwrap_or_default() }
+    } else if let Some(loc) = m.location.filter(|l| l.latitude.is_some() && l.longitude.is_some()) {
         Content::Location {
             latitude: loc.latitude.unwrap_or_default(),
             longitude: loc.longitude.unwrap_or_default(),
@@ -223,15 +187,9 @@ fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
             address: loc.address,
         }
     } else if let Some(cards) = m.v_cards.filter(|c| !c.is_empty()) {
-        Content::Contacts {
-            cards: cards.iter().map(|c| vcard(c)).collect(),
-        }
+        Content::Contacts { cards: cards.iter().map(|c| vcard(c)).collect() }
     } else if m.has_media {
-        let media = m.media.unwrap_or(WaMedia {
-            url: None,
-            mimetype: None,
-            filename: None,
-        });
+        let media = m.media.unwrap_or(WaMedia { url: None, mimetype: None, filename: None });
         Content::Media {
             kind: media_kind(media.mimetype.as_deref(), media.filename.is_some()),
             caption: text,
@@ -243,12 +201,10 @@ fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
     } else {
         match text {
             Some(body) => Content::Text { body },
-            None => Content::Other {
-                kind: "empty".into(),
-            },
+            None => Content::Other { kind: "empty".into() },
         }
     };
-    Ok(Event::Message(Inbound {
+    Ok(Event::Message(Box::new(Inbound {
         channel: Channel::Waha,
         account: session.to_string(),
         id: m.id,
@@ -261,7 +217,7 @@ fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
         content,
         reply_to: m.reply_to.and_then(|r| r.id),
         referral: None,
-    }))
+    })))
 }
 
 fn ack(a: WaAck) -> Event {
@@ -274,11 +230,7 @@ fn ack(a: WaAck) -> Event {
         4 => DeliveryState::Played,
         _ => return Event::ignored("ack of unknown level"),
     };
-    let chat_jid = if a.from_me {
-        a.to.as_deref()
-    } else {
-        a.from.as_deref()
-    };
+    let chat_jid = if a.from_me { a.to.as_deref() } else { a.from.as_deref() };
     Event::Delivery(DeliveryUpdate {
         channel: Channel::Waha,
         message_id: bare_message_id(&a.id).to_string(),
@@ -292,16 +244,13 @@ fn ack(a: WaAck) -> Event {
 fn flat(p: Probe, session: &str) -> Result<Vec<Event>, ParseError> {
     let (Some(from), Some(body), Some(id)) = (p.from, p.body, p.message_id) else {
         return Err(ParseError::Shape(
-            "neither a WAHA envelope (`event`) nor the flat form (`from`, `body`, `message_id`)"
-                .into(),
+            "neither a WAHA envelope (`event`) nor the flat form (`from`, `body`, `message_id`)".into(),
         ));
     };
     let chat = ChatId::from_jid(&from)
         .or_else(|| Phone::parse(&from).map(ChatId::Phone))
-        .ok_or_else(|| {
-            ParseError::Shape(format!("`from` `{from}` is not a phone number or chat id"))
-        })?;
-    Ok(vec![Event::Message(Inbound {
+        .ok_or_else(|| ParseError::Shape(format!("`from` `{from}` is not a phone number or chat id")))?;
+    Ok(vec![Event::Message(Box::new(Inbound {
         channel: Channel::Waha,
         account: session.to_string(),
         id,
@@ -314,7 +263,7 @@ fn flat(p: Probe, session: &str) -> Result<Vec<Event>, ParseError> {
         content: Content::Text { body },
         reply_to: None,
         referral: None,
-    })])
+    }))])
 }
 
 /// `false_628…@c.us_3EB0…[_participant]` → `3EB0…`; anything else unchanged.
@@ -338,11 +287,7 @@ fn media_kind(mime: Option<&str>, has_filename: bool) -> MediaKind {
 }
 
 fn vcard(card: &str) -> ContactCard {
-    let field = |prefix: &str| {
-        card.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(|v| v.trim().to_string())
-    };
+    let field = |prefix: &str| card.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_string());
     ContactCard {
         name: field("FN:"),
         phones: card
@@ -380,12 +325,7 @@ pub struct WahaClient {
 }
 
 impl WahaClient {
-    pub fn new(
-        http: reqwest::Client,
-        base_url: &str,
-        api_key: Option<&str>,
-        session: &str,
-    ) -> WahaClient {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: Option<&str>, session: &str) -> WahaClient {
         WahaClient {
             http,
             base_url: base_url.to_string(),
@@ -404,42 +344,22 @@ impl WahaClient {
 
     pub async fn send(&self, out: &Outgoing) -> Result<Sent, SendError> {
         let (path, body) = request(&self.session, out);
-        let response = self
-            .post(path)
-            .json(&body)
-            .send()
-            .await
-            .map_err(SendError::from_transport)?;
+        let response = self.post(path).json(&body).send().await.map_err(SendError::from_transport)?;
         let status = response.status();
         let wait = retry_after(response.headers());
         let bytes = response.bytes().await.map_err(SendError::from_transport)?;
         if status.is_success() {
-            return Ok(Sent {
-                remote_id: sent_id(&bytes),
-            });
+            return Ok(Sent { remote_id: sent_id(&bytes) });
         }
         let reason = format!(
             "WAHA {path} answered HTTP {}: {}",
             status.as_u16(),
-            String::from_utf8_lossy(&bytes)
-                .chars()
-                .take(200)
-                .collect::<String>()
+            String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()
         );
         Err(match status.as_u16() {
-            429 => SendError::Throttled {
-                reason,
-                retry_after: wait,
-                recipient_only: false,
-            },
-            s if s >= 500 => SendError::Transient {
-                reason,
-                retry_after: wait,
-            },
-            s => SendError::Permanent {
-                code: Some(s as i64),
-                reason,
-            },
+            429 => SendError::Throttled { reason, retry_after: wait, recipient_only: false },
+            s if s >= 500 => SendError::Transient { reason, retry_after: wait },
+            s => SendError::Permanent { code: Some(s as i64), reason },
         })
     }
 
@@ -471,11 +391,7 @@ impl WahaClient {
             pn: Option<String>,
         }
         let mapping: LidMapping = response.json().await.map_err(SendError::from_transport)?;
-        Ok(mapping
-            .pn
-            .as_deref()
-            .and_then(ChatId::from_jid)
-            .and_then(|c| c.phone().cloned()))
+        Ok(mapping.pn.as_deref().and_then(ChatId::from_jid).and_then(|c| c.phone().cloned()))
     }
 }
 
@@ -484,11 +400,9 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
     use serde_json::json;
     let chat_id = out.to.jid();
     match &out.body {
-        OutBody::Text { text } => with_reply(
-            "/api/sendText",
-            json!({"session": session, "chatId": chat_id, "text": text}),
-            out,
-        ),
+        OutBody::Text { text } => {
+            with_reply("/api/sendText", json!({"session": session, "chatId": chat_id, "text": text}), out)
+        }
         OutBody::Image { url, caption } => {
             let mut b = json!({"session": session, "chatId": chat_id, "file": {"mimetype": mime_for(url, "image/jpeg"), "url": url}});
             if let Some(c) = caption {
@@ -496,11 +410,7 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
             }
             with_reply("/api/sendImage", b, out)
         }
-        OutBody::Document {
-            url,
-            filename,
-            caption,
-        } => {
+        OutBody::Document { url, filename, caption } => {
             let mut b = json!({"session": session, "chatId": chat_id, "file": {"mimetype": mime_for(url, "application/pdf"), "url": url}});
             b["file"]["filename"] = json!(filename.clone().unwrap_or_else(|| file_name(url)));
             if let Some(c) = caption {
@@ -508,22 +418,14 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
             }
             with_reply("/api/sendFile", b, out)
         }
-        OutBody::Typing { .. } => (
-            "/api/startTyping",
-            json!({"session": session, "chatId": chat_id}),
-        ),
-        OutBody::Seen { message_id } => (
-            "/api/sendSeen",
-            json!({"session": session, "chatId": chat_id, "messageIds": [message_id]}),
-        ),
+        OutBody::Typing { .. } => ("/api/startTyping", json!({"session": session, "chatId": chat_id})),
+        OutBody::Seen { message_id } => {
+            ("/api/sendSeen", json!({"session": session, "chatId": chat_id, "messageIds": [message_id]}))
+        }
     }
 }
 
-fn with_reply(
-    path: &'static str,
-    mut body: serde_json::Value,
-    out: &Outgoing,
-) -> (&'static str, serde_json::Value) {
+fn with_reply(path: &'static str, mut body: serde_json::Value, out: &Outgoing) -> (&'static str, serde_json::Value) {
     if let Some(id) = &out.reply_to {
         body["reply_to"] = serde_json::json!(id);
     }
@@ -531,22 +433,11 @@ fn with_reply(
 }
 
 fn file_name(url: &str) -> String {
-    url.rsplit('/')
-        .next()
-        .filter(|s| !s.is_empty())
-        .unwrap_or("file")
-        .split('?')
-        .next()
-        .unwrap_or("file")
-        .to_string()
+    url.rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or("file").split('?').next().unwrap_or("file").to_string()
 }
 
 fn mime_for(url: &str, fallback: &'static str) -> &'static str {
-    let ext = file_name(url)
-        .rsplit('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let ext = file_name(url).rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
     match ext.as_str() {
         "jpg" | "jpeg" => "image/jpeg",
         "png" => "image/png",
@@ -595,30 +486,17 @@ mod tests {
 
     #[test]
     fn serialized_ids_reduce_to_the_bare_message_id() {
-        assert_eq!(
-            bare_message_id("false_6281234567890@c.us_3EB0A1B2"),
-            "3EB0A1B2"
-        );
-        assert_eq!(
-            bare_message_id("false_120363@g.us_3EB0F9_6285798765432@c.us"),
-            "3EB0F9"
-        );
+        assert_eq!(bare_message_id("false_6281234567890@c.us_3EB0A1B2"), "3EB0A1B2");
+        assert_eq!(bare_message_id("false_120363@g.us_3EB0F9_6285798765432@c.us"), "3EB0F9");
         assert_eq!(bare_message_id("3EB0A1B2"), "3EB0A1B2");
     }
 
     #[test]
     fn send_ids_are_read_from_every_engine_shape() {
+        assert_eq!(sent_id(br#"{"id":"true_628@c.us_ABC"}"#).as_deref(), Some("ABC"));
+        assert_eq!(sent_id(br#"{"id":{"fromMe":true,"_serialized":"true_628@c.us_DEF"}}"#).as_deref(), Some("DEF"));
         assert_eq!(
-            sent_id(br#"{"id":"true_628@c.us_ABC"}"#).as_deref(),
-            Some("ABC")
-        );
-        assert_eq!(
-            sent_id(br#"{"id":{"fromMe":true,"_serialized":"true_628@c.us_DEF"}}"#).as_deref(),
-            Some("DEF")
-        );
-        assert_eq!(
-            sent_id(br#"{"key":{"remoteJid":"628@s.whatsapp.net","fromMe":true,"id":"GHI"}}"#)
-                .as_deref(),
+            sent_id(br#"{"key":{"remoteJid":"628@s.whatsapp.net","fromMe":true,"id":"GHI"}}"#).as_deref(),
             Some("GHI")
         );
         assert_eq!(sent_id(b""), None);
@@ -628,11 +506,7 @@ mod tests {
     fn a_document_gets_a_file_name_and_mimetype() {
         let out = Outgoing {
             to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
-            body: OutBody::Document {
-                url: "https://x.id/brosur.pdf".into(),
-                filename: None,
-                caption: None,
-            },
+            body: OutBody::Document { url: "https://x.id/brosur.pdf".into(), filename: None, caption: None },
             reply_to: None,
             phase: None,
         };

@@ -38,15 +38,9 @@ impl AuditRecord {
     pub fn inbound(seq: u64, ev: &Inbound, route: &str, now_ms: u64) -> AuditRecord {
         let (kind, url) = match &ev.content {
             Content::Text { .. } => ("text".to_string(), None),
-            Content::Media {
-                kind,
-                url,
-                media_id,
-                ..
-            } => (
-                format!("{kind:?}").to_lowercase(),
-                url.clone().or_else(|| media_id.clone()),
-            ),
+            Content::Media { kind, url, media_id, .. } => {
+                (format!("{kind:?}").to_lowercase(), url.clone().or_else(|| media_id.clone()))
+            }
             Content::Location { .. } => ("location".into(), None),
             Content::Contacts { .. } => ("contacts".into(), None),
             Content::ButtonReply { .. } => ("button_reply".into(), None),

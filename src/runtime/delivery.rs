@@ -19,11 +19,7 @@ pub struct DeliveryRecord {
 }
 
 pub fn key(channel: Channel, remote_id: &str) -> Vec<u8> {
-    let id = if channel == Channel::Waha {
-        bare_message_id(remote_id)
-    } else {
-        remote_id
-    };
+    let id = if channel == Channel::Waha { bare_message_id(remote_id) } else { remote_id };
     key2(channel.as_str(), id)
 }
 
@@ -46,13 +42,7 @@ pub fn merge(
             }
             r
         }
-        None => DeliveryRecord {
-            state,
-            chat: None,
-            seq: None,
-            updated_ms: now_ms,
-            error,
-        },
+        None => DeliveryRecord { state, chat: None, seq: None, updated_ms: now_ms, error },
     }
 }
 
@@ -62,9 +52,7 @@ pub(super) fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> Result<
     let now = super::now_ms();
     let result = (&store.inbox, &store.delivery).transaction(|(tx_inbox, tx_delivery)| {
         tx_inbox.remove(&seq.to_be_bytes())?;
-        let existing = tx_delivery
-            .get(&k)?
-            .and_then(|b| decode::<DeliveryRecord>(&b).ok());
+        let existing = tx_delivery.get(&k)?.and_then(|b| decode::<DeliveryRecord>(&b).ok());
         let record = merge(existing, update.state, update.error.clone(), now);
         tx_delivery.insert(k.as_slice(), encode(&record))?;
         Ok::<_, ConflictableTransactionError<StoreError>>(())
@@ -77,11 +65,7 @@ pub(super) fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> Result<
 }
 
 /// Was this message id sent by us? (WAHA echoes our sends back as `fromMe`.)
-pub(super) fn is_ours(
-    store: &Store,
-    channel: Channel,
-    message_id: &str,
-) -> Result<bool, RuntimeError> {
+pub(super) fn is_ours(store: &Store, channel: Channel, message_id: &str) -> Result<bool, RuntimeError> {
     Ok(store
         .delivery
         .get(key(channel, message_id))?
@@ -89,11 +73,7 @@ pub(super) fn is_ours(
         .is_some_and(|r| r.seq.is_some()))
 }
 
-pub fn get(
-    store: &Store,
-    channel: Channel,
-    remote_id: &str,
-) -> Result<Option<DeliveryRecord>, StoreError> {
+pub fn get(store: &Store, channel: Channel, remote_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
     Ok(match store.delivery.get(key(channel, remote_id))? {
         Some(b) => Some(decode(&b)?),
         None => None,

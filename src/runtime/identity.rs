@@ -20,24 +20,20 @@ pub(crate) struct Identity {
 
 impl Identity {
     pub fn new(store: Store, waha: Option<WahaClient>) -> Identity {
-        Identity {
-            store,
-            waha,
-            misses: Mutex::new(HashMap::new()),
-        }
+        Identity { store, waha, misses: Mutex::new(HashMap::new()) }
     }
 
     /// Replaces a LID chat/sender by the phone number behind it, when known.
     pub async fn resolve_sender(&self, ev: &mut Inbound) {
-        if let ChatId::Lid(lid) = &ev.chat {
-            if let Some(phone) = self.resolve(lid).await {
-                ev.chat = ChatId::Phone(phone);
-            }
+        if let ChatId::Lid(lid) = &ev.chat
+            && let Some(phone) = self.resolve(lid).await
+        {
+            ev.chat = ChatId::Phone(phone);
         }
-        if let ChatId::Lid(lid) = &ev.sender {
-            if let Some(phone) = self.resolve(lid).await {
-                ev.sender = ChatId::Phone(phone);
-            }
+        if let ChatId::Lid(lid) = &ev.sender
+            && let Some(phone) = self.resolve(lid).await
+        {
+            ev.sender = ChatId::Phone(phone);
         }
     }
 
@@ -54,32 +50,19 @@ impl Identity {
         }
         match waha.resolve_lid(lid).await {
             Ok(Some(phone)) => {
-                if let Err(e) = self
-                    .store
-                    .lids
-                    .insert(lid.as_bytes(), phone.as_str().as_bytes())
-                {
+                if let Err(e) = self.store.lids.insert(lid.as_bytes(), phone.as_str().as_bytes()) {
                     tracing::warn!(error = %e, "caching a LID mapping failed");
                 }
                 Some(phone)
             }
             Ok(None) => {
-                tracing::debug!(
-                    lid,
-                    "WAHA does not know the phone number behind this LID; keeping the LID"
-                );
-                self.misses
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(lid.to_string(), Instant::now());
+                tracing::debug!(lid, "WAHA does not know the phone number behind this LID; keeping the LID");
+                self.misses.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.to_string(), Instant::now());
                 None
             }
             Err(e) => {
                 tracing::warn!(lid, error = %e, "LID lookup failed; keeping the LID");
-                self.misses
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(lid.to_string(), Instant::now());
+                self.misses.lock().unwrap_or_else(|p| p.into_inner()).insert(lid.to_string(), Instant::now());
                 None
             }
         }

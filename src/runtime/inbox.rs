@@ -26,11 +26,7 @@ pub struct AcceptReport {
     pub ignored: usize,
 }
 
-pub(super) async fn accept(
-    shared: &Shared,
-    lanes: &Lanes,
-    events: Vec<Event>,
-) -> Result<AcceptReport, RuntimeError> {
+pub(super) async fn accept(shared: &Shared, lanes: &Lanes, events: Vec<Event>) -> Result<AcceptReport, RuntimeError> {
     let mut report = AcceptReport::default();
     for event in events {
         let Some(dedupe_key) = event.dedupe_key() else {
@@ -45,11 +41,7 @@ pub(super) async fn accept(
         // one chat's events in the order they were accepted.
         let _order = lanes.order_lock(lane);
         let now = now_ms();
-        let item = InboxItem {
-            seq: shared.store.next_seq()?,
-            received_ms: now,
-            event,
-        };
+        let item = InboxItem { seq: shared.store.next_seq()?, received_ms: now, event };
         if insert_unless_seen(shared, &dedupe_key, &item, now)? {
             report.accepted += 1;
             shared.progress.inbox_added(1);
@@ -59,20 +51,14 @@ pub(super) async fn accept(
         }
     }
     shared.store.durable().await?;
-    metrics::counter!("juru_webhook_events_total", "result" => "accepted")
-        .increment(report.accepted as u64);
+    metrics::counter!("juru_webhook_events_total", "result" => "accepted").increment(report.accepted as u64);
     metrics::counter!("juru_webhooks_deduped_total").increment(report.duplicates as u64);
     Ok(report)
 }
 
 /// `seen` + `inbox` in one transaction: a crash can never keep the dedupe
 /// mark without the message (which would lose it on redelivery).
-fn insert_unless_seen(
-    shared: &Shared,
-    dedupe_key: &str,
-    item: &InboxItem,
-    now: u64,
-) -> Result<bool, RuntimeError> {
+fn insert_unless_seen(shared: &Shared, dedupe_key: &str, item: &InboxItem, now: u64) -> Result<bool, RuntimeError> {
     let store = &shared.store;
     let value = encode(item);
     let result = (&store.seen, &store.inbox).transaction(|(seen, inbox)| {
@@ -107,10 +93,7 @@ pub(super) fn replay(shared: &Shared, lanes: &Lanes) -> Result<(), RuntimeError>
         }
     }
     if replayed > 0 {
-        tracing::info!(
-            replayed,
-            "replaying accepted messages from the previous run"
-        );
+        tracing::info!(replayed, "replaying accepted messages from the previous run");
     }
     Ok(())
 }

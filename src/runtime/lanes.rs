@@ -34,11 +34,7 @@ impl Lanes {
             senders.push(tx);
             workers.push(tokio::spawn(run_lane(shared.clone(), outbox.clone(), rx)));
         }
-        Lanes {
-            senders,
-            order: (0..n).map(|_| Mutex::new(())).collect(),
-            workers,
-        }
+        Lanes { senders, order: (0..n).map(|_| Mutex::new(())).collect(), workers }
     }
 
     pub fn lane_of(&self, chat_key: &str) -> usize {
@@ -81,7 +77,7 @@ async fn run_lane(shared: Arc<Shared>, outbox: Outbox, mut rx: mpsc::UnboundedRe
 
 async fn handle(shared: &Shared, outbox: &Outbox, item: InboxItem) -> Result<(), RuntimeError> {
     match item.event {
-        Event::Message(inbound) => handle_message(shared, outbox, item.seq, inbound).await,
+        Event::Message(inbound) => handle_message(shared, outbox, item.seq, *inbound).await,
         Event::Delivery(update) => {
             delivery::apply(&shared.store, item.seq, &update)?;
             Ok(())
@@ -91,12 +87,7 @@ async fn handle(shared: &Shared, outbox: &Outbox, item: InboxItem) -> Result<(),
     }
 }
 
-async fn handle_message(
-    shared: &Shared,
-    outbox: &Outbox,
-    seq: u64,
-    mut inbound: Inbound,
-) -> Result<(), RuntimeError> {
+async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound: Inbound) -> Result<(), RuntimeError> {
     shared.identity.resolve_sender(&mut inbound).await;
     let store = &shared.store;
     let chat_key = inbound.chat.key();
@@ -104,9 +95,7 @@ async fn handle_message(
         Some(bytes) => decode(&bytes).map_err(StoreError::from)?,
         None => ChatState::default(),
     };
-    let facts = Facts {
-        own_echo: inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)?,
-    };
+    let facts = Facts { own_echo: inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)? };
     let route = router::route(&inbound, &shared.bot, &state, facts);
     let now = now_ms();
     let reply = router::respond(route, &inbound, &shared.bot, &state, now);
@@ -114,39 +103,23 @@ async fn handle_message(
 
     let mut items = Vec::with_capacity(reply.outgoing.len());
     for out in reply.outgoing {
-        items.push(OutboxItem::new(
-            store.next_seq()?,
-            inbound.channel,
-            out,
-            now,
-        ));
+        items.push(OutboxItem::new(store.next_seq()?, inbound.channel, out, now));
     }
     let inbound_audit = encode(&AuditRecord::inbound(seq, &inbound, route.name(), now));
     let state_bytes = encode(&reply.state);
     let contact_key = (!inbound.chat.is_group() && !inbound.from_me).then(|| inbound.sender.key());
 
-    let trees = (
-        &store.inbox,
-        &store.conversations,
-        &store.messages,
-        &store.outbox,
-        &store.contacts,
-    );
+    let trees = (&store.inbox, &store.conversations, &store.messages, &store.outbox, &store.contacts);
     let result = trees.transaction(|(tx_inbox, tx_conv, tx_messages, tx_outbox, tx_contacts)| {
         tx_inbox.remove(&seq.to_be_bytes())?;
         tx_conv.insert(chat_key.as_bytes(), state_bytes.as_slice())?;
         tx_messages.insert(chat_seq_key(&chat_key, seq), inbound_audit.as_slice())?;
         for item in &items {
             tx_outbox.insert(&item.seq.to_be_bytes(), encode(item))?;
-            tx_messages.insert(
-                chat_seq_key(&chat_key, item.seq),
-                encode(&AuditRecord::queued(item, &chat_key)),
-            )?;
+            tx_messages.insert(chat_seq_key(&chat_key, item.seq), encode(&AuditRecord::queued(item, &chat_key)))?;
         }
         if let Some(key) = &contact_key {
-            let existing = tx_contacts
-                .get(key.as_bytes())?
-                .and_then(|b| decode::<ContactRecord>(&b).ok());
+            let existing = tx_contacts.get(key.as_bytes())?.and_then(|b| decode::<ContactRecord>(&b).ok());
             let contact = ContactRecord::seen(existing, &inbound, now);
             tx_contacts.insert(key.as_bytes(), encode(&contact))?;
         }
@@ -161,11 +134,7 @@ async fn handle_message(
 
 fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {
     let store = &shared.store;
-    let chat_key = change
-        .chat
-        .as_ref()
-        .map(|c| c.key())
-        .unwrap_or_else(|| format!("label:{}", change.label_id));
+    let chat_key = change.chat.as_ref().map(|c| c.key()).unwrap_or_else(|| format!("label:{}", change.label_id));
     let audit = encode(&AuditRecord::label(seq, change, now_ms()));
     let result = (&store.inbox, &store.messages).transaction(|(tx_inbox, tx_messages)| {
         tx_inbox.remove(&seq.to_be_bytes())?;

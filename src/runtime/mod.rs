@@ -56,32 +56,15 @@ pub struct Runtime {
 impl Runtime {
     /// Starts lanes and the outbox worker, then replays what a previous run
     /// accepted but did not finish: inbox items first, then unsent outbox items.
-    pub fn start(
-        config: Config,
-        bot: BotSettings,
-        store: Store,
-        senders: Senders,
-    ) -> Result<Runtime, RuntimeError> {
+    pub fn start(config: Config, bot: BotSettings, store: Store, senders: Senders) -> Result<Runtime, RuntimeError> {
         let progress = Arc::new(Progress::default());
         let identity = identity::Identity::new(store.clone(), senders.waha.clone());
-        let shared = Arc::new(Shared {
-            store,
-            senders,
-            bot,
-            config,
-            progress,
-            identity,
-        });
+        let shared = Arc::new(Shared { store, senders, bot, config, progress, identity });
         let outbox = outbox::Outbox::start(shared.clone())?;
         let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
         inbox::replay(&shared, &lanes)?;
         let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
-        Ok(Runtime {
-            shared,
-            lanes,
-            outbox,
-            pruner,
-        })
+        Ok(Runtime { shared, lanes, outbox, pruner })
     }
 
     /// Stores the events durably (deduped) and queues them for their lanes.
@@ -124,8 +107,5 @@ impl Runtime {
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

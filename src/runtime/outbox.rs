@@ -35,14 +35,7 @@ pub struct OutboxItem {
 
 impl OutboxItem {
     pub fn new(seq: u64, channel: Channel, out: Outgoing, now_ms: u64) -> OutboxItem {
-        OutboxItem {
-            seq,
-            channel,
-            out,
-            attempts: 0,
-            created_ms: now_ms,
-            last_error: None,
-        }
+        OutboxItem { seq, channel, out, attempts: 0, created_ms: now_ms, last_error: None }
     }
 
     fn queue_key(&self) -> QueueKey {
@@ -87,10 +80,7 @@ impl Outbox {
             }
         }
         if !pending.is_empty() {
-            tracing::info!(
-                items = pending.len(),
-                "resuming unsent replies from the previous run"
-            );
+            tracing::info!(items = pending.len(), "resuming unsent replies from the previous run");
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let outbox = Outbox { tx };
@@ -128,11 +118,7 @@ enum Outcome {
     /// Sent, or given up for good: the chat's next item may go.
     Done { paced: bool },
     /// Try this item again after `delay`; `whole_channel` pauses every chat of the channel.
-    Retry {
-        item: OutboxItem,
-        delay: Duration,
-        whole_channel: bool,
-    },
+    Retry { item: Box<OutboxItem>, delay: Duration, whole_channel: bool },
 }
 
 struct Scheduler {
@@ -150,9 +136,7 @@ impl Scheduler {
     fn new(shared: Arc<Shared>) -> Scheduler {
         let mps = NonZeroU32::new(shared.config.cloud.max_mps).unwrap_or(NonZeroU32::MIN);
         Scheduler {
-            cloud_limiter: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
-                mps,
-            ))),
+            cloud_limiter: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(mps))),
             shared,
             queues: HashMap::new(),
             ready: VecDeque::new(),
@@ -253,11 +237,11 @@ impl Scheduler {
                 return;
             };
             self.in_ready.remove(&key);
-            if let Some(&until) = self.channel_paused_until.get(&key.0) {
-                if until > Instant::now() {
-                    self.timers.push(Reverse((until, key)));
-                    continue;
-                }
+            if let Some(&until) = self.channel_paused_until.get(&key.0)
+                && until > Instant::now()
+            {
+                self.timers.push(Reverse((until, key)));
+                continue;
             }
             let Some(queue) = self.queues.get_mut(&key) else {
                 continue;
@@ -297,15 +281,11 @@ impl Scheduler {
                     queue.not_before = Instant::now() + gap;
                 }
             }
-            Outcome::Retry {
-                item,
-                delay,
-                whole_channel,
-            } => {
+            Outcome::Retry { item, delay, whole_channel } => {
                 let until = Instant::now() + delay;
                 queue.not_before = until;
                 if let Some(front) = queue.items.front_mut() {
-                    *front = item;
+                    *front = *item;
                 }
                 if whole_channel {
                     self.channel_paused_until.insert(key.0, until);
@@ -331,7 +311,8 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
     let channel = item.channel.as_str();
     match result {
         Ok(sent) => {
-            metrics::counter!("juru_replies_sent_total", "channel" => channel, "kind" => item.out.body.kind()).increment(1);
+            metrics::counter!("juru_replies_sent_total", "channel" => channel, "kind" => item.out.body.kind())
+                .increment(1);
             if let Err(e) = commit_sent(shared, &item, sent.remote_id.as_deref()) {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
             }
@@ -349,29 +330,17 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             item.attempts += 1;
             item.last_error = Some(e.to_string());
             let (wait, whole_channel) = match &e {
-                SendError::Throttled {
-                    retry_after,
-                    recipient_only,
-                    ..
-                } => (*retry_after, !recipient_only),
+                SendError::Throttled { retry_after, recipient_only, .. } => (*retry_after, !recipient_only),
                 SendError::Transient { retry_after, .. } => (*retry_after, false),
                 _ => (None, false),
             };
             let delay = backoff(&shared.config.outbox, item.attempts).max(wait.unwrap_or_default());
             tracing::warn!(seq = item.seq, attempt = item.attempts, delay_ms = delay.as_millis() as u64, error = %e, "send failed; will retry");
             metrics::counter!("juru_send_retries_total", "channel" => channel).increment(1);
-            if let Err(e) = shared
-                .store
-                .outbox
-                .insert(item.seq.to_be_bytes(), encode(&item))
-            {
+            if let Err(e) = shared.store.outbox.insert(item.seq.to_be_bytes(), encode(&item)) {
                 tracing::error!(error = %e, "recording a retry failed");
             }
-            Outcome::Retry {
-                item,
-                delay,
-                whole_channel,
-            }
+            Outcome::Retry { item: Box::new(item), delay, whole_channel }
         }
         Err(e) => {
             let permanent = !e.is_retryable();
@@ -390,23 +359,15 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
 pub fn backoff(config: &OutboxConfig, attempt: u32) -> Duration {
     let mut delays = backon::ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(config.base_delay_ms))
-        .with_max_delay(Duration::from_millis(
-            config.max_delay_ms.max(config.base_delay_ms),
-        ))
+        .with_max_delay(Duration::from_millis(config.max_delay_ms.max(config.base_delay_ms)))
         .with_factor(2.0)
         .with_jitter()
         .without_max_times()
         .build();
-    delays
-        .nth(attempt.saturating_sub(1) as usize)
-        .unwrap_or(Duration::from_millis(config.max_delay_ms))
+    delays.nth(attempt.saturating_sub(1) as usize).unwrap_or(Duration::from_millis(config.max_delay_ms))
 }
 
-fn commit_sent(
-    shared: &Shared,
-    item: &OutboxItem,
-    remote_id: Option<&str>,
-) -> Result<(), RuntimeError> {
+fn commit_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>) -> Result<(), RuntimeError> {
     let store = &shared.store;
     let chat = item.out.to.key();
     let mut audit = AuditRecord::queued(item, &chat);
@@ -415,31 +376,23 @@ fn commit_sent(
     let audit = encode(&audit);
     let delivery_key = remote_id.map(|id| delivery::key(item.channel, id));
     let now = now_ms();
-    let result = (&store.outbox, &store.messages, &store.delivery).transaction(
-        |(tx_outbox, tx_messages, tx_delivery)| {
+    let result =
+        (&store.outbox, &store.messages, &store.delivery).transaction(|(tx_outbox, tx_messages, tx_delivery)| {
             tx_outbox.remove(&item.seq.to_be_bytes())?;
             tx_messages.insert(chat_seq_key(&chat, item.seq), audit.as_slice())?;
             if let Some(k) = &delivery_key {
-                let existing = tx_delivery
-                    .get(k)?
-                    .and_then(|b| decode::<DeliveryRecord>(&b).ok());
+                let existing = tx_delivery.get(k)?.and_then(|b| decode::<DeliveryRecord>(&b).ok());
                 let mut record = delivery::merge(existing, DeliveryState::Sent, None, now);
                 record.chat = Some(chat.clone());
                 record.seq = Some(item.seq);
                 tx_delivery.insert(k.as_slice(), encode(&record))?;
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
-        },
-    );
+        });
     result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
 }
 
-fn commit_dead(
-    shared: &Shared,
-    item: OutboxItem,
-    error: String,
-    permanent: bool,
-) -> Result<(), RuntimeError> {
+fn commit_dead(shared: &Shared, item: OutboxItem, error: String, permanent: bool) -> Result<(), RuntimeError> {
     let store = &shared.store;
     let chat = item.out.to.key();
     let mut audit = AuditRecord::queued(&item, &chat);
@@ -447,20 +400,13 @@ fn commit_dead(
     audit.error = Some(error.clone());
     let audit = encode(&audit);
     let seq = item.seq;
-    let dead = encode(&DeadItem {
-        item,
-        error,
-        permanent,
-        at_ms: now_ms(),
+    let dead = encode(&DeadItem { item, error, permanent, at_ms: now_ms() });
+    let result = (&store.outbox, &store.dead, &store.messages).transaction(|(tx_outbox, tx_dead, tx_messages)| {
+        tx_outbox.remove(&seq.to_be_bytes())?;
+        tx_dead.insert(&seq.to_be_bytes(), dead.as_slice())?;
+        tx_messages.insert(chat_seq_key(&chat, seq), audit.as_slice())?;
+        Ok::<_, ConflictableTransactionError<StoreError>>(())
     });
-    let result = (&store.outbox, &store.dead, &store.messages).transaction(
-        |(tx_outbox, tx_dead, tx_messages)| {
-            tx_outbox.remove(&seq.to_be_bytes())?;
-            tx_dead.insert(&seq.to_be_bytes(), dead.as_slice())?;
-            tx_messages.insert(chat_seq_key(&chat, seq), audit.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        },
-    );
     result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
 }
 
@@ -470,16 +416,9 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_stays_under_the_cap() {
-        let config = OutboxConfig {
-            base_delay_ms: 100,
-            max_delay_ms: 1000,
-            ..OutboxConfig::default()
-        };
+        let config = OutboxConfig { base_delay_ms: 100, max_delay_ms: 1000, ..OutboxConfig::default() };
         let first = backoff(&config, 1);
-        assert!(
-            first >= Duration::from_millis(100) && first <= Duration::from_millis(200),
-            "{first:?}"
-        );
+        assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200), "{first:?}");
         let fourth = backoff(&config, 4);
         assert!(fourth >= Duration::from_millis(800), "{fourth:?}");
         assert!(backoff(&config, 30) <= Duration::from_millis(2000));

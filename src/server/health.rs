@@ -12,10 +12,7 @@ use crate::runtime::now_ms;
 
 pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let store = app.runtime.store();
-    let canary = store
-        .meta
-        .insert("health_canary", &now_ms().to_be_bytes())
-        .map_err(|e| e.to_string());
+    let canary = store.meta.insert("health_canary", &now_ms().to_be_bytes()).map_err(|e| e.to_string());
     let flushed = match canary {
         Ok(_) => match tokio::time::timeout(Duration::from_secs(2), store.durable()).await {
             Ok(Ok(())) => Ok(()),
@@ -31,11 +28,7 @@ pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_jso
         "inbox_depth": progress.inbox_depth(),
         "outbox_depth": progress.outbox_depth(),
     });
-    let status = if flushed.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if flushed.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body))
 }
 

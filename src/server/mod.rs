@@ -35,10 +35,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.server.max_body_bytes;
     Router::new()
         .route("/api/whatsapp/webhook", axum::routing::post(webhooks::waha))
-        .route(
-            "/api/whatsapp/cloud",
-            get(webhooks::cloud_verify).post(webhooks::cloud),
-        )
+        .route("/api/whatsapp/cloud", get(webhooks::cloud_verify).post(webhooks::cloud))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -96,8 +93,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store =
-        Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
+    let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let senders = Senders::from_config(&config)?;
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
@@ -111,14 +107,8 @@ pub async fn run(
             }
         }
     });
-    let state = AppState {
-        runtime: runtime.clone(),
-        config: Arc::new(config),
-        metrics,
-    };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let state = AppState { runtime: runtime.clone(), config: Arc::new(config), metrics };
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     upkeep.abort();
     tracing::info!("stopped accepting; draining lanes and outbox");
     // The router's state clones are gone once serve returned.

@@ -17,8 +17,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn rejected(channel: &'static str, reason: &'static str) {
-    metrics::counter!("juru_webhooks_rejected_total", "channel" => channel, "reason" => reason)
-        .increment(1);
+    metrics::counter!("juru_webhooks_rejected_total", "channel" => channel, "reason" => reason).increment(1);
 }
 
 /// `POST /api/whatsapp/webhook`: WAHA envelopes and the flat `{from, body, timestamp, message_id}` form.
@@ -46,19 +45,12 @@ pub async fn cloud_verify(
     State(app): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<String, AppError> {
-    let expected = app
-        .config
-        .cloud
-        .verify_token
-        .as_ref()
-        .ok_or(AppError::NotConfigured("cloud"))?;
+    let expected = app.config.cloud.verify_token.as_ref().ok_or(AppError::NotConfigured("cloud"))?;
     let mode = query.get("hub.mode").map(String::as_str);
     let token = query.get("hub.verify_token").map(String::as_str);
     let challenge = query.get("hub.challenge");
     match (mode, token, challenge) {
-        (Some("subscribe"), Some(token), Some(challenge))
-            if constant_time_eq(token, expected.expose()) =>
-        {
+        (Some("subscribe"), Some(token), Some(challenge)) if constant_time_eq(token, expected.expose()) => {
             Ok(challenge.clone())
         }
         _ => Err(AppError::Forbidden),
@@ -72,22 +64,12 @@ pub async fn cloud(
     body: Bytes,
 ) -> Result<Json<AcceptReport>, AppError> {
     metrics::counter!("juru_webhooks_received_total", "channel" => "cloud").increment(1);
-    let Some(secret) = app
-        .config
-        .cloud
-        .app_secret
-        .as_ref()
-        .filter(|_| app.config.cloud.is_active())
-    else {
+    let Some(secret) = app.config.cloud.app_secret.as_ref().filter(|_| app.config.cloud.is_active()) else {
         rejected("cloud", "not_configured");
         return Err(AppError::NotConfigured("cloud"));
     };
-    signature::verify_cloud(
-        secret.expose(),
-        header(&headers, "x-hub-signature-256"),
-        &body,
-    )
-    .inspect_err(|_| rejected("cloud", "signature"))?;
+    signature::verify_cloud(secret.expose(), header(&headers, "x-hub-signature-256"), &body)
+        .inspect_err(|_| rejected("cloud", "signature"))?;
     let events = cloud::parse(&body).inspect_err(|e| reject_parse("cloud", e))?;
     Ok(Json(app.runtime.accept(events).await?))
 }
@@ -102,8 +84,7 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     // Comparing MACs of both values keeps the time independent of where they differ.
     let mac = |v: &str| {
         let mut m =
-            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(b"juru-verify-token")
-                .expect("any key length");
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(b"juru-verify-token").expect("any key length");
         m.update(v.as_bytes());
         m.finalize().into_bytes()
     };

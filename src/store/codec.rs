@@ -47,10 +47,7 @@ mod tests {
         assert_eq!(decode::<Vec<String>>(&bytes).unwrap(), vec!["a", "b"]);
         let mut bad = bytes.clone();
         bad[0] = 9;
-        assert!(matches!(
-            decode::<Vec<String>>(&bad),
-            Err(CodecError::Version(9))
-        ));
+        assert!(matches!(decode::<Vec<String>>(&bad), Err(CodecError::Version(9))));
         assert!(matches!(decode::<Vec<String>>(&[]), Err(CodecError::Empty)));
     }
 

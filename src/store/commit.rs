@@ -53,10 +53,7 @@ impl GroupCommit {
             .spawn(move || flusher(&worker, db))
             .expect("spawning the flusher thread");
         *lock(&inner.thread) = Some(handle);
-        GroupCommit {
-            _stopper: Arc::new(Stopper(inner.clone())),
-            inner,
-        }
+        GroupCommit { _stopper: Arc::new(Stopper(inner.clone())), inner }
     }
 
     /// Resolves once every write this task made before the call is on disk.
@@ -96,10 +93,7 @@ fn flusher(inner: &Inner, db: sled::Db) {
             while waiting.is_empty() && !inner.stopping.load(Ordering::SeqCst) {
                 waiting = inner.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
             }
-            (
-                std::mem::take(&mut *waiting),
-                inner.stopping.load(Ordering::SeqCst),
-            )
+            (std::mem::take(&mut *waiting), inner.stopping.load(Ordering::SeqCst))
         };
         let started = Instant::now();
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());

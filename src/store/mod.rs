@@ -41,15 +41,11 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("sled transaction: {0}")]
     Tx(String),
-    #[error(
-        "the database at {path} is corrupt ({detail}); restore it from a backup (`juru` never deletes it)"
-    )]
+    #[error("the database at {path} is corrupt ({detail}); restore it from a backup (`juru` never deletes it)")]
     Corrupt { path: PathBuf, detail: String },
     #[error("the database at {path} is locked: another juru process (serve or chat) is using it")]
     Locked { path: PathBuf },
-    #[error(
-        "the database at {path} has schema version {found}, newer than this binary's {SCHEMA_VERSION}"
-    )]
+    #[error("the database at {path} has schema version {found}, newer than this binary's {SCHEMA_VERSION}")]
     TooNew { path: PathBuf, found: u32 },
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -160,13 +156,8 @@ fn remove_stray_snapshots(path: &Path) -> Result<(), StoreError> {
 fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
     let path = path.to_path_buf();
     match e {
-        sled::Error::Corruption { .. } => StoreError::Corrupt {
-            path,
-            detail: e.to_string(),
-        },
-        sled::Error::Io(ref io)
-            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
-        {
+        sled::Error::Corruption { .. } => StoreError::Corrupt { path, detail: e.to_string() },
+        sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
             StoreError::Locked { path }
         }
         other => StoreError::Sled(other),
@@ -175,23 +166,14 @@ fn classify_open_error(path: &Path, e: sled::Error) -> StoreError {
 
 /// Migration hook: brings an older layout up to [`SCHEMA_VERSION`], one step at a time.
 fn migrate(store: &Store, path: &Path) -> Result<(), StoreError> {
-    let found = store
-        .meta
-        .get("schema_version")?
-        .map(|v| codec::u64_from_be(&v) as u32)
-        .unwrap_or(0);
+    let found = store.meta.get("schema_version")?.map(|v| codec::u64_from_be(&v) as u32).unwrap_or(0);
     if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found,
-        });
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found });
     }
     // Version 0 is an empty database: nothing to convert. Future steps go here:
     // `if found < 2 { migrate_1_to_2(store)?; }`
     if found < SCHEMA_VERSION {
-        store
-            .meta
-            .insert("schema_version", &(SCHEMA_VERSION as u64).to_be_bytes())?;
+        store.meta.insert("schema_version", &(SCHEMA_VERSION as u64).to_be_bytes())?;
         store.db.flush()?;
     }
     Ok(())

@@ -27,11 +27,7 @@ pub const WAHA_KEY: &str = "test-waha-key";
 pub const PHONE_NUMBER_ID: &str = "109876543210987";
 
 pub fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// A WAHA `message` webhook with a text body.
@@ -93,12 +89,7 @@ pub struct Canned {
 
 impl Canned {
     pub fn status(status: u16, body: impl Into<String>) -> Canned {
-        Canned {
-            status,
-            body: body.into(),
-            headers: Vec::new(),
-            delay: Duration::ZERO,
-        }
+        Canned { status, body: body.into(), headers: Vec::new(), delay: Duration::ZERO }
     }
     pub fn header(mut self, name: &str, value: &str) -> Canned {
         self.headers.push((name.into(), value.into()));
@@ -146,25 +137,14 @@ impl Fake {
             lids: Arc::default(),
             counter: Arc::default(),
         };
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(fake.clone());
+        let app = axum::Router::new().fallback(handle).with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
     }
 
     /// Answers the next `times` requests matching `matches` with `reply`.
-    pub fn on(
-        &self,
-        times: usize,
-        matches: impl Fn(&Recorded) -> bool + Send + Sync + 'static,
-        reply: Canned,
-    ) {
-        self.rules.lock().unwrap().push(Rule {
-            matches: Box::new(matches),
-            remaining: times,
-            reply,
-        });
+    pub fn on(&self, times: usize, matches: impl Fn(&Recorded) -> bool + Send + Sync + 'static, reply: Canned) {
+        self.rules.lock().unwrap().push(Rule { matches: Box::new(matches), remaining: times, reply });
     }
 
     /// Back to answering like the real gateway.
@@ -174,10 +154,7 @@ impl Fake {
 
     /// WAHA's lids API will map `lid` to `phone`.
     pub fn knows_lid(&self, lid: &str, phone: &str) {
-        self.lids
-            .lock()
-            .unwrap()
-            .insert(lid.to_string(), phone.to_string());
+        self.lids.lock().unwrap().insert(lid.to_string(), phone.to_string());
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -198,9 +175,7 @@ impl Fake {
             .into_iter()
             .filter(|r| match self.kind {
                 Kind::Waha => r.path.ends_with(what),
-                Kind::Graph => {
-                    r.body["type"] == what || (what == "read" && r.body["status"] == "read")
-                }
+                Kind::Graph => r.body["type"] == what || (what == "read" && r.body["status"] == "read"),
             })
             .collect()
     }
@@ -224,44 +199,28 @@ impl Fake {
 
 fn is_message(kind: Kind, r: &Recorded) -> bool {
     match kind {
-        Kind::Waha => ["/api/sendText", "/api/sendImage", "/api/sendFile"]
-            .iter()
-            .any(|p| r.path == *p),
+        Kind::Waha => ["/api/sendText", "/api/sendImage", "/api/sendFile"].iter().any(|p| r.path == *p),
         Kind::Graph => r.body.get("type").is_some(),
     }
 }
 
 fn recipient(kind: Kind, r: &Recorded) -> Option<String> {
     match kind {
-        Kind::Waha => r.body["chatId"]
-            .as_str()
-            .map(|c| c.trim_end_matches("@c.us").to_string()),
+        Kind::Waha => r.body["chatId"].as_str().map(|c| c.trim_end_matches("@c.us").to_string()),
         Kind::Graph => r.body["to"].as_str().map(str::to_string),
     }
 }
 
 /// Reference A7: X-Api-Key, session, chatId as a JID, the fields of each call.
 fn check_waha(r: &Recorded) {
-    assert_eq!(
-        r.header("x-api-key"),
-        Some(WAHA_KEY),
-        "{} without X-Api-Key",
-        r.path
-    );
+    assert_eq!(r.header("x-api-key"), Some(WAHA_KEY), "{} without X-Api-Key", r.path);
     if r.method == "GET" {
-        assert!(
-            r.path.starts_with("/api/default/lids/"),
-            "unexpected GET {}",
-            r.path
-        );
+        assert!(r.path.starts_with("/api/default/lids/"), "unexpected GET {}", r.path);
         return;
     }
     assert_eq!(r.body["session"], "default", "{}: {}", r.path, r.body);
     let chat = r.body["chatId"].as_str().unwrap_or_default();
-    assert!(
-        chat.ends_with("@c.us") || chat.ends_with("@lid") || chat.ends_with("@g.us"),
-        "chatId {chat}"
-    );
+    assert!(chat.ends_with("@c.us") || chat.ends_with("@lid") || chat.ends_with("@g.us"), "chatId {chat}");
     match r.path.as_str() {
         "/api/sendText" => assert!(r.body["text"].is_string()),
         "/api/sendImage" | "/api/sendFile" => {
@@ -277,64 +236,35 @@ fn check_waha(r: &Recorded) {
 fn check_graph(r: &Recorded) {
     assert_eq!(r.method, "POST");
     assert_eq!(r.path, format!("/{PHONE_NUMBER_ID}/messages"));
-    assert_eq!(
-        r.header("authorization"),
-        Some(format!("Bearer {ACCESS_TOKEN}").as_str())
-    );
+    assert_eq!(r.header("authorization"), Some(format!("Bearer {ACCESS_TOKEN}").as_str()));
     assert_eq!(r.body["messaging_product"], "whatsapp", "{}", r.body);
     if r.body["status"] == "read" {
-        assert!(
-            r.body["message_id"]
-                .as_str()
-                .is_some_and(|id| id.starts_with("wamid.")),
-            "{}",
-            r.body
-        );
+        assert!(r.body["message_id"].as_str().is_some_and(|id| id.starts_with("wamid.")), "{}", r.body);
         return;
     }
     let to = r.body["to"].as_str().unwrap_or_default();
-    assert!(
-        to.bytes().all(|b| b.is_ascii_digit()) && !to.is_empty(),
-        "to {to}"
-    );
+    assert!(to.bytes().all(|b| b.is_ascii_digit()) && !to.is_empty(), "to {to}");
     let kind = r.body["type"].as_str().unwrap_or_default();
-    assert!(
-        r.body.get(kind).is_some_and(Value::is_object),
-        "type {kind} without its object: {}",
-        r.body
-    );
+    assert!(r.body.get(kind).is_some_and(Value::is_object), "type {kind} without its object: {}", r.body);
     if kind == "text" {
         assert!(r.body["text"]["body"].is_string());
     }
 }
 
-async fn handle(
-    State(fake): State<Fake>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(fake): State<Fake>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let recorded = Recorded {
         method: method.to_string(),
         path: uri.path().to_string(),
         headers: headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    v.to_str().unwrap_or_default().to_string(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         at: Instant::now(),
     };
     let scripted = {
         let mut rules = fake.rules.lock().unwrap();
-        let found = rules
-            .iter_mut()
-            .find(|r| r.remaining > 0 && (r.matches)(&recorded));
+        let found = rules.iter_mut().find(|r| r.remaining > 0 && (r.matches)(&recorded));
         found.map(|r| {
             r.remaining -= 1;
             r.reply.clone()
@@ -345,14 +275,9 @@ async fn handle(
     fake.requests.lock().unwrap().push(recorded);
     tokio::time::sleep(reply.delay).await;
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
     for (k, v) in reply.headers {
-        response.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
+        response.headers_mut().insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
     }
     response
 }
@@ -362,19 +287,13 @@ fn default_reply(fake: &Fake, r: &Recorded, n: u64) -> Canned {
         Kind::Waha if r.method == "GET" => {
             let lid = percent_decode(r.path.rsplit('/').next().unwrap_or_default());
             match fake.lids.lock().unwrap().get(&lid) {
-                Some(phone) => Canned::status(
-                    200,
-                    json!({"lid": lid, "pn": format!("{phone}@c.us")}).to_string(),
-                ),
+                Some(phone) => Canned::status(200, json!({"lid": lid, "pn": format!("{phone}@c.us")}).to_string()),
                 None => Canned::status(404, r#"{"message":"not found"}"#),
             }
         }
         Kind::Waha if is_message(Kind::Waha, r) => {
             let chat = r.body["chatId"].as_str().unwrap_or_default();
-            Canned::status(
-                201,
-                json!({"id": format!("true_{chat}_FAKE{n:08}")}).to_string(),
-            )
+            Canned::status(201, json!({"id": format!("true_{chat}_FAKE{n:08}")}).to_string())
         }
         Kind::Waha => Canned::status(201, "{}"),
         Kind::Graph if r.body["status"] == "read" => Canned::status(200, r#"{"success":true}"#),
@@ -431,18 +350,9 @@ impl TestBot {
         TestBot::launch(waha, graph, dir, extra.to_string()).await
     }
 
-    async fn launch(
-        waha: Fake,
-        graph: Fake,
-        dir: Arc<tempfile::TempDir>,
-        extra: String,
-    ) -> TestBot {
+    async fn launch(waha: Fake, graph: Fake, dir: Arc<tempfile::TempDir>, extra: String) -> TestBot {
         let config = test_config(&waha, &graph, &dir.path().join("db"), &extra);
-        let hmac_key = config
-            .waha
-            .webhook_hmac_key
-            .as_ref()
-            .map(|k| k.expose().to_string());
+        let hmac_key = config.waha.webhook_hmac_key.as_ref().map(|k| k.expose().to_string());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -479,13 +389,7 @@ impl TestBot {
     /// Stops and starts again on the same data directory and fakes.
     pub async fn restart(mut self) -> TestBot {
         self.stop().await;
-        TestBot::launch(
-            self.waha.clone(),
-            self.graph.clone(),
-            self.dir.clone(),
-            self.extra.clone(),
-        )
-        .await
+        TestBot::launch(self.waha.clone(), self.graph.clone(), self.dir.clone(), self.extra.clone()).await
     }
 
     /// Opens the stopped bot's store for inspection.
@@ -499,10 +403,8 @@ impl TestBot {
     }
 
     pub async fn waha_webhook(&self, body: &str) -> Answer {
-        let mut req = self
-            .http
-            .post(format!("{}/api/whatsapp/webhook", self.url))
-            .header("content-type", "application/json");
+        let mut req =
+            self.http.post(format!("{}/api/whatsapp/webhook", self.url)).header("content-type", "application/json");
         if let Some(key) = &self.hmac_key {
             req = req.header("X-Webhook-Hmac", sign_waha(key, body.as_bytes()));
         }
@@ -515,9 +417,8 @@ impl TestBot {
         for body in bodies {
             let (http, url, key) = (self.http.clone(), self.url.clone(), self.hmac_key.clone());
             set.spawn(async move {
-                let mut req = http
-                    .post(format!("{url}/api/whatsapp/webhook"))
-                    .header("content-type", "application/json");
+                let mut req =
+                    http.post(format!("{url}/api/whatsapp/webhook")).header("content-type", "application/json");
                 if let Some(key) = key {
                     req = req.header("X-Webhook-Hmac", sign_waha(&key, body.as_bytes()));
                 }
@@ -536,19 +437,13 @@ impl TestBot {
             .http
             .post(format!("{}/api/whatsapp/cloud", self.url))
             .header("content-type", "application/json")
-            .header(
-                "X-Hub-Signature-256",
-                sign_cloud(APP_SECRET, body.as_bytes()),
-            )
+            .header("X-Hub-Signature-256", sign_cloud(APP_SECRET, body.as_bytes()))
             .body(body.to_string());
         answer(req.send().await.unwrap()).await
     }
 
     pub async fn raw_post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .body(body.to_string());
+        let mut req = self.http.post(format!("{}{path}", self.url)).body(body.to_string());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -556,14 +451,7 @@ impl TestBot {
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        answer(
-            self.http
-                .get(format!("{}{path}", self.url))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        answer(self.http.get(format!("{}{path}", self.url)).send().await.unwrap()).await
     }
 }
 
@@ -576,10 +464,7 @@ impl Drop for TestBot {
 }
 
 async fn answer(r: reqwest::Response) -> Answer {
-    Answer {
-        status: r.status().as_u16(),
-        body: r.text().await.unwrap(),
-    }
+    Answer { status: r.status().as_u16(), body: r.text().await.unwrap() }
 }
 
 fn test_config(waha: &Fake, graph: &Fake, db: &std::path::Path, extra: &str) -> Config {
@@ -612,29 +497,19 @@ timeout_ms = 2000
     let mut table: toml::Table = toml::from_str(&base).unwrap();
     let extra: toml::Table = toml::from_str(extra).unwrap();
     for (section, values) in extra {
-        let target = table
-            .entry(section)
-            .or_insert_with(|| toml::Value::Table(Default::default()));
+        let target = table.entry(section).or_insert_with(|| toml::Value::Table(Default::default()));
         for (k, v) in values.as_table().unwrap() {
             target.as_table_mut().unwrap().insert(k.clone(), v.clone());
         }
     }
-    Config::from_toml(
-        &toml::to_string(&table).unwrap(),
-        std::path::Path::new("test.toml"),
-        std::iter::empty(),
-    )
-    .unwrap()
+    Config::from_toml(&toml::to_string(&table).unwrap(), std::path::Path::new("test.toml"), std::iter::empty()).unwrap()
 }
 
 /// Polls `cond` until it holds or `limit` passes (then panics).
 pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "condition not met within {limit:?}"
-        );
+        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
