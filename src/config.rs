@@ -323,12 +323,28 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table: toml::Table = toml::from_str(text)
             .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
-        apply_env(&mut table, env)?;
-        let de = toml::Value::Table(table);
-        let config: Config = serde_path_to_error::deserialize(de)
-            .map_err(|e| ConfigError::Key { key: e.path().to_string(), message: e.inner().to_string() })?;
-        config.validate()?;
-        Ok(config)
+        let mut typed_env = apply_env(&mut table, env)?;
+        loop {
+            match serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table.clone())) {
+                Ok(config) => {
+                    config.validate()?;
+                    return Ok(config);
+                }
+                Err(e) => {
+                    let key = e.path().to_string();
+                    // `JURU_CLOUD__PHONE_NUMBER_ID=1098…` reads as a TOML integer; where
+                    // the key wants text, retry with the variable's raw string.
+                    if let Some(raw) = typed_env.remove(&key) {
+                        let (section, field) = key.split_once('.').unwrap_or((&key, ""));
+                        if let Some(t) = table.get_mut(section).and_then(toml::Value::as_table_mut) {
+                            t.insert(field.to_string(), toml::Value::String(raw));
+                            continue;
+                        }
+                    }
+                    return Err(ConfigError::Key { key, message: e.inner().to_string() });
+                }
+            }
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -398,7 +414,13 @@ impl Config {
 
 /// `JURU_WAHA__BASE_URL=http://…` sets `[waha] base_url`. Values are read as
 /// TOML when they parse as TOML (`["628…"]`, `true`, `64`), else as strings.
-fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+/// Returns the overrides that were read as non-string TOML values, by key
+/// path (`cloud.phone_number_id`), with their raw text.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut typed = BTreeMap::new();
     let overrides: BTreeMap<String, String> = env.into_iter().filter(|(k, _)| k.starts_with("JURU_")).collect();
     for (var, raw) in overrides {
         let path: Vec<String> = var["JURU_".len()..].split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -407,13 +429,16 @@ fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, Str
             continue;
         }
         let value = parse_env_value(&raw);
+        if !value.is_str() {
+            typed.insert(format!("{}.{}", path[0], path[1]), raw.clone());
+        }
         let section = table.entry(path[0].clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let Some(section) = section.as_table_mut() else {
             return Err(ConfigError::Env { var, message: format!("`{}` is not a section", path[0]) });
         };
         section.insert(path[1].clone(), value);
     }
-    Ok(())
+    Ok(typed)
 }
 
 fn parse_env_value(raw: &str) -> toml::Value {
@@ -467,6 +492,22 @@ mod tests {
         assert_eq!(config.waha.base_url.unwrap().as_str(), "http://b:3000");
         assert_eq!(config.runtime.lanes, 8);
         assert_eq!(config.bot.owners, vec![PhoneNumber("628111".into())]);
+    }
+
+    #[test]
+    fn a_numeric_env_value_still_fills_a_text_key() {
+        let config = load(
+            "",
+            &[
+                ("JURU_CLOUD__PHONE_NUMBER_ID", "109876543210987"),
+                ("JURU_CLOUD__VERIFY_TOKEN", "12345"),
+                ("JURU_CLOUD__APP_SECRET", "1"),
+                ("JURU_CLOUD__ACCESS_TOKEN", "t"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.cloud.phone_number_id.as_deref(), Some("109876543210987"));
+        assert_eq!(config.cloud.verify_token.unwrap().expose(), "12345");
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(TraceLayer::new_for_http())
+        // Spans carry the path only: the Cloud handshake's query holds the verify token.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
