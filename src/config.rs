@@ -159,6 +159,8 @@ impl Default for BotConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SalesConfig {
+    /// The sales bot answers prospects (off: text is only acknowledged).
+    pub enabled: bool,
     pub prompts_dir: PathBuf,
     pub confidence_threshold: f64,
     pub coalesce_ms: u64,
@@ -168,6 +170,7 @@ pub struct SalesConfig {
 impl Default for SalesConfig {
     fn default() -> Self {
         SalesConfig {
+            enabled: true,
             prompts_dir: PathBuf::from("prompts"),
             confidence_threshold: 0.6,
             coalesce_ms: 1500,

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod config;
 pub mod router;
 pub mod runtime;
+pub mod sales;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -3,43 +3,10 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
-
-use crate::channel::{Content, Inbound, OutBody, Outgoing};
+use crate::channel::{Content, Inbound, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+pub use crate::sales::{ChatState, Sales, TurnRecord};
 use crate::texts;
-
-/// The conversation phase; it never moves backward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    #[default]
-    Leads,
-    Interest,
-    Booking,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Leads => "leads",
-            Phase::Interest => "interest",
-            Phase::Booking => "booking",
-        }
-    }
-}
-
-/// What the bot remembers about one chat (`conversations` tree).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ChatState {
-    pub phase: Phase,
-    /// A human admin has the chat; the bot stays silent until released.
-    pub handed_over: bool,
-    pub inbound_count: u64,
-    pub last_inbound_ms: u64,
-    pub last_human_reply_ms: Option<u64>,
-}
 
 /// The bot's standing settings, derived from `[bot]` once at start.
 #[derive(Debug, Clone)]
@@ -51,6 +18,8 @@ pub struct BotSettings {
     pub send_seen: bool,
     pub send_typing: bool,
     pub acknowledge: bool,
+    /// The sales conversation answers prospects; when off, text is only acknowledged.
+    pub sales: bool,
     pub language: Language,
 }
 
@@ -63,6 +32,7 @@ impl BotSettings {
             send_seen: config.bot.send_seen,
             send_typing: config.bot.send_typing,
             acknowledge: config.bot.acknowledge,
+            sales: config.sales.enabled,
             language: config.sales.default_language,
         }
     }
@@ -123,56 +93,72 @@ pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) ->
 }
 
 /// What the runtime commits for one routed message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Reply {
+    /// To the sender's chat, in order.
     pub outgoing: Vec<Outgoing>,
+    /// To the admin chats (handover alerts).
+    pub alerts: Vec<Outgoing>,
     pub state: ChatState,
+    pub turn: Option<TurnRecord>,
 }
 
-/// The effects of a route. Until the command and sales handlers land, the
-/// conversation path acknowledges text so the loop is visible end to end.
-pub fn respond(route: Route, ev: &Inbound, bot: &BotSettings, chat: &ChatState, now_ms: u64) -> Reply {
-    let mut state = chat.clone();
-    let mut outgoing = Vec::new();
+/// The effects of a route. The conversation path is the sales bot (or, with
+/// `[sales] enabled = false`, a short acknowledgement).
+pub fn respond(route: Route, ev: &Inbound, bot: &BotSettings, sales: &Sales, chat: &ChatState, now_ms: u64) -> Reply {
+    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None };
     match route {
         Route::Conversation => {
-            state.inbound_count += 1;
-            state.last_inbound_ms = now_ms;
-            if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
+            reply.state.inbound_count += 1;
+            reply.state.last_inbound_ms = now_ms;
+            if bot.sales {
+                let turn = sales.turn(ev, &reply.state);
+                reply.outgoing = before_reply(ev, bot, &turn.replies);
+                reply.outgoing.extend(turn.replies);
+                reply.alerts = turn.alerts;
+                reply.state = turn.state;
+                reply.turn = Some(turn.record);
+            } else if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
                 let text = texts::acknowledgement(bot.language, ev.sender_name.as_deref());
-                outgoing = before_reply(ev, bot, state.phase);
                 // Quoting the message keeps a burst's answers readable.
-                let mut ack = out(ev, OutBody::Text { text }, state.phase);
-                ack.reply_to = Some(ev.id.clone());
-                outgoing.push(ack);
+                let ack = Outgoing {
+                    to: ev.chat.clone(),
+                    body: OutBody::Text { text },
+                    reply_to: Some(ev.id.clone()),
+                    meta: ReplyMeta::default(),
+                };
+                reply.outgoing = before_reply(ev, bot, std::slice::from_ref(&ack));
+                reply.outgoing.push(ack);
             }
         }
-        Route::HumanOnPhone => state.last_human_reply_ms = Some(now_ms),
+        Route::HumanOnPhone => reply.state.last_human_reply_ms = Some(now_ms),
         Route::Command | Route::Ignore(_) => {}
     }
-    Reply { outgoing, state }
+    reply
 }
 
-/// Read receipt and typing indicator, each switchable in `[bot]`.
-fn before_reply(ev: &Inbound, bot: &BotSettings, phase: Phase) -> Vec<Outgoing> {
+/// Read receipt and typing indicator ahead of a reply, each switchable in `[bot]`.
+fn before_reply(ev: &Inbound, bot: &BotSettings, replies: &[Outgoing]) -> Vec<Outgoing> {
+    let Some(first) = replies.first() else { return Vec::new() };
+    let marker = |body| Outgoing { to: ev.chat.clone(), body, reply_to: None, meta: first.meta.clone() };
     let mut items = Vec::new();
     if bot.send_seen {
-        items.push(out(ev, OutBody::Seen { message_id: ev.id.clone() }, phase));
+        items.push(marker(OutBody::Seen { message_id: ev.id.clone() }));
     }
     if bot.send_typing {
-        items.push(out(ev, OutBody::Typing { message_id: ev.id.clone() }, phase));
+        items.push(marker(OutBody::Typing { message_id: ev.id.clone() }));
     }
     items
-}
-
-fn out(ev: &Inbound, body: OutBody, phase: Phase) -> Outgoing {
-    Outgoing { to: ev.chat.clone(), body, reply_to: None, phase: Some(phase.as_str().to_string()) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::channel::{Channel, ChatId, Phone};
+
+    fn sales() -> Sales {
+        Sales::from_config(&Config::default())
+    }
 
     fn bot() -> BotSettings {
         let mut bot = BotSettings::from_config(&Config::default());
@@ -217,7 +203,7 @@ mod tests {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
         assert_eq!(route_of(&ev), Route::HumanOnPhone);
-        assert!(respond(Route::HumanOnPhone, &ev, &bot(), &ChatState::default(), 1).outgoing.is_empty());
+        assert!(respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), 1).outgoing.is_empty());
     }
 
     #[test]
@@ -244,12 +230,21 @@ mod tests {
     }
 
     #[test]
-    fn a_text_gets_seen_typing_then_an_acknowledgement() {
+    fn a_text_gets_seen_typing_then_the_sales_answer() {
         let ev = text("halo");
-        let reply = respond(Route::Conversation, &ev, &bot(), &ChatState::default(), 5);
+        let reply = respond(Route::Conversation, &ev, &bot(), &sales(), &ChatState::default(), 5);
         let kinds: Vec<_> = reply.outgoing.iter().map(|o| o.body.kind()).collect();
         assert_eq!(kinds, ["seen", "typing", "text"]);
         assert_eq!(reply.state.inbound_count, 1);
+        assert!(reply.turn.is_some());
+    }
+
+    #[test]
+    fn without_the_sales_bot_text_is_acknowledged_with_a_quote() {
+        let mut bot = bot();
+        bot.sales = false;
+        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), 5);
+        assert_eq!(reply.outgoing.last().unwrap().reply_to.as_deref(), Some("false_6281234567890@c.us_A"));
     }
 
     #[test]
@@ -257,7 +252,7 @@ mod tests {
         let mut bot = bot();
         bot.send_seen = false;
         bot.send_typing = false;
-        let reply = respond(Route::Conversation, &text("halo"), &bot, &ChatState::default(), 5);
+        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), 5);
         assert_eq!(reply.outgoing.len(), 1);
     }
 }

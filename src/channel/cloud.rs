@@ -406,6 +406,15 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
             }
             json!({"type": "document", "document": doc})
         }
+        OutBody::Video { url, caption } => {
+            let mut video = json!({"link": url});
+            if let Some(c) = caption {
+                video["caption"] = json!(c);
+            }
+            json!({"type": "video", "video": video})
+        }
+        OutBody::Location { latitude, longitude, name, address } => json!({"type": "location",
+            "location": {"latitude": latitude, "longitude": longitude, "name": name, "address": address}}),
     };
     body["messaging_product"] = json!("whatsapp");
     body["recipient_type"] = json!("individual");
@@ -487,7 +496,7 @@ mod tests {
             to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
             body: OutBody::Text { text: "halo".into() },
             reply_to: Some("wamid.X".into()),
-            phase: None,
+            meta: Default::default(),
         };
         let body = request_body(&out).unwrap();
         assert_eq!(body["to"], "6281234567890");

@@ -21,6 +21,8 @@ struct Line<'a> {
     text: Option<&'a str>,
     url: Option<&'a str>,
     phase: Option<&'a str>,
+    lang: Option<&'a str>,
+    handover: bool,
 }
 
 impl ConsoleSink {
@@ -34,10 +36,20 @@ impl ConsoleSink {
             OutBody::Image { url, caption } | OutBody::Document { url, caption, .. } => {
                 (caption.as_deref(), Some(url.as_str()))
             }
+            OutBody::Video { url, caption } => (caption.as_deref(), Some(url.as_str())),
+            OutBody::Location { address, .. } => (address.as_deref(), None),
             OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
         };
         let line = if self.json {
-            let line = Line { to: out.to.key(), kind: out.body.kind(), text, url, phase: out.phase.as_deref() };
+            let line = Line {
+                to: out.to.key(),
+                kind: out.body.kind(),
+                text,
+                url,
+                phase: out.meta.phase.as_deref(),
+                lang: out.meta.lang.as_deref(),
+                handover: out.meta.handover,
+            };
             serde_json::to_string(&line).unwrap_or_default()
         } else {
             match (&out.body, text, url) {

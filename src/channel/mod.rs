@@ -245,13 +245,24 @@ pub enum LabelAction {
     RemovedFromChat,
 }
 
-/// One thing to send. `phase` is display metadata for consoles and audit.
+/// One thing to send. `meta` is display metadata for consoles and audit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outgoing {
     pub to: ChatId,
     pub body: OutBody,
     pub reply_to: Option<String>,
+    #[serde(default)]
+    pub meta: ReplyMeta,
+}
+
+/// Where the conversation stood when a reply was made: shown by `juru chat --json`, kept in the audit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplyMeta {
     pub phase: Option<String>,
+    pub lang: Option<String>,
+    pub handover: bool,
+    pub prompt_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,6 +280,16 @@ pub enum OutBody {
         filename: Option<String>,
         caption: Option<String>,
     },
+    Video {
+        url: String,
+        caption: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
     /// Typing indicator for the chat (Cloud ties it to an inbound message id).
     Typing {
         message_id: String,
@@ -285,6 +306,8 @@ impl OutBody {
             OutBody::Text { .. } => "text",
             OutBody::Image { .. } => "image",
             OutBody::Document { .. } => "document",
+            OutBody::Video { .. } => "video",
+            OutBody::Location { .. } => "location",
             OutBody::Typing { .. } => "typing",
             OutBody::Seen { .. } => "seen",
         }

@@ -418,6 +418,18 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
             }
             with_reply("/api/sendFile", b, out)
         }
+        OutBody::Video { url, caption } => {
+            let file = json!({"mimetype": mime_for(url, "video/mp4"), "url": url});
+            let mut b = json!({"session": session, "chatId": chat_id, "file": file});
+            if let Some(c) = caption {
+                b["caption"] = json!(c);
+            }
+            with_reply("/api/sendVideo", b, out)
+        }
+        OutBody::Location { latitude, longitude, name, .. } => (
+            "/api/sendLocation",
+            json!({"session": session, "chatId": chat_id, "latitude": latitude, "longitude": longitude, "title": name}),
+        ),
         OutBody::Typing { .. } => ("/api/startTyping", json!({"session": session, "chatId": chat_id})),
         OutBody::Seen { message_id } => {
             ("/api/sendSeen", json!({"session": session, "chatId": chat_id, "messageIds": [message_id]}))
@@ -508,7 +520,7 @@ mod tests {
             to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
             body: OutBody::Document { url: "https://x.id/brosur.pdf".into(), filename: None, caption: None },
             reply_to: None,
-            phase: None,
+            meta: Default::default(),
         };
         let (path, body) = request("default", &out);
         assert_eq!(path, "/api/sendFile");

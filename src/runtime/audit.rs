@@ -29,6 +29,12 @@ pub struct AuditRecord {
     /// Inbound: what the router decided.
     pub route: Option<String>,
     pub phase: Option<String>,
+    /// Outbound: the prompt set a sales reply was made with.
+    #[serde(default)]
+    pub prompt_version: Option<String>,
+    /// Inbound, conversation path: what the sales bot decided and with which prompts.
+    #[serde(default)]
+    pub turn: Option<crate::router::TurnRecord>,
     /// Outbound: queued | sent | failed.
     pub status: Option<String>,
     pub error: Option<String>,
@@ -59,6 +65,8 @@ impl AuditRecord {
             message_id: Some(ev.id.clone()),
             route: Some(route.to_string()),
             phase: None,
+            prompt_version: None,
+            turn: None,
             status: None,
             error: None,
         }
@@ -70,6 +78,8 @@ impl AuditRecord {
             OutBody::Image { url, caption } | OutBody::Document { url, caption, .. } => {
                 (caption.clone(), Some(url.clone()))
             }
+            OutBody::Video { url, caption } => (caption.clone(), Some(url.clone())),
+            OutBody::Location { address, .. } => (address.clone(), None),
             OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
         };
         AuditRecord {
@@ -83,7 +93,9 @@ impl AuditRecord {
             url,
             message_id: None,
             route: None,
-            phase: item.out.phase.clone(),
+            phase: item.out.meta.phase.clone(),
+            prompt_version: item.out.meta.prompt_version.clone(),
+            turn: None,
             status: Some("queued".into()),
             error: None,
         }
@@ -102,6 +114,8 @@ impl AuditRecord {
             message_id: Some(change.label_id.clone()),
             route: None,
             phase: None,
+            prompt_version: None,
+            turn: None,
             status: None,
             error: None,
         }

@@ -98,14 +98,16 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
     let facts = Facts { own_echo: inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)? };
     let route = router::route(&inbound, &shared.bot, &state, facts);
     let now = now_ms();
-    let reply = router::respond(route, &inbound, &shared.bot, &state, now);
+    let reply = router::respond(route, &inbound, &shared.bot, &shared.sales, &state, now);
     tracing::debug!(chat = %chat_key, route = route.name(), replies = reply.outgoing.len(), "message routed");
 
-    let mut items = Vec::with_capacity(reply.outgoing.len());
-    for out in reply.outgoing {
+    let mut items = Vec::with_capacity(reply.outgoing.len() + reply.alerts.len());
+    for out in reply.outgoing.into_iter().chain(reply.alerts) {
         items.push(OutboxItem::new(store.next_seq()?, inbound.channel, out, now));
     }
-    let inbound_audit = encode(&AuditRecord::inbound(seq, &inbound, route.name(), now));
+    let mut audit = AuditRecord::inbound(seq, &inbound, route.name(), now);
+    audit.turn = reply.turn;
+    let inbound_audit = encode(&audit);
     let state_bytes = encode(&reply.state);
     let contact_key = (!inbound.chat.is_group() && !inbound.from_me).then(|| inbound.sender.key());
 
@@ -116,7 +118,8 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
         tx_messages.insert(chat_seq_key(&chat_key, seq), inbound_audit.as_slice())?;
         for item in &items {
             tx_outbox.insert(&item.seq.to_be_bytes(), encode(item))?;
-            tx_messages.insert(chat_seq_key(&chat_key, item.seq), encode(&AuditRecord::queued(item, &chat_key)))?;
+            let to = item.out.to.key();
+            tx_messages.insert(chat_seq_key(&to, item.seq), encode(&AuditRecord::queued(item, &to)))?;
         }
         if let Some(key) = &contact_key {
             let existing = tx_contacts.get(key.as_bytes())?.and_then(|b| decode::<ContactRecord>(&b).ok());

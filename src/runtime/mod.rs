@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::channel::{Channel, Event, Senders};
 use crate::config::Config;
-use crate::router::BotSettings;
+use crate::router::{BotSettings, Sales};
 use crate::store::{Store, StoreError};
 
 pub use inbox::AcceptReport;
@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     pub store: Store,
     pub senders: Senders,
     pub bot: BotSettings,
+    pub sales: Sales,
     pub config: Config,
     pub progress: Arc<Progress>,
     pub identity: identity::Identity,
@@ -59,7 +60,8 @@ impl Runtime {
     pub fn start(config: Config, bot: BotSettings, store: Store, senders: Senders) -> Result<Runtime, RuntimeError> {
         let progress = Arc::new(Progress::default());
         let identity = identity::Identity::new(store.clone(), senders.waha.clone());
-        let shared = Arc::new(Shared { store, senders, bot, config, progress, identity });
+        let sales = Sales::from_config(&config);
+        let shared = Arc::new(Shared { store, senders, bot, sales, config, progress, identity });
         let outbox = outbox::Outbox::start(shared.clone())?;
         let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
         inbox::replay(&shared, &lanes)?;
@@ -96,12 +98,16 @@ impl Runtime {
     /// `grace`), flushes the store and releases it.
     pub async fn shutdown(self, grace: Duration) {
         self.pruner.abort();
+        let _ = self.pruner.await;
         self.lanes.drain().await;
         self.outbox.stop(grace).await;
         if let Err(e) = self.shared.store.durable().await {
             tracing::error!(error = %e, "final flush failed");
         }
         self.shared.store.commit.stop();
+        if Arc::strong_count(&self.shared) > 1 {
+            tracing::warn!("the store is still referenced after shutdown");
+        }
     }
 }
 

@@ -62,6 +62,7 @@ enum Command {
 #[derive(Clone)]
 pub(super) struct Outbox {
     tx: mpsc::UnboundedSender<Command>,
+    progress: Arc<super::Progress>,
 }
 
 impl Outbox {
@@ -83,7 +84,7 @@ impl Outbox {
             tracing::info!(items = pending.len(), "resuming unsent replies from the previous run");
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let outbox = Outbox { tx };
+        let outbox = Outbox { tx, progress: shared.progress.clone() };
         outbox.enqueue(pending);
         tokio::spawn(Scheduler::new(shared).run(rx));
         Ok(outbox)
@@ -91,6 +92,11 @@ impl Outbox {
 
     /// Hands committed (durable) items to the worker.
     pub fn enqueue(&self, items: Vec<OutboxItem>) {
+        // Counted here, not in the worker: "nothing pending" must never be
+        // visible between a lane's commit and the worker picking the items up.
+        for item in &items {
+            self.progress.outbox_added(item.channel, 1);
+        }
         if !items.is_empty() {
             let _ = self.tx.send(Command::Enqueue(items));
         }
@@ -148,7 +154,7 @@ impl Scheduler {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
-        loop {
+        let done = loop {
             self.start_sends();
             let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
             tokio::select! {
@@ -160,10 +166,9 @@ impl Scheduler {
                                 if let Ok((key, outcome)) = joined { self.finish(key, outcome); }
                             }
                         }).await;
-                        let _ = done.send(());
-                        return;
+                        break Some(done);
                     }
-                    None => return,
+                    None => break None,
                 },
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     match joined {
@@ -173,12 +178,17 @@ impl Scheduler {
                 }
                 _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
             }
+        };
+        // Release the store before saying we stopped: the caller may reopen it.
+        self.running.shutdown().await;
+        drop(self);
+        if let Some(done) = done {
+            let _ = done.send(());
         }
     }
 
     fn enqueue(&mut self, items: Vec<OutboxItem>) {
         for item in items {
-            self.shared.progress.outbox_added(item.channel, 1);
             let key = item.queue_key();
             let queue = self.queues.entry(key.clone()).or_insert_with(|| ChatQueue {
                 items: VecDeque::new(),

@@ -91,12 +91,18 @@ impl Store {
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path)?;
         remove_stray_snapshots(path)?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(500))
-            .open()
-            .map_err(|e| classify_open_error(path, e))?;
+        let config = sled::Config::new().path(path).cache_capacity(cache_bytes).flush_every_ms(Some(500));
+        // A previous owner may be releasing the lock right now (sled's own
+        // background threads let go a few ms after the last handle): wait briefly.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match config.open().map_err(|e| classify_open_error(path, e)) {
+                Err(StoreError::Locked { .. }) if started.elapsed() < std::time::Duration::from_millis(500) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other?,
+            }
+        };
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree("meta")?,

@@ -1,0 +1,284 @@
+//! The sales conversation: prospects move through `leads → interest → booking`
+//! and are handed to a human admin when a person should answer.
+//!
+//! A brain proposes a [`brain::Decision`]; [`Sales::turn`] applies it under
+//! the rules that hold whatever a brain says: the phase never moves backward,
+//! handover triggers fire, only catalog links are sent.
+
+pub mod brain;
+pub mod catalog;
+pub mod lang;
+pub mod prompts;
+pub mod state;
+mod texts;
+mod watch;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
+use crate::config::{Config, Language};
+use brain::{Decision, Intent, MediaKind, Turn};
+pub use prompts::Prompts;
+pub use state::{ChatState, Phase};
+pub use watch::PromptStore;
+
+/// The sales bot: prompt store plus the settings its rules need.
+pub struct Sales {
+    pub prompts: PromptStore,
+    threshold: f64,
+    default_language: Language,
+    admin_chats: Vec<ChatId>,
+}
+
+/// What one turn produced, for the runtime to commit.
+#[derive(Debug, Clone)]
+pub struct SalesReply {
+    /// To the prospect, in order.
+    pub replies: Vec<Outgoing>,
+    /// To `[bot] admin_chats`.
+    pub alerts: Vec<Outgoing>,
+    pub state: ChatState,
+    pub record: TurnRecord,
+}
+
+/// The audit of one turn: what was decided, with which prompts, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    pub prompt_version: String,
+    pub brain: String,
+    pub intent: Option<Intent>,
+    pub confidence: f64,
+    pub phase_before: Phase,
+    pub phase_after: Phase,
+    pub handover: bool,
+    pub handover_reason: Option<String>,
+    pub campaign_source: Option<String>,
+    pub unknown_codes: Vec<String>,
+    pub dropped_urls: Vec<String>,
+}
+
+impl Sales {
+    pub fn from_config(config: &Config) -> Sales {
+        let admin_chats = config
+            .bot
+            .admin_chats
+            .iter()
+            .filter_map(|a| {
+                let chat = ChatId::from_jid(a).or_else(|| crate::channel::Phone::parse(a).map(ChatId::Phone));
+                if chat.is_none() {
+                    tracing::warn!(entry = %a, "[bot] admin_chats entry is neither a phone number nor a chat id; ignored");
+                }
+                chat
+            })
+            .collect();
+        Sales {
+            prompts: PromptStore::open(&config.sales.prompts_dir),
+            threshold: config.sales.confidence_threshold,
+            default_language: config.sales.default_language,
+            admin_chats,
+        }
+    }
+
+    /// One prospect message → replies, admin alerts and the next state.
+    pub fn turn(&self, ev: &Inbound, state: &ChatState) -> SalesReply {
+        let prompts = self.prompts.current();
+        let mut next = state.clone();
+        if next.campaign_source.is_none() {
+            next.campaign_source = ev.referral.as_ref().and_then(|r| r.source_id.clone().or(r.headline.clone()));
+        }
+        let decision = match &ev.content {
+            Content::Text { body } => Some(self.think(ev, body, state, &prompts)),
+            Content::ButtonReply { title, .. } => Some(self.think(ev, title, state, &prompts)),
+            _ => None,
+        };
+        match decision {
+            Some(d) => self.apply(ev, state, next, d, &prompts),
+            None => self.non_text(ev, state, next, &prompts),
+        }
+    }
+
+    fn think(&self, ev: &Inbound, text: &str, state: &ChatState, prompts: &Prompts) -> Decision {
+        let turn =
+            Turn { text, name: ev.sender_name.as_deref(), state, prompts, default_language: self.default_language };
+        brain::offline::decide(&turn)
+    }
+
+    /// The phase machine: enforces the rules on a brain's decision.
+    fn apply(
+        &self,
+        ev: &Inbound,
+        before: &ChatState,
+        mut next: ChatState,
+        d: Decision,
+        prompts: &Prompts,
+    ) -> SalesReply {
+        next.phase = before.phase.max(d.new_phase);
+        next.lang = Some(d.lang);
+        if d.package.is_some() {
+            next.package = d.package.clone();
+        }
+        if d.intent == Intent::CampaignCode && next.campaign_source.is_none() {
+            next.campaign_source = d.package.clone();
+        }
+        next.asked_payment |= d.intent == Intent::Payment;
+        let low_confidence = d.confidence < self.threshold;
+        let handover = d.should_escalate || low_confidence;
+        let reason = d.escalation_reason.clone().or_else(|| low_confidence.then(|| "low confidence".to_string()));
+        let text = if low_confidence && !d.should_escalate { texts::handover(d.lang) } else { d.response_text.clone() };
+        if handover {
+            next.handed_over = true;
+            next.handover_reason = reason.clone();
+        }
+        if !d.unknown_codes.is_empty() {
+            tracing::info!(chat = %ev.chat.key(), codes = ?d.unknown_codes, "campaign codes not in the catalog");
+        }
+        let meta = self.meta(&next, d.lang, prompts);
+        let mut replies = vec![reply(ev, OutBody::Text { text }, &meta)];
+        let mut dropped_urls = Vec::new();
+        for media in &d.media_to_send {
+            if !prompts.knows_url(&media.url) {
+                // Never send a link the catalog does not have, whoever proposed it.
+                dropped_urls.push(media.url.clone());
+                continue;
+            }
+            let body = match media.kind {
+                MediaKind::Image => OutBody::Image { url: media.url.clone(), caption: media.caption.clone() },
+                MediaKind::Document => {
+                    OutBody::Document { url: media.url.clone(), filename: None, caption: media.caption.clone() }
+                }
+                MediaKind::Video => OutBody::Video { url: media.url.clone(), caption: media.caption.clone() },
+            };
+            replies.push(reply(ev, body, &meta));
+        }
+        if d.send_location
+            && let (Some(latitude), Some(longitude)) = (prompts.company.latitude, prompts.company.longitude)
+        {
+            let location = OutBody::Location {
+                latitude,
+                longitude,
+                name: Some(prompts.company.name.clone()),
+                address: prompts.company.address.clone(),
+            };
+            replies.push(reply(ev, location, &meta));
+        }
+        let alerts =
+            if handover { self.alerts(ev, &next, reason.as_deref().unwrap_or("handover"), &meta) } else { Vec::new() };
+        let record = TurnRecord {
+            prompt_version: prompts.version.clone(),
+            brain: "offline".into(),
+            intent: Some(d.intent),
+            confidence: d.confidence,
+            phase_before: before.phase,
+            phase_after: next.phase,
+            handover,
+            handover_reason: reason,
+            campaign_source: next.campaign_source.clone(),
+            unknown_codes: d.unknown_codes,
+            dropped_urls,
+        };
+        SalesReply { replies, alerts, state: next, record }
+    }
+
+    /// Photos, documents, voice notes, locations, contact cards: never dropped silently.
+    fn non_text(&self, ev: &Inbound, before: &ChatState, mut next: ChatState, prompts: &Prompts) -> SalesReply {
+        let lang = before.lang.unwrap_or(self.default_language);
+        let (text, handover_reason) = match &ev.content {
+            Content::Media { kind: InMedia::Image | InMedia::Document, caption, .. }
+                if before.asked_payment || caption.as_deref().is_some_and(looks_like_receipt) =>
+            {
+                next.phase = next.phase.max(Phase::Booking);
+                (texts::receipt_received(lang), Some("transfer receipt"))
+            }
+            Content::Media { kind: InMedia::VoiceNote | InMedia::Audio, .. } => {
+                next.voice_notes += 1;
+                if next.voice_notes >= 2 {
+                    (texts::handover(lang), Some("voice notes"))
+                } else {
+                    (texts::please_type(lang), None)
+                }
+            }
+            _ => (texts::media_noted(lang), None),
+        };
+        if let Some(reason) = handover_reason {
+            next.handed_over = true;
+            next.handover_reason = Some(reason.to_string());
+        }
+        let meta = self.meta(&next, lang, prompts);
+        let replies = vec![reply(ev, OutBody::Text { text }, &meta)];
+        let alerts = handover_reason.map(|r| self.alerts(ev, &next, r, &meta)).unwrap_or_default();
+        let record = TurnRecord {
+            prompt_version: prompts.version.clone(),
+            brain: "rules".into(),
+            intent: None,
+            confidence: 1.0,
+            phase_before: before.phase,
+            phase_after: next.phase,
+            handover: handover_reason.is_some(),
+            handover_reason: handover_reason.map(str::to_string),
+            campaign_source: next.campaign_source.clone(),
+            unknown_codes: Vec::new(),
+            dropped_urls: Vec::new(),
+        };
+        SalesReply { replies, alerts, state: next, record }
+    }
+
+    fn meta(&self, state: &ChatState, lang: Language, prompts: &Prompts) -> ReplyMeta {
+        ReplyMeta {
+            phase: Some(state.phase.as_str().to_string()),
+            lang: Some(match lang {
+                Language::Id => "id".into(),
+                Language::En => "en".into(),
+            }),
+            handover: state.handed_over,
+            prompt_version: Some(prompts.version.clone()),
+        }
+    }
+
+    fn alerts(&self, ev: &Inbound, state: &ChatState, reason: &str, meta: &ReplyMeta) -> Vec<Outgoing> {
+        let last = ev.text().unwrap_or("[media]");
+        let text = texts::admin_alert(
+            &ev.chat.key(),
+            ev.sender_name.as_deref(),
+            state.phase.as_str(),
+            state.package.as_deref(),
+            reason,
+            last,
+        );
+        let mut alerts: Vec<Outgoing> = self
+            .admin_chats
+            .iter()
+            .map(|admin| Outgoing {
+                to: admin.clone(),
+                body: OutBody::Text { text: text.clone() },
+                reply_to: None,
+                meta: meta.clone(),
+            })
+            .collect();
+        // The receipt itself goes to the admins too.
+        if let Content::Media { url: Some(url), kind: InMedia::Image | InMedia::Document, .. } = &ev.content {
+            for admin in &self.admin_chats {
+                let body = OutBody::Document {
+                    url: url.clone(),
+                    filename: None,
+                    caption: Some(format!("Dari {}", ev.chat.key())),
+                };
+                alerts.push(Outgoing { to: admin.clone(), body, reply_to: None, meta: meta.clone() });
+            }
+        }
+        alerts
+    }
+}
+
+fn looks_like_receipt(caption: &str) -> bool {
+    let c = caption.to_lowercase();
+    ["bukti", "transfer", "tf", "struk", "receipt", "dp", "bayar", "pelunasan"].iter().any(|w| c.contains(w))
+}
+
+fn reply(ev: &Inbound, body: OutBody, meta: &ReplyMeta) -> Outgoing {
+    Outgoing { to: ev.chat.clone(), body, reply_to: None, meta: meta.clone() }
+}
+
+/// Shared handle for the runtime.
+pub type SharedSales = Arc<Sales>;

@@ -1,0 +1,191 @@
+//! The prompt folder admins edit: `base.md`, `company.md`, `rules.md`,
+//! `escalation.md`, `phases/{leads,interest,booking}.md` and `packages.toml`.
+//! Each loaded set has a version (front-matter `version:` plus a content hash)
+//! that every reply's audit record names.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::catalog::{Catalog, CatalogError};
+use super::state::Phase;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{file}: {message}")]
+    Invalid { file: &'static str, message: String },
+}
+
+/// What `company.md`'s front matter tells the bot it may say and send.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Company {
+    pub name: String,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub office_hours: Option<String>,
+    pub testimonial_videos: Vec<String>,
+    pub payment_terms: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    /// `2026-11-01+3f2a9c1b04de` — front-matter version (if any) + content hash.
+    pub version: String,
+    pub base: String,
+    pub company_text: String,
+    pub rules: String,
+    pub escalation: String,
+    pub phases: [String; 3],
+    pub company: Company,
+    pub catalog: Catalog,
+}
+
+const FILES: [&str; 8] = [
+    "base.md",
+    "company.md",
+    "rules.md",
+    "escalation.md",
+    "phases/leads.md",
+    "phases/interest.md",
+    "phases/booking.md",
+    "packages.toml",
+];
+
+/// The default set shipped in the binary, used when the folder is missing.
+const EMBEDDED: [&str; 8] = [
+    include_str!("../../prompts/base.md"),
+    include_str!("../../prompts/company.md"),
+    include_str!("../../prompts/rules.md"),
+    include_str!("../../prompts/escalation.md"),
+    include_str!("../../prompts/phases/leads.md"),
+    include_str!("../../prompts/phases/interest.md"),
+    include_str!("../../prompts/phases/booking.md"),
+    include_str!("../../prompts/packages.toml"),
+];
+
+impl Prompts {
+    pub fn load(dir: &Path) -> Result<Prompts, PromptError> {
+        let mut texts = Vec::with_capacity(FILES.len());
+        for file in FILES {
+            let path = dir.join(file);
+            texts.push(std::fs::read_to_string(&path).map_err(|source| PromptError::Read { path, source })?);
+        }
+        Prompts::from_texts(&texts)
+    }
+
+    pub fn embedded() -> Prompts {
+        let texts: Vec<String> = EMBEDDED.iter().map(|t| t.to_string()).collect();
+        Prompts::from_texts(&texts).expect("the embedded prompts are checked by a unit test")
+    }
+
+    fn from_texts(texts: &[String]) -> Result<Prompts, PromptError> {
+        let mut hash = Sha256::new();
+        for (file, text) in FILES.iter().zip(texts) {
+            hash.update(file.as_bytes());
+            hash.update([0]);
+            hash.update(text.as_bytes());
+        }
+        let catalog = Catalog::parse(&texts[7])?;
+        let (company_meta, company_text) = front_matter(&texts[1]);
+        let company = company_from(&company_meta)?;
+        let declared = front_matter(&texts[0]).0.into_iter().find(|(k, _)| k == "version").map(|(_, v)| v);
+        let digest = hex::encode(hash.finalize());
+        let version = match declared {
+            Some(v) => format!("{v}+{}", &digest[..12]),
+            None => digest[..12].to_string(),
+        };
+        let body = |i: usize| front_matter(&texts[i]).1.to_string();
+        Ok(Prompts {
+            version,
+            base: body(0),
+            company_text: company_text.to_string(),
+            rules: body(2),
+            escalation: body(3),
+            phases: [body(4), body(5), body(6)],
+            company,
+            catalog,
+        })
+    }
+
+    pub fn phase_prompt(&self, phase: Phase) -> &str {
+        &self.phases[phase as usize]
+    }
+
+    /// A link the bot may send: from the catalog or `company.md`, never invented.
+    pub fn knows_url(&self, url: &str) -> bool {
+        self.catalog.knows_url(url) || self.company.testimonial_videos.iter().any(|v| v == url)
+    }
+}
+
+/// `---\nkey: value\n---\nbody` → the pairs and the body.
+fn front_matter(text: &str) -> (Vec<(String, String)>, &str) {
+    let Some(rest) = text.strip_prefix("---\n") else { return (Vec::new(), text) };
+    let Some(end) = rest.find("\n---") else { return (Vec::new(), text) };
+    let pairs = rest[..end]
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let body = rest[end + 4..].trim_start_matches(['-', '\n']);
+    (pairs, body)
+}
+
+fn company_from(pairs: &[(String, String)]) -> Result<Company, PromptError> {
+    let mut c = Company::default();
+    for (key, value) in pairs {
+        let number = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| PromptError::Invalid { file: "company.md", message: format!("`{key}` must be a number") })
+        };
+        match key.as_str() {
+            "name" => c.name = value.clone(),
+            "address" => c.address = Some(value.clone()),
+            "latitude" => c.latitude = Some(number(value)?),
+            "longitude" => c.longitude = Some(number(value)?),
+            "office_hours" => c.office_hours = Some(value.clone()),
+            "payment_terms" => c.payment_terms = Some(value.clone()),
+            "testimonial_video" => {
+                if !value.starts_with("https://") && !value.starts_with("http://") {
+                    return Err(PromptError::Invalid {
+                        file: "company.md",
+                        message: "testimonial_video must be a link".into(),
+                    });
+                }
+                c.testimonial_videos.push(value.clone());
+            }
+            "version" => {}
+            other => {
+                return Err(PromptError::Invalid {
+                    file: "company.md",
+                    message: format!("unknown front-matter key `{other}`"),
+                });
+            }
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_prompts_load_with_a_version() {
+        let prompts = Prompts::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"))).unwrap();
+        assert!(!prompts.catalog.packages.is_empty());
+        assert!(prompts.company.address.is_some());
+        assert!(prompts.version.len() >= 12);
+    }
+
+    #[test]
+    fn front_matter_is_split_from_the_body() {
+        let (pairs, body) = front_matter("---\nversion: 3\n---\n# Hello\n");
+        assert_eq!(pairs, vec![("version".to_string(), "3".to_string())]);
+        assert_eq!(body, "# Hello\n");
+    }
+}

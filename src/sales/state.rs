@@ -1,0 +1,46 @@
+//! What the bot remembers about one conversation (`conversations` tree).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Language;
+
+/// The conversation phase; it never moves backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    #[default]
+    Leads,
+    Interest,
+    Booking,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Leads => "leads",
+            Phase::Interest => "interest",
+            Phase::Booking => "booking",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChatState {
+    pub phase: Phase,
+    /// A human admin has the chat; the bot stays silent until released.
+    pub handed_over: bool,
+    pub handover_reason: Option<String>,
+    pub inbound_count: u64,
+    pub last_inbound_ms: u64,
+    pub last_human_reply_ms: Option<u64>,
+    /// The language of the last reply.
+    pub lang: Option<Language>,
+    /// The package the prospect is interested in.
+    pub package: Option<String>,
+    /// Where the prospect came from (campaign code or click-to-WhatsApp ad id).
+    pub campaign_source: Option<String>,
+    /// The prospect asked about paying: a photo or PDF next is a transfer receipt.
+    pub asked_payment: bool,
+    pub voice_notes: u32,
+}
