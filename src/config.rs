@@ -165,6 +165,14 @@ pub struct SalesConfig {
     pub confidence_threshold: f64,
     pub coalesce_ms: u64,
     pub default_language: Language,
+    /// A reply typed on the business phone pauses the bot in that chat.
+    pub stop_bot_from_me: bool,
+    /// How long such a pause lasts, in minutes.
+    pub pause_expire_minutes: u64,
+    /// Chats the bot never answers (phone numbers or chat ids).
+    pub ignore_chats: Vec<String>,
+    /// A prospect sending this ends the session (state starts afresh).
+    pub keyword_finish: Option<String>,
 }
 
 impl Default for SalesConfig {
@@ -175,6 +183,10 @@ impl Default for SalesConfig {
             confidence_threshold: 0.6,
             coalesce_ms: 1500,
             default_language: Language::Id,
+            stop_bot_from_me: true,
+            pause_expire_minutes: 60,
+            ignore_chats: Vec::new(),
+            keyword_finish: Some("#selesai".into()),
         }
     }
 }

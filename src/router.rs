@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::channel::{Content, Inbound, OutBody, Outgoing, ReplyMeta};
+use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, Phone, ReplyMeta};
 use crate::config::{Config, Language};
 pub use crate::sales::{ChatState, Sales, TurnRecord};
 use crate::texts;
@@ -20,6 +20,11 @@ pub struct BotSettings {
     pub acknowledge: bool,
     /// The sales conversation answers prospects; when off, text is only acknowledged.
     pub sales: bool,
+    /// Chat keys the bot never answers.
+    pub ignore_chats: HashSet<String>,
+    pub keyword_finish: Option<String>,
+    /// A human typing on the business phone pauses the bot for this long (None: never).
+    pub pause_on_human_ms: Option<u64>,
     pub language: Language,
 }
 
@@ -33,8 +38,21 @@ impl BotSettings {
             send_typing: config.bot.send_typing,
             acknowledge: config.bot.acknowledge,
             sales: config.sales.enabled,
+            ignore_chats: config
+                .sales
+                .ignore_chats
+                .iter()
+                .filter_map(|c| ChatId::from_jid(c).or_else(|| Phone::parse(c).map(ChatId::Phone)))
+                .map(|c| c.key())
+                .collect(),
+            keyword_finish: config.sales.keyword_finish.clone().filter(|k| !k.trim().is_empty()),
+            pause_on_human_ms: config.sales.stop_bot_from_me.then_some(config.sales.pause_expire_minutes * 60_000),
             language: config.sales.default_language,
         }
+    }
+
+    fn is_finish(&self, text: Option<&str>) -> bool {
+        matches!((text, &self.keyword_finish), (Some(t), Some(k)) if t.trim().eq_ignore_ascii_case(k.trim()))
     }
 
     /// `#crm leads` is a command only when `crm` is a known command name.
@@ -55,6 +73,7 @@ impl BotSettings {
 pub struct Facts {
     /// The message is the gateway's echo of something the bot sent.
     pub own_echo: bool,
+    pub now_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +84,8 @@ pub enum Route {
     Command,
     /// A person typed on the business phone.
     HumanOnPhone,
+    /// The prospect ended the session with `[sales] keyword_finish`.
+    Finish,
     /// The sales conversation.
     Conversation,
 }
@@ -75,6 +96,7 @@ impl Route {
             Route::Ignore(why) => why,
             Route::Command => "command",
             Route::HumanOnPhone => "human on phone",
+            Route::Finish => "finish",
             Route::Conversation => "conversation",
         }
     }
@@ -86,7 +108,12 @@ pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) ->
         _ if bot.is_command(ev.text()) => Route::Command,
         _ if ev.from_me => Route::HumanOnPhone,
         _ if ev.chat.is_group() => Route::Ignore("group chat"),
+        _ if bot.ignore_chats.contains(&ev.chat.key()) => Route::Ignore("ignored chat"),
+        _ if bot.is_finish(ev.text()) => Route::Finish,
         _ if chat.handed_over => Route::Ignore("handed over"),
+        _ if chat.paused_until_ms.is_some_and(|until| until > facts.now_ms) => {
+            Route::Ignore("paused: a human is answering")
+        }
         _ if matches!(ev.content, Content::Reaction { .. }) => Route::Ignore("reaction"),
         _ => Route::Conversation,
     }
@@ -131,7 +158,23 @@ pub fn respond(route: Route, ev: &Inbound, bot: &BotSettings, sales: &Sales, cha
                 reply.outgoing.push(ack);
             }
         }
-        Route::HumanOnPhone => reply.state.last_human_reply_ms = Some(now_ms),
+        Route::HumanOnPhone => {
+            reply.state.last_human_reply_ms = Some(now_ms);
+            if let Some(pause) = bot.pause_on_human_ms {
+                reply.state.paused_until_ms = Some(now_ms + pause);
+            }
+        }
+        Route::Finish => {
+            // A new session: the next message starts from a fresh state.
+            reply.state = ChatState { lang: chat.lang, ..ChatState::default() };
+            let text = texts::session_finished(chat.lang.unwrap_or(bot.language));
+            reply.outgoing.push(Outgoing {
+                to: ev.chat.clone(),
+                body: OutBody::Text { text },
+                reply_to: None,
+                meta: ReplyMeta::default(),
+            });
+        }
         Route::Command | Route::Ignore(_) => {}
     }
     reply
@@ -195,7 +238,10 @@ mod tests {
         ev.sent_by_api = true;
         assert_eq!(route_of(&ev), Route::Ignore("own echo"));
         ev.sent_by_api = false;
-        assert_eq!(route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true }), Route::Ignore("own echo"));
+        assert_eq!(
+            route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true, now_ms: 0 }),
+            Route::Ignore("own echo")
+        );
     }
 
     #[test]
@@ -221,6 +267,38 @@ mod tests {
         let mut ev = text("Min, ada diskon?");
         ev.chat = ChatId::Group("120363041234567890@g.us".into());
         assert_eq!(route_of(&ev), Route::Ignore("group chat"));
+    }
+
+    #[test]
+    fn a_human_reply_pauses_the_bot_until_the_pause_expires() {
+        let mut ev = text("saya bantu ya kak");
+        ev.from_me = true;
+        let paused = respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), 1_000).state;
+        let until = paused.paused_until_ms.unwrap();
+        assert_eq!(
+            route(&text("halo"), &bot(), &paused, Facts { own_echo: false, now_ms: until - 1 }),
+            Route::Ignore("paused: a human is answering")
+        );
+        assert_eq!(
+            route(&text("halo"), &bot(), &paused, Facts { own_echo: false, now_ms: until }),
+            Route::Conversation
+        );
+    }
+
+    #[test]
+    fn the_finish_keyword_starts_a_fresh_session() {
+        assert_eq!(route_of(&text("#selesai")), Route::Finish);
+        let chat = ChatState { phase: crate::sales::Phase::Booking, handed_over: true, ..ChatState::default() };
+        let reply = respond(Route::Finish, &text("#selesai"), &bot(), &sales(), &chat, 1);
+        assert_eq!(reply.state.phase, crate::sales::Phase::Leads);
+        assert!(!reply.state.handed_over);
+    }
+
+    #[test]
+    fn ignored_chats_are_never_answered() {
+        let mut bot = bot();
+        bot.ignore_chats.insert("6281234567890".into());
+        assert_eq!(route(&text("halo"), &bot, &ChatState::default(), Facts::default()), Route::Ignore("ignored chat"));
     }
 
     #[test]

@@ -3,6 +3,16 @@
 
 use crate::config::Language;
 
+/// The reply to `[sales] keyword_finish`.
+pub fn session_finished(lang: Language) -> String {
+    match lang {
+        Language::Id => {
+            "Terima kasih kak, sesi ini kami tutup 🙏 Kirim pesan kapan saja bila ingin bertanya lagi.".into()
+        }
+        Language::En => "Thank you, this session is closed 🙏 Message us any time.".into(),
+    }
+}
+
 /// The acknowledgement sent until a conversation brain answers for real.
 pub fn acknowledgement(lang: Language, name: Option<&str>) -> String {
     match (lang, name) {

@@ -41,9 +41,31 @@ pub enum Event {
     Message(Box<Inbound>),
     Delivery(DeliveryUpdate),
     Label(LabelChange),
+    /// An operator's action on a chat, queued through the chat's lane so it is
+    /// ordered with the chat's messages.
+    Control(Control),
     /// Known but irrelevant: says why, logged at debug. Never stored.
     #[serde(skip)]
     Ignored(Why),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    /// Unique per request (a retried API call is a new action).
+    pub id: String,
+    pub chat: ChatId,
+    /// Who asked (an admin name or "api").
+    pub by: String,
+    pub action: ControlAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlAction {
+    /// The bot may answer again: ends a handover or a pause.
+    Release,
+    /// A human takes the chat; the bot stays silent.
+    Handover { assigned_to: Option<String>, notes: Option<String> },
 }
 
 /// Why an event is ignored (a fixed phrase).
@@ -63,6 +85,7 @@ impl Event {
             Event::Message(m) => Some(format!("msg:{}:{}", m.account, m.id)),
             Event::Delivery(d) => Some(format!("ack:{}:{}", d.message_id, d.state.as_str())),
             Event::Label(l) => Some(format!("label:{}", l.event_id)),
+            Event::Control(c) => Some(format!("control:{}", c.id)),
             Event::Ignored(_) => None,
         }
     }
@@ -73,6 +96,7 @@ impl Event {
             Event::Message(m) => m.chat.key(),
             Event::Delivery(d) => d.chat.as_ref().map(ChatId::key).unwrap_or_default(),
             Event::Label(l) => l.chat.as_ref().map(ChatId::key).unwrap_or_default(),
+            Event::Control(c) => c.chat.key(),
             Event::Ignored(_) => String::new(),
         }
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxItem;
-use crate::channel::{Channel, Content, Inbound, LabelChange, OutBody, Referral};
+use crate::channel::{Channel, Content, Control, ControlAction, Inbound, LabelChange, OutBody, Referral};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -11,6 +11,8 @@ pub enum Direction {
     In,
     Out,
     Label,
+    /// An operator's action (release, handover).
+    Control,
 }
 
 /// One line of the audit trail: every message in and out.
@@ -97,6 +99,37 @@ impl AuditRecord {
             prompt_version: item.out.meta.prompt_version.clone(),
             turn: None,
             status: Some("queued".into()),
+            error: None,
+        }
+    }
+
+    pub fn control(seq: u64, control: &Control, now_ms: u64) -> AuditRecord {
+        let (kind, text) = match &control.action {
+            ControlAction::Release => ("release".to_string(), None),
+            ControlAction::Handover { assigned_to, notes } => (
+                "handover".to_string(),
+                Some(
+                    format!("{} {}", assigned_to.as_deref().unwrap_or("-"), notes.as_deref().unwrap_or(""))
+                        .trim()
+                        .to_string(),
+                ),
+            ),
+        };
+        AuditRecord {
+            seq,
+            at_ms: now_ms,
+            direction: Direction::Control,
+            channel: None,
+            chat: control.chat.key(),
+            kind,
+            text,
+            url: None,
+            message_id: Some(control.id.clone()),
+            route: Some(format!("by {}", control.by)),
+            phase: None,
+            prompt_version: None,
+            turn: None,
+            status: None,
             error: None,
         }
     }

@@ -14,7 +14,7 @@ use super::delivery;
 use super::inbox::InboxItem;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
-use crate::channel::{Event, Inbound, LabelChange};
+use crate::channel::{Control, ControlAction, Event, Inbound, LabelChange};
 use crate::router::{self, ChatState, Facts};
 use crate::store::{StoreError, chat_seq_key, decode, encode};
 
@@ -83,6 +83,7 @@ async fn handle(shared: &Shared, outbox: &Outbox, item: InboxItem) -> Result<(),
             Ok(())
         }
         Event::Label(change) => record_label(shared, item.seq, &change),
+        Event::Control(control) => apply_control(shared, item.seq, &control),
         Event::Ignored(_) => Ok(()),
     }
 }
@@ -95,9 +96,9 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
         Some(bytes) => decode(&bytes).map_err(StoreError::from)?,
         None => ChatState::default(),
     };
-    let facts = Facts { own_echo: inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)? };
-    let route = router::route(&inbound, &shared.bot, &state, facts);
     let now = now_ms();
+    let own_echo = inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)?;
+    let route = router::route(&inbound, &shared.bot, &state, Facts { own_echo, now_ms: now });
     let reply = router::respond(route, &inbound, &shared.bot, &shared.sales, &state, now);
     tracing::debug!(chat = %chat_key, route = route.name(), replies = reply.outgoing.len(), "message routed");
 
@@ -133,6 +134,37 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
     store.durable().await?;
     outbox.enqueue(items);
     Ok(())
+}
+
+/// An operator's release or handover: state change, audit and inbox removal together.
+fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(), RuntimeError> {
+    let store = &shared.store;
+    let chat_key = control.chat.key();
+    let now = now_ms();
+    let audit = AuditRecord::control(seq, control, now);
+    let result =
+        (&store.inbox, &store.conversations, &store.messages).transaction(|(tx_inbox, tx_conv, tx_messages)| {
+            tx_inbox.remove(&seq.to_be_bytes())?;
+            let mut state: ChatState =
+                tx_conv.get(chat_key.as_bytes())?.and_then(|b| decode(&b).ok()).unwrap_or_default();
+            match &control.action {
+                ControlAction::Release => {
+                    state.handed_over = false;
+                    state.handover_reason = None;
+                    state.paused_until_ms = None;
+                }
+                ControlAction::Handover { assigned_to, .. } => {
+                    state.handed_over = true;
+                    state.handover_reason =
+                        Some(format!("admin handover to {}", assigned_to.as_deref().unwrap_or(&control.by)));
+                }
+            }
+            let audit = AuditRecord { phase: Some(state.phase.as_str().to_string()), ..audit.clone() };
+            tx_conv.insert(chat_key.as_bytes(), encode(&state))?;
+            tx_messages.insert(chat_seq_key(&chat_key, seq), encode(&audit))?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
 }
 
 fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {

@@ -34,6 +34,8 @@ pub struct ChatState {
     pub inbound_count: u64,
     pub last_inbound_ms: u64,
     pub last_human_reply_ms: Option<u64>,
+    /// A human typed on the business phone: the bot is quiet until then.
+    pub paused_until_ms: Option<u64>,
     /// The language of the last reply.
     pub lang: Option<Language>,
     /// The package the prospect is interested in.

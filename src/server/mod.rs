@@ -1,5 +1,6 @@
 //! HTTP: webhooks, health and metrics. The only module that knows axum.
 
+mod admin;
 mod health;
 mod webhooks;
 
@@ -36,6 +37,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/whatsapp/webhook", axum::routing::post(webhooks::waha))
         .route("/api/whatsapp/cloud", get(webhooks::cloud_verify).post(webhooks::cloud))
+        .route("/api/conversations/handover", axum::routing::post(admin::handover))
+        .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
+        .route("/api/conversations/{id}", get(admin::conversation))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -57,6 +61,12 @@ pub enum AppError {
     NotConfigured(&'static str),
     #[error("verification token does not match")]
     Forbidden,
+    #[error("admin token required: Authorization: Bearer <[server] admin_token>")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
     #[error("storage unavailable, retry later")]
     Unavailable(#[from] RuntimeError),
 }
@@ -68,6 +78,9 @@ impl IntoResponse for AppError {
             AppError::Parse(_) => StatusCode::BAD_REQUEST,
             AppError::NotConfigured(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable(e) => {
                 tracing::error!(error = %e, "request failed on storage");
                 StatusCode::SERVICE_UNAVAILABLE

@@ -79,7 +79,7 @@ fn reject_parse(channel: &'static str, e: &ParseError) {
     rejected(channel, "malformed");
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+pub(super) fn constant_time_eq(a: &str, b: &str) -> bool {
     use hmac::Mac;
     // Comparing MACs of both values keeps the time independent of where they differ.
     let mac = |v: &str| {

@@ -1,0 +1,100 @@
+//! Admin API: take over and release conversations, read one conversation.
+//! Requires `Authorization: Bearer {admin_token}` when `[server] admin_token` is set
+//! (and it must be set to listen beyond loopback).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppError, AppState};
+use crate::channel::{ChatId, Control, ControlAction, Event, Phone};
+use crate::runtime::audit::AuditRecord;
+use crate::sales::ChatState;
+use crate::store::decode;
+
+pub fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(token) = &app.config.server.admin_token else { return Ok(()) };
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if super::webhooks::constant_time_eq(given, token.expose()) { Ok(()) } else { Err(AppError::Unauthorized) }
+}
+
+fn chat_id(id: &str) -> Result<ChatId, AppError> {
+    ChatId::from_jid(id)
+        .or_else(|| Phone::parse(id).map(ChatId::Phone))
+        .ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
+}
+
+async fn queue(app: &AppState, chat: ChatId, by: &str, action: ControlAction) -> Result<(), AppError> {
+    let control = Control { id: uuid::Uuid::now_v7().to_string(), chat, by: by.to_string(), action };
+    app.runtime.accept(vec![Event::Control(control)]).await?;
+    Ok(())
+}
+
+/// `POST /api/conversations/{id}/release`: the bot may answer this chat again.
+pub async fn release(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let chat = chat_id(&id)?;
+    queue(&app, chat.clone(), "api", ControlAction::Release).await?;
+    Ok(Json(json!({"conversation_id": chat.key(), "released": true})))
+}
+
+#[derive(Deserialize)]
+pub struct HandoverRequest {
+    conversation_id: String,
+    assigned_to: Option<String>,
+    handover_notes: Option<String>,
+}
+
+/// `POST /api/conversations/handover`: a human takes the chat.
+pub async fn handover(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<HandoverRequest>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let chat = chat_id(&req.conversation_id)?;
+    let by = req.assigned_to.clone().unwrap_or_else(|| "api".into());
+    let action = ControlAction::Handover { assigned_to: req.assigned_to, notes: req.handover_notes };
+    queue(&app, chat.clone(), &by, action).await?;
+    Ok(Json(json!({"conversation_id": chat.key(), "handed_over": true})))
+}
+
+/// `GET /api/conversations/{id}`: state and the full audit trail of one chat.
+pub async fn conversation(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let key = chat_id(&id)?.key();
+    let store = app.runtime.store().clone();
+    let read = tokio::task::spawn_blocking(move || -> Result<Value, sled::Error> {
+        let state: Option<ChatState> = store.conversations.get(key.as_bytes())?.and_then(|b| decode(&b).ok());
+        let mut prefix = key.clone().into_bytes();
+        prefix.push(0);
+        let mut messages = Vec::new();
+        for entry in store.messages.scan_prefix(prefix) {
+            if let Ok(record) = decode::<AuditRecord>(&entry?.1) {
+                messages.push(record);
+            }
+        }
+        Ok(json!({"conversation_id": key, "state": state, "messages": messages}))
+    })
+    .await
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let value = read.map_err(|e| AppError::Unavailable(crate::runtime::RuntimeError::from(e)))?;
+    if value["state"].is_null() && value["messages"].as_array().is_some_and(Vec::is_empty) {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(value))
+}

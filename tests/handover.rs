@@ -1,0 +1,129 @@
+//! Handover, pauses and release: when the bot speaks and when it stays quiet.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const ADMIN: &str = "6285700000001";
+
+fn config(extra: &str) -> String {
+    format!("[bot]\nsend_seen = false\nsend_typing = false\nadmin_chats = [\"{ADMIN}\"]\n{extra}")
+}
+
+async fn post_json(bot: &TestBot, path: &str, token: Option<&str>, body: serde_json::Value) -> Answer {
+    let mut headers = vec![("content-type", "application/json".to_string())];
+    if let Some(t) = token {
+        headers.push(("authorization", format!("Bearer {t}")));
+    }
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    bot.raw_post(path, &headers, &body.to_string()).await
+}
+
+#[tokio::test]
+async fn payment_intent_hands_over_alerts_the_admin_and_silences_the_bot() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "H1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 2).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "H2", "DP berapa kak? saya mau daftar")).await.assert_ok();
+    let alert = bot.waha.wait_messages_to(ADMIN, 1).await;
+    let alert_text = alert[0].body["text"].as_str().unwrap();
+    assert!(alert_text.contains(PROSPECT) && alert_text.contains("payment intent"), "{alert_text}");
+    assert!(alert_text.contains("UMR_JAN_2027_PLUS"), "{alert_text}");
+    let before = bot.waha.calls("sendText").len();
+    bot.waha_webhook(&waha_text(PROSPECT, "H3", "halo? kok diam")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.waha.calls("sendText").len(), before, "a handed-over chat gets no bot answer");
+}
+
+#[tokio::test]
+async fn an_admin_release_lets_the_bot_answer_again() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "R1", "Saya mau bicara dengan admin")).await.assert_ok();
+    bot.waha.wait_messages_to(ADMIN, 1).await;
+    let released = post_json(&bot, &format!("/api/conversations/{PROSPECT}/release"), None, json!({})).await;
+    released.assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "R2", "Paket lain apa saja?")).await.assert_ok();
+    let answers = bot.waha.wait_messages_to(PROSPECT, 2).await;
+    assert!(answers[1].body["text"].as_str().unwrap().contains("UMR_JAN_2027_PLUS"));
+}
+
+#[tokio::test]
+async fn the_admin_api_requires_the_admin_token_when_one_is_set() {
+    let bot = TestBot::with_config(&config("[server]\nadmin_token = \"s3cret-admin\"\n")).await;
+    let path = format!("/api/conversations/{PROSPECT}/release");
+    assert_eq!(post_json(&bot, &path, None, json!({})).await.status, 401);
+    assert_eq!(post_json(&bot, &path, Some("guess"), json!({})).await.status, 401);
+    post_json(&bot, &path, Some("s3cret-admin"), json!({})).await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_human_reply_from_the_business_phone_pauses_the_bot_in_that_chat() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "P1", "halo")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+    let typed = json!({"id": "evt_typed", "event": "message.any", "session": "default", "payload": {
+        "id": format!("true_{PROSPECT}@c.us_TYPEDONPHONE"), "from": "6285712345678@c.us", "to": format!("{PROSPECT}@c.us"),
+        "fromMe": true, "source": "app", "body": "Halo kak, saya Rina dari tim sales", "hasMedia": false}});
+    bot.waha_webhook(&typed.to_string()).await.assert_ok();
+    settle().await;
+    bot.waha_webhook(&waha_text(PROSPECT, "P2", "Oke kak Rina, paket lain apa saja?")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.waha.messages_to(PROSPECT).len(), 1, "paused while the human answers");
+    // Another prospect is not affected.
+    bot.waha_webhook(&waha_text(OTHER, "P3", "halo")).await.assert_ok();
+    bot.waha.wait_messages_to(OTHER, 1).await;
+    // Release ends the pause.
+    post_json(&bot, &format!("/api/conversations/{PROSPECT}/release"), None, json!({})).await.assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "P4", "Paket lain apa saja?")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 2).await;
+}
+
+#[tokio::test]
+async fn an_admin_takeover_silences_the_bot_and_the_conversation_shows_it() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "T1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 2).await;
+    let body = json!({"conversation_id": PROSPECT, "assigned_to": "rina", "handover_notes": "VIP"});
+    post_json(&bot, "/api/conversations/handover", None, body).await.assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "T2", "halo?")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.waha.messages_to(PROSPECT).len(), 2);
+    let convo: serde_json::Value =
+        serde_json::from_str(&bot.get(&format!("/api/conversations/{PROSPECT}")).await.body).unwrap();
+    assert_eq!(convo["state"]["handed_over"], true);
+    let messages = convo["messages"].as_array().unwrap();
+    let first_in = messages.iter().find(|m| m["direction"] == "in").unwrap();
+    assert_eq!(first_in["turn"]["phase_after"], "leads");
+    assert!(first_in["turn"]["prompt_version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(messages.iter().any(|m| m["direction"] == "control" && m["kind"] == "handover"));
+    assert!(messages.iter().any(|m| m["direction"] == "out" && m["kind"] == "image"));
+    assert_eq!(bot.get("/api/conversations/6289999999999").await.status, 404);
+    assert_eq!(bot.get("/api/conversations/not-a-number").await.status, 400);
+}
+
+#[tokio::test]
+async fn the_finish_keyword_closes_the_session() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "F1", "Saya mau bicara dengan admin")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "F2", "#selesai")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 2).await;
+    assert!(sent[1].body["text"].as_str().unwrap().contains("sesi"));
+    bot.waha_webhook(&waha_text(PROSPECT, "F3", "halo lagi")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 3).await;
+}
+
+#[tokio::test]
+async fn a_transfer_receipt_after_a_payment_question_goes_to_the_admins() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "B1", "Kak, bisa bayar cicilan?")).await.assert_ok();
+    bot.waha.wait_messages_to(ADMIN, 1).await;
+    post_json(&bot, &format!("/api/conversations/{PROSPECT}/release"), None, json!({})).await.assert_ok();
+    bot.waha_webhook(&fixture("waha/message-image.json")).await.assert_ok();
+    let to_admin = bot.waha.wait_messages_to(ADMIN, 3).await;
+    assert!(to_admin[1].body["text"].as_str().unwrap().contains("transfer receipt"));
+    assert_eq!(to_admin[2].path, "/api/sendFile");
+    let to_prospect = bot.waha.messages_to(PROSPECT);
+    assert!(to_prospect.last().unwrap().body["text"].as_str().unwrap().contains("bukti transfer"));
+}
