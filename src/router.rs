@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, Phone, ReplyMeta};
 use crate::config::{Config, Language};
+pub use crate::sales::brain::llm::HistoryLine;
 pub use crate::sales::{ChatState, Sales, TurnRecord};
 use crate::texts;
 
@@ -132,14 +133,22 @@ pub struct Reply {
 
 /// The effects of a route. The conversation path is the sales bot (or, with
 /// `[sales] enabled = false`, a short acknowledgement).
-pub fn respond(route: Route, ev: &Inbound, bot: &BotSettings, sales: &Sales, chat: &ChatState, now_ms: u64) -> Reply {
+pub async fn respond(
+    route: Route,
+    ev: &Inbound,
+    bot: &BotSettings,
+    sales: &Sales,
+    chat: &ChatState,
+    history: &[HistoryLine],
+    now_ms: u64,
+) -> Reply {
     let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None };
     match route {
         Route::Conversation => {
             reply.state.inbound_count += 1;
             reply.state.last_inbound_ms = now_ms;
             if bot.sales {
-                let turn = sales.turn(ev, &reply.state);
+                let turn = sales.turn(ev, &reply.state, history).await;
                 reply.outgoing = before_reply(ev, bot, &turn.replies);
                 reply.outgoing.extend(turn.replies);
                 reply.alerts = turn.alerts;
@@ -244,12 +253,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_human_typing_on_the_business_phone_is_not_answered() {
+    #[tokio::test]
+    async fn a_human_typing_on_the_business_phone_is_not_answered() {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
         assert_eq!(route_of(&ev), Route::HumanOnPhone);
-        assert!(respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), 1).outgoing.is_empty());
+        assert!(
+            respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &[], 1)
+                .await
+                .outgoing
+                .is_empty()
+        );
     }
 
     #[test]
@@ -269,11 +283,11 @@ mod tests {
         assert_eq!(route_of(&ev), Route::Ignore("group chat"));
     }
 
-    #[test]
-    fn a_human_reply_pauses_the_bot_until_the_pause_expires() {
+    #[tokio::test]
+    async fn a_human_reply_pauses_the_bot_until_the_pause_expires() {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
-        let paused = respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), 1_000).state;
+        let paused = respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &[], 1_000).await.state;
         let until = paused.paused_until_ms.unwrap();
         assert_eq!(
             route(&text("halo"), &bot(), &paused, Facts { own_echo: false, now_ms: until - 1 }),
@@ -285,11 +299,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_finish_keyword_starts_a_fresh_session() {
+    #[tokio::test]
+    async fn the_finish_keyword_starts_a_fresh_session() {
         assert_eq!(route_of(&text("#selesai")), Route::Finish);
         let chat = ChatState { phase: crate::sales::Phase::Booking, handed_over: true, ..ChatState::default() };
-        let reply = respond(Route::Finish, &text("#selesai"), &bot(), &sales(), &chat, 1);
+        let reply = respond(Route::Finish, &text("#selesai"), &bot(), &sales(), &chat, &[], 1).await;
         assert_eq!(reply.state.phase, crate::sales::Phase::Leads);
         assert!(!reply.state.handed_over);
     }
@@ -307,30 +321,30 @@ mod tests {
         assert_eq!(route(&text("halo"), &bot(), &chat, Facts::default()), Route::Ignore("handed over"));
     }
 
-    #[test]
-    fn a_text_gets_seen_typing_then_the_sales_answer() {
+    #[tokio::test]
+    async fn a_text_gets_seen_typing_then_the_sales_answer() {
         let ev = text("halo");
-        let reply = respond(Route::Conversation, &ev, &bot(), &sales(), &ChatState::default(), 5);
+        let reply = respond(Route::Conversation, &ev, &bot(), &sales(), &ChatState::default(), &[], 5).await;
         let kinds: Vec<_> = reply.outgoing.iter().map(|o| o.body.kind()).collect();
         assert_eq!(kinds, ["seen", "typing", "text"]);
         assert_eq!(reply.state.inbound_count, 1);
         assert!(reply.turn.is_some());
     }
 
-    #[test]
-    fn without_the_sales_bot_text_is_acknowledged_with_a_quote() {
+    #[tokio::test]
+    async fn without_the_sales_bot_text_is_acknowledged_with_a_quote() {
         let mut bot = bot();
         bot.sales = false;
-        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), 5);
+        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &[], 5).await;
         assert_eq!(reply.outgoing.last().unwrap().reply_to.as_deref(), Some("false_6281234567890@c.us_A"));
     }
 
-    #[test]
-    fn seen_and_typing_can_be_switched_off() {
+    #[tokio::test]
+    async fn seen_and_typing_can_be_switched_off() {
         let mut bot = bot();
         bot.send_seen = false;
         bot.send_typing = false;
-        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), 5);
+        let reply = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &[], 5).await;
         assert_eq!(reply.outgoing.len(), 1);
     }
 }

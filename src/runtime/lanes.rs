@@ -9,13 +9,13 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::audit::{AuditRecord, ContactRecord};
+use super::audit::{AuditRecord, ContactRecord, Direction};
 use super::delivery;
 use super::inbox::InboxItem;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{Control, ControlAction, Event, Inbound, LabelChange};
-use crate::router::{self, ChatState, Facts};
+use crate::router::{self, ChatState, Facts, HistoryLine};
 use crate::store::{StoreError, chat_seq_key, decode, encode};
 
 pub(super) struct Lanes {
@@ -99,7 +99,12 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
     let now = now_ms();
     let own_echo = inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)?;
     let route = router::route(&inbound, &shared.bot, &state, Facts { own_echo, now_ms: now });
-    let reply = router::respond(route, &inbound, &shared.bot, &shared.sales, &state, now);
+    let history = if route == router::Route::Conversation && shared.sales.wants_history() {
+        recent_history(store, &chat_key, 12)?
+    } else {
+        Vec::new()
+    };
+    let reply = router::respond(route, &inbound, &shared.bot, &shared.sales, &state, &history, now).await;
     tracing::debug!(chat = %chat_key, route = route.name(), replies = reply.outgoing.len(), "message routed");
 
     let mut items = Vec::with_capacity(reply.outgoing.len() + reply.alerts.len());
@@ -134,6 +139,30 @@ async fn handle_message(shared: &Shared, outbox: &Outbox, seq: u64, mut inbound:
     store.durable().await?;
     outbox.enqueue(items);
     Ok(())
+}
+
+/// The chat's last `n` text lines in and out, oldest first (for the LLM).
+fn recent_history(store: &crate::store::Store, chat_key: &str, n: usize) -> Result<Vec<HistoryLine>, RuntimeError> {
+    let mut prefix = chat_key.as_bytes().to_vec();
+    prefix.push(0);
+    let mut lines = Vec::with_capacity(n);
+    for entry in store.messages.scan_prefix(prefix).rev() {
+        let (_, value) = entry?;
+        let Ok(record) = decode::<AuditRecord>(&value) else { continue };
+        let from_prospect = match record.direction {
+            Direction::In => true,
+            Direction::Out if record.kind == "text" => false,
+            _ => continue,
+        };
+        if let Some(text) = record.text {
+            lines.push(HistoryLine { from_prospect, text });
+        }
+        if lines.len() == n {
+            break;
+        }
+    }
+    lines.reverse();
+    Ok(lines)
 }
 
 /// An operator's release or handover: state change, audit and inbox removal together.

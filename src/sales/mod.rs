@@ -10,7 +10,7 @@ pub mod catalog;
 pub mod lang;
 pub mod prompts;
 pub mod state;
-mod texts;
+pub(crate) mod texts;
 mod watch;
 
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+use brain::llm::{HistoryLine, LlmBrain};
 use brain::{Decision, Intent, MediaKind, Turn};
 pub use prompts::Prompts;
 pub use state::{ChatState, Phase};
@@ -27,6 +28,7 @@ pub use watch::PromptStore;
 /// The sales bot: prompt store plus the settings its rules need.
 pub struct Sales {
     pub prompts: PromptStore,
+    llm: Option<LlmBrain>,
     threshold: f64,
     default_language: Language,
     admin_chats: Vec<ChatId>,
@@ -47,7 +49,11 @@ pub struct SalesReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnRecord {
     pub prompt_version: String,
+    /// `llm`, `offline` or `rules` (media handling).
     pub brain: String,
+    /// Why the LLM's answer was not used for this turn.
+    #[serde(default)]
+    pub fallback: Option<String>,
     pub intent: Option<Intent>,
     pub confidence: f64,
     pub phase_before: Phase,
@@ -75,34 +81,51 @@ impl Sales {
             .collect();
         Sales {
             prompts: PromptStore::open(&config.sales.prompts_dir),
+            llm: LlmBrain::from_config(&config.llm),
             threshold: config.sales.confidence_threshold,
             default_language: config.sales.default_language,
             admin_chats,
         }
     }
 
+    /// Whether turns read the recent conversation (the LLM brain does).
+    pub fn wants_history(&self) -> bool {
+        self.llm.is_some()
+    }
+
     /// One prospect message → replies, admin alerts and the next state.
-    pub fn turn(&self, ev: &Inbound, state: &ChatState) -> SalesReply {
+    pub async fn turn(&self, ev: &Inbound, state: &ChatState, history: &[HistoryLine]) -> SalesReply {
         let prompts = self.prompts.current();
         let mut next = state.clone();
         if next.campaign_source.is_none() {
             next.campaign_source = ev.referral.as_ref().and_then(|r| r.source_id.clone().or(r.headline.clone()));
         }
-        let decision = match &ev.content {
-            Content::Text { body } => Some(self.think(ev, body, state, &prompts)),
-            Content::ButtonReply { title, .. } => Some(self.think(ev, title, state, &prompts)),
-            _ => None,
+        let text = match &ev.content {
+            Content::Text { body } => body,
+            Content::ButtonReply { title, .. } => title,
+            _ => return self.non_text(ev, state, next, &prompts),
         };
-        match decision {
-            Some(d) => self.apply(ev, state, next, d, &prompts),
-            None => self.non_text(ev, state, next, &prompts),
-        }
-    }
-
-    fn think(&self, ev: &Inbound, text: &str, state: &ChatState, prompts: &Prompts) -> Decision {
-        let turn =
-            Turn { text, name: ev.sender_name.as_deref(), state, prompts, default_language: self.default_language };
-        brain::offline::decide(&turn)
+        let turn = Turn {
+            text,
+            name: ev.sender_name.as_deref(),
+            state,
+            prompts: &prompts,
+            default_language: self.default_language,
+        };
+        let (decision, brain, fallback) = match &self.llm {
+            Some(llm) => match llm.decide(&turn, history).await {
+                Ok(d) => (d, "llm", None),
+                Err(e) => {
+                    tracing::warn!(chat = %ev.chat.key(), error = %e, "LLM unusable for this turn; the offline brain answers");
+                    (brain::offline::decide(&turn), "offline", Some(e.to_string()))
+                }
+            },
+            None => (brain::offline::decide(&turn), "offline", None),
+        };
+        let mut reply = self.apply(ev, state, next, decision, &prompts);
+        reply.record.brain = brain.into();
+        reply.record.fallback = fallback;
+        reply
     }
 
     /// The phase machine: enforces the rules on a brain's decision.
@@ -168,6 +191,7 @@ impl Sales {
         let record = TurnRecord {
             prompt_version: prompts.version.clone(),
             brain: "offline".into(),
+            fallback: None,
             intent: Some(d.intent),
             confidence: d.confidence,
             phase_before: before.phase,
@@ -211,6 +235,7 @@ impl Sales {
         let record = TurnRecord {
             prompt_version: prompts.version.clone(),
             brain: "rules".into(),
+            fallback: None,
             intent: None,
             confidence: 1.0,
             phase_before: before.phase,

@@ -2,6 +2,7 @@
 //! The phase machine (`sales::apply`) enforces the business rules whatever
 //! the brain says.
 
+pub mod llm;
 pub mod offline;
 
 use serde::{Deserialize, Serialize};

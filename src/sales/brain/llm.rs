@@ -1,0 +1,214 @@
+//! The LLM brain: an OpenAI-compatible chat completion with a JSON-schema
+//! structured output for the Decision. Its answer is validated; on timeout,
+//! error or invalid output the caller falls back to the offline brain.
+
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs, ResponseFormat, ResponseFormatJsonSchema,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Decision, Intent, Media, MediaKind, Turn};
+use crate::config::{Language, LlmConfig};
+use crate::sales::catalog::campaign_codes;
+use crate::sales::prompts::Prompts;
+use crate::sales::state::Phase;
+use crate::sales::texts::package_line;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("LLM timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("LLM request failed: {0}")]
+    Api(String),
+    #[error("LLM answer is not a valid decision: {0}")]
+    Invalid(String),
+}
+
+/// One earlier line of the conversation, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLine {
+    pub from_prospect: bool,
+    pub text: String,
+}
+
+pub struct LlmBrain {
+    client: async_openai::Client<OpenAIConfig>,
+    model: String,
+    timeout: Duration,
+}
+
+impl LlmBrain {
+    /// `None` when no `[llm] api_key` is set: the offline brain answers alone.
+    pub fn from_config(config: &LlmConfig) -> Option<LlmBrain> {
+        let key = config.api_key.as_ref()?;
+        let base = config
+            .base_url
+            .as_ref()
+            .map(|u| u.as_str().to_string())
+            .unwrap_or_else(|| "https://api.openai.com/v1".into());
+        // Set both explicitly: OpenAIConfig::new() would read OPENAI_* from the environment.
+        let openai = OpenAIConfig::new().with_api_base(base).with_api_key(key.expose().trim());
+        let timeout = Duration::from_millis(config.timeout_ms);
+        // Our own deadline (below) covers retries and reads as a timeout; the
+        // client's is a backstop.
+        let http = reqwest::Client::builder().timeout(timeout + Duration::from_secs(1)).build().ok()?;
+        Some(LlmBrain {
+            client: async_openai::Client::with_config(openai).with_http_client(http),
+            model: config.model.clone(),
+            timeout,
+        })
+    }
+
+    pub async fn decide(&self, turn: &Turn<'_>, history: &[HistoryLine]) -> Result<Decision, LlmError> {
+        let mut messages: Vec<ChatCompletionRequestMessage> = vec![
+            ChatCompletionRequestSystemMessage::from(system_prompt(turn.prompts, turn.state.phase).as_str()).into(),
+        ];
+        for line in history {
+            messages.push(if line.from_prospect {
+                ChatCompletionRequestUserMessage::from(line.text.as_str()).into()
+            } else {
+                ChatCompletionRequestAssistantMessage::from(line.text.as_str()).into()
+            });
+        }
+        messages.push(ChatCompletionRequestUserMessage::from(turn.text).into());
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(&self.model)
+            .messages(messages)
+            .response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    name: "sales_decision".into(),
+                    description: Some("The next reply of the WhatsApp sales bot".into()),
+                    schema: decision_schema(),
+                    strict: Some(true),
+                },
+            })
+            .build()
+            .map_err(|e| LlmError::Api(e.to_string()))?;
+        let response = tokio::time::timeout(self.timeout, self.client.chat().create(request))
+            .await
+            .map_err(|_| LlmError::Timeout(self.timeout))?
+            .map_err(|e| LlmError::Api(e.to_string()))?;
+        let content = response
+            .choices
+            .first()
+            .and_then(|c| c.message.content.clone())
+            .ok_or_else(|| LlmError::Invalid("no message content".into()))?;
+        parse_decision(&content, turn)
+    }
+}
+
+/// base + company + packages + rules + escalation + the current phase's prompt.
+pub fn system_prompt(prompts: &Prompts, phase: Phase) -> String {
+    let packages: Vec<String> = prompts
+        .catalog
+        .packages
+        .iter()
+        .map(|p| {
+            let media = [("image", &p.image_url), ("brochure", &p.brochure_url), ("itinerary", &p.itinerary_url)]
+                .iter()
+                .filter_map(|(k, u)| u.as_ref().map(|u| format!("{k}: {u}")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let seats = if p.is_full() { "PENUH (kuota 0)".to_string() } else { format!("sisa kursi {}", p.quota) };
+            format!("{} | {seats} | fasilitas: {} | {media}", package_line(Language::Id, p), p.features.join("; "))
+        })
+        .collect();
+    let c = &prompts.company;
+    let mut company = format!("Nama: {}\n", c.name);
+    if let Some(a) = &c.address {
+        company.push_str(&format!("Alamat kantor: {a}\n"));
+    }
+    if let Some(h) = &c.office_hours {
+        company.push_str(&format!("Jam kantor: {h}\n"));
+    }
+    if let Some(t) = &c.payment_terms {
+        company.push_str(&format!("Ketentuan pembayaran: {t}\n"));
+    }
+    for v in &c.testimonial_videos {
+        company.push_str(&format!("Video testimoni: {v}\n"));
+    }
+    format!(
+        "{}\n\n# Profil perusahaan\n{company}\n{}\n\n# Katalog paket (satu-satunya sumber harga, tanggal dan tautan)\n{}\n\n# Aturan\n{}\n\n# Kapan menyerahkan ke admin\n{}\n\n# Fase saat ini: {}\n{}\n\nJawab HANYA dengan JSON sesuai skema. media_to_send hanya boleh berisi URL dari katalog atau video testimoni di atas.",
+        prompts.base.trim(),
+        prompts.company_text.trim(),
+        packages.join("\n"),
+        prompts.rules.trim(),
+        prompts.escalation.trim(),
+        phase.as_str(),
+        prompts.phase_prompt(phase).trim(),
+    )
+}
+
+fn decision_schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["response_text", "media_to_send", "new_phase", "confidence", "should_escalate", "escalation_reason", "intent", "lang", "package", "send_location"],
+        "properties": {
+            "response_text": {"type": "string"},
+            "media_to_send": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["type", "url"],
+                "properties": {"type": {"type": "string", "enum": ["image", "document", "video"]}, "url": {"type": "string"}}}},
+            "new_phase": {"type": "string", "enum": ["leads", "interest", "booking"]},
+            "confidence": {"type": "number"},
+            "should_escalate": {"type": "boolean"},
+            "escalation_reason": {"type": ["string", "null"]},
+            "intent": {"type": "string", "enum": ["greeting", "campaign_code", "trip_plan", "details", "payment", "human_request", "complaint", "office_location", "proof", "other_packages", "complex", "smalltalk"]},
+            "lang": {"type": "string", "enum": ["id", "en"]},
+            "package": {"type": ["string", "null"]},
+            "send_location": {"type": "boolean"}
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    response_text: String,
+    media_to_send: Vec<AnswerMedia>,
+    new_phase: Phase,
+    confidence: f64,
+    should_escalate: bool,
+    escalation_reason: Option<String>,
+    intent: Intent,
+    lang: Language,
+    package: Option<String>,
+    send_location: bool,
+}
+
+#[derive(Deserialize)]
+struct AnswerMedia {
+    #[serde(rename = "type")]
+    kind: MediaKind,
+    url: String,
+}
+
+/// Validates the model's JSON into a Decision (schema, ranges, known package).
+pub fn parse_decision(content: &str, turn: &Turn<'_>) -> Result<Decision, LlmError> {
+    let a: Answer = serde_json::from_str(content.trim()).map_err(|e| LlmError::Invalid(e.to_string()))?;
+    if a.response_text.trim().is_empty() {
+        return Err(LlmError::Invalid("empty response_text".into()));
+    }
+    if !(0.0..=1.0).contains(&a.confidence) {
+        return Err(LlmError::Invalid(format!("confidence {} outside 0..1", a.confidence)));
+    }
+    let package = a.package.filter(|code| turn.prompts.catalog.get(code).is_some());
+    let codes = campaign_codes(turn.text);
+    let unknown_codes = codes.into_iter().filter(|c| turn.prompts.catalog.get(c).is_none()).collect();
+    Ok(Decision {
+        response_text: a.response_text,
+        media_to_send: a.media_to_send.into_iter().map(|m| Media { kind: m.kind, url: m.url, caption: None }).collect(),
+        new_phase: a.new_phase,
+        confidence: a.confidence,
+        should_escalate: a.should_escalate,
+        escalation_reason: a.escalation_reason,
+        intent: a.intent,
+        lang: a.lang,
+        package,
+        send_location: a.send_location,
+        unknown_codes,
+    })
+}
