@@ -33,8 +33,8 @@ pub enum ChatError {
     Input(#[from] std::io::Error),
 }
 
-/// Reads one inbound message per line until end of input, then waits for the
-/// pending replies to be printed and shuts the runtime down.
+/// Reads one inbound message per line until end of input, printing each
+/// line's answers before reading the next, then shuts the runtime down.
 pub async fn run(
     config: Config,
     options: ChatOptions,
@@ -71,6 +71,9 @@ pub async fn run(
             referral: None,
         }));
         runtime.accept(vec![event]).await?;
+        // Turn by turn: each line's answers are printed before the next line is
+        // read, so a piped script is answered line by line, not as one burst.
+        runtime.idle(Channel::Console).await;
     }
     runtime.idle(Channel::Console).await;
     runtime.shutdown(Duration::from_secs(5)).await;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, Phone, ReplyMeta};
 use crate::config::{Config, Language};
 pub use crate::sales::brain::llm::HistoryLine;
+pub use crate::sales::state::PendingTurn;
 pub use crate::sales::{ChatState, Sales, TurnRecord};
 use crate::texts;
 
@@ -26,6 +27,8 @@ pub struct BotSettings {
     pub keyword_finish: Option<String>,
     /// A human typing on the business phone pauses the bot for this long (None: never).
     pub pause_on_human_ms: Option<u64>,
+    /// Texts arriving within this window are answered as one turn (0: each at once).
+    pub coalesce_ms: u64,
     pub language: Language,
 }
 
@@ -48,6 +51,7 @@ impl BotSettings {
                 .collect(),
             keyword_finish: config.sales.keyword_finish.clone().filter(|k| !k.trim().is_empty()),
             pause_on_human_ms: config.sales.stop_bot_from_me.then_some(config.sales.pause_expire_minutes * 60_000),
+            coalesce_ms: config.sales.coalesce_ms,
             language: config.sales.default_language,
         }
     }
@@ -129,6 +133,8 @@ pub struct Reply {
     pub alerts: Vec<Outgoing>,
     pub state: ChatState,
     pub turn: Option<TurnRecord>,
+    /// A burst is being collected: answer it at this time unless more arrives.
+    pub due_ms: Option<u64>,
 }
 
 /// The effects of a route. The conversation path is the sales bot (or, with
@@ -142,12 +148,31 @@ pub async fn respond(
     history: &[HistoryLine],
     now_ms: u64,
 ) -> Reply {
-    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None };
+    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None, due_ms: None };
     match route {
         Route::Conversation => {
             reply.state.inbound_count += 1;
             reply.state.last_inbound_ms = now_ms;
-            if bot.sales {
+            if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
+                // Wait for the rest of the burst; the prospect sees we are reading and typing.
+                let mut pending = reply.state.pending.take().unwrap_or_else(|| PendingTurn {
+                    token: 0,
+                    texts: Vec::new(),
+                    last: Box::new(ev.clone()),
+                });
+                pending.token = reply.state.inbound_count;
+                pending.texts.extend(ev.text().map(str::to_string));
+                pending.last = Box::new(ev.clone());
+                reply.state.pending = Some(pending);
+                reply.due_ms = Some(now_ms + bot.coalesce_ms);
+                let typing = Outgoing {
+                    to: ev.chat.clone(),
+                    body: OutBody::Text { text: String::new() },
+                    reply_to: None,
+                    meta: ReplyMeta::default(),
+                };
+                reply.outgoing = before_reply(ev, bot, std::slice::from_ref(&typing));
+            } else if bot.sales {
                 let turn = sales.turn(ev, &reply.state, history).await;
                 reply.outgoing = before_reply(ev, bot, &turn.replies);
                 reply.outgoing.extend(turn.replies);
@@ -189,6 +214,34 @@ pub async fn respond(
     reply
 }
 
+/// A burst's quiet window ended: answer all its texts as one turn. `None`
+/// when the burst is stale (a later message restarted the window) or the
+/// chat is no longer the bot's (handed over, paused).
+pub async fn respond_to_burst(
+    token: u64,
+    bot: &BotSettings,
+    sales: &Sales,
+    chat: &ChatState,
+    history: &[HistoryLine],
+    now_ms: u64,
+) -> Option<Reply> {
+    let pending = chat.pending.as_ref().filter(|p| p.token == token)?;
+    let mut state = chat.clone();
+    state.pending = None;
+    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state, turn: None, due_ms: None };
+    if chat.handed_over || chat.paused_until_ms.is_some_and(|until| until > now_ms) || !bot.sales {
+        return Some(reply);
+    }
+    let mut burst = (*pending.last).clone();
+    burst.content = Content::Text { body: pending.texts.join("\n") };
+    let turn = sales.turn(&burst, &reply.state, history).await;
+    reply.outgoing = turn.replies;
+    reply.alerts = turn.alerts;
+    reply.state = turn.state;
+    reply.turn = Some(turn.record);
+    Some(reply)
+}
+
 /// Read receipt and typing indicator ahead of a reply, each switchable in `[bot]`.
 fn before_reply(ev: &Inbound, bot: &BotSettings, replies: &[Outgoing]) -> Vec<Outgoing> {
     let Some(first) = replies.first() else { return Vec::new() };
@@ -214,6 +267,7 @@ mod tests {
 
     fn bot() -> BotSettings {
         let mut bot = BotSettings::from_config(&Config::default());
+        bot.coalesce_ms = 0;
         bot.commands.insert("crm".into());
         bot
     }
@@ -329,6 +383,27 @@ mod tests {
         assert_eq!(kinds, ["seen", "typing", "text"]);
         assert_eq!(reply.state.inbound_count, 1);
         assert!(reply.turn.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_answered_once_with_all_its_texts() {
+        let mut bot = bot();
+        bot.coalesce_ms = 1500;
+        let first =
+            respond(Route::Conversation, &text("halo kak"), &bot, &sales(), &ChatState::default(), &[], 1_000).await;
+        assert_eq!(first.due_ms, Some(2_500));
+        assert!(first.outgoing.iter().all(|o| o.body.is_marker()), "only seen/typing while collecting");
+        let second =
+            respond(Route::Conversation, &text("UMR_JAN_2027_PLUS"), &bot, &sales(), &first.state, &[], 2_000).await;
+        let token = second.state.pending.as_ref().unwrap().token;
+        // The first window's timer is stale now.
+        let stale = first.state.pending.as_ref().unwrap().token;
+        assert!(respond_to_burst(stale, &bot, &sales(), &second.state, &[], 3_500).await.is_none());
+        let answer = respond_to_burst(token, &bot, &sales(), &second.state, &[], 3_500).await.unwrap();
+        let texts: Vec<_> = answer.outgoing.iter().filter(|o| o.body.kind() == "text").collect();
+        assert_eq!(texts.len(), 1, "one answer for the burst");
+        assert_eq!(answer.outgoing.iter().filter(|o| o.body.kind() == "image").count(), 1);
+        assert!(answer.state.pending.is_none());
     }
 
     #[tokio::test]

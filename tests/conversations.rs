@@ -122,7 +122,7 @@ async fn the_scripted_conversations_pass_with_the_offline_brain() {
         let convo: Value = serde_json::from_str(line).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let toml = format!(
-            "[storage]\npath = \"{}\"\n[sales]\nprompts_dir = \"{}\"\n",
+            "[storage]\npath = \"{}\"\n[sales]\ncoalesce_ms = 50\nprompts_dir = \"{}\"\n",
             dir.path().join("db").display(),
             prompts_dir(dir.path()).display()
         );

@@ -66,6 +66,8 @@ pub enum ControlAction {
     Release,
     /// A human takes the chat; the bot stays silent.
     Handover { assigned_to: Option<String>, notes: Option<String> },
+    /// A burst's quiet window ended: answer it (internal, from the coalescer).
+    Turn { token: u64 },
 }
 
 /// Why an event is ignored (a fixed phrase).

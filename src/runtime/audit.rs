@@ -106,6 +106,7 @@ impl AuditRecord {
     pub fn control(seq: u64, control: &Control, now_ms: u64) -> AuditRecord {
         let (kind, text) = match &control.action {
             ControlAction::Release => ("release".to_string(), None),
+            ControlAction::Turn { token } => ("turn".to_string(), Some(format!("burst {token}"))),
             ControlAction::Handover { assigned_to, notes } => (
                 "handover".to_string(),
                 Some(

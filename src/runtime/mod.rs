@@ -3,6 +3,7 @@
 //! worker → channel senders.
 
 pub mod audit;
+pub mod coalesce;
 pub mod delivery;
 mod identity;
 pub mod inbox;
@@ -65,6 +66,7 @@ impl Runtime {
         let outbox = outbox::Outbox::start(shared.clone())?;
         let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
         inbox::replay(&shared, &lanes)?;
+        lanes.resume_turns(&shared.store)?;
         let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
         Ok(Runtime { shared, lanes, outbox, pruner })
     }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Inbound;
 use crate::config::Language;
 
 /// The conversation phase; it never moves backward.
@@ -45,4 +46,16 @@ pub struct ChatState {
     /// The prospect asked about paying: a photo or PDF next is a transfer receipt.
     pub asked_payment: bool,
     pub voice_notes: u32,
+    /// Messages of a burst waiting to be answered as one turn.
+    pub pending: Option<PendingTurn>,
+}
+
+/// A burst being collected (`[sales] coalesce_ms`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingTurn {
+    /// Changes with every message: only the timer of the latest one answers.
+    pub token: u64,
+    pub texts: Vec<String>,
+    /// The latest message, answered on behalf of the whole burst.
+    pub last: Box<Inbound>,
 }

@@ -18,6 +18,7 @@
 //! | `messages` | chat key `\0` seq (u64 BE) | audit record of every message in and out |
 //! | `contacts` | contact key (`phone` digits or `lid:…`) | contact summary |
 //! | `lids` | lid (`…@lid`) | resolved phone digits |
+//! | `turns` | chat key | [`crate::runtime::coalesce::DueTurn`] — a burst waiting for its coalesced answer |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]).
 
@@ -76,6 +77,7 @@ pub struct Store {
     pub messages: sled::Tree,
     pub contacts: sled::Tree,
     pub lids: sled::Tree,
+    pub turns: sled::Tree,
     pub commit: GroupCommit,
 }
 
@@ -115,6 +117,7 @@ impl Store {
             messages: tree("messages")?,
             contacts: tree("contacts")?,
             lids: tree("lids")?,
+            turns: tree("turns")?,
             commit: GroupCommit::start(db.clone()),
             db,
         };

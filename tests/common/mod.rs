@@ -482,6 +482,8 @@ access_token = "{ACCESS_TOKEN}"
 app_secret = "{APP_SECRET}"
 verify_token = "{VERIFY_TOKEN}"
 phone_number_id = "{PHONE_NUMBER_ID}"
+[sales]
+coalesce_ms = 0
 [runtime]
 lanes = 8
 [outbox]
