@@ -40,6 +40,17 @@ enum Command {
         #[arg(long)]
         owner: bool,
     },
+    /// Work with the prompt folder admins edit.
+    Prompts {
+        #[command(subcommand)]
+        action: PromptsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PromptsAction {
+    /// Validate `[sales] prompts_dir` and print its version and catalog.
+    Check,
 }
 
 #[tokio::main]
@@ -49,6 +60,18 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.config, explicit_config, std::env::vars()).context("invalid configuration")?;
     match cli.command {
         Command::Serve => serve(config, cli.log_format).await,
+        Command::Prompts { action: PromptsAction::Check } => {
+            let dir = &config.sales.prompts_dir;
+            let prompts = juru::sales::Prompts::load(dir)
+                .with_context(|| format!("prompt folder {} is invalid", dir.display()))?;
+            println!("prompts: {} (version {})", dir.display(), prompts.version);
+            println!("company: {}", prompts.company.name);
+            for p in &prompts.catalog.packages {
+                let seats = if p.is_full() { "full".to_string() } else { format!("{} seats", p.quota) };
+                println!("  {} — {} — {} — departs {} — {seats}", p.code, p.name, p.price, p.departure);
+            }
+            Ok(())
+        }
         Command::Chat { from, name, json, owner } => {
             telemetry::init_logs(cli.log_format, "warn");
             let from = Phone::parse(&from)

@@ -82,6 +82,10 @@ impl Runtime {
         &self.shared.store
     }
 
+    pub fn sales(&self) -> &Sales {
+        &self.shared.sales
+    }
+
     pub fn progress(&self) -> &Progress {
         &self.shared.progress
     }

@@ -68,14 +68,60 @@ const EMBEDDED: [&str; 8] = [
     include_str!("../../prompts/packages.toml"),
 ];
 
+/// The file behind each `prompt_type` of `PUT /api/ai/prompts`.
+pub fn file_of(prompt_type: &str) -> Option<&'static str> {
+    Some(match prompt_type {
+        "base" => FILES[0],
+        "company" => FILES[1],
+        "rules" => FILES[2],
+        "escalation" => FILES[3],
+        "leads" | "phase_leads" => FILES[4],
+        "interest" | "phase_interest" => FILES[5],
+        "booking" | "phase_booking" => FILES[6],
+        "packages" | "catalog" => FILES[7],
+        _ => return None,
+    })
+}
+
 impl Prompts {
     pub fn load(dir: &Path) -> Result<Prompts, PromptError> {
+        Prompts::load_with(dir, None)
+    }
+
+    /// Loads the folder as it would be with `file` replaced by `content`
+    /// (validates an edit before it is written).
+    pub fn load_with(dir: &Path, replace: Option<(&str, &str)>) -> Result<Prompts, PromptError> {
         let mut texts = Vec::with_capacity(FILES.len());
         for file in FILES {
-            let path = dir.join(file);
-            texts.push(std::fs::read_to_string(&path).map_err(|source| PromptError::Read { path, source })?);
+            match replace {
+                Some((f, content)) if f == file => texts.push(content.to_string()),
+                _ => {
+                    let path = dir.join(file);
+                    texts.push(std::fs::read_to_string(&path).map_err(|source| PromptError::Read { path, source })?);
+                }
+            }
         }
         Prompts::from_texts(&texts)
+    }
+
+    /// Writes one prompt file atomically after validating the whole set with
+    /// it; the previous content is kept in `.history/`. Returns the new version.
+    pub fn write(dir: &Path, file: &str, content: &str, updated_by: &str) -> Result<String, PromptError> {
+        let next = Prompts::load_with(dir, Some((file, content)))?;
+        fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PromptError + '_ {
+            move |source| PromptError::Read { path: path.to_path_buf(), source }
+        }
+        let target = dir.join(file);
+        let history = dir.join(".history");
+        std::fs::create_dir_all(&history).map_err(io(&history))?;
+        let stamp = crate::runtime::now_ms();
+        let who: String = updated_by.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+        let kept = history.join(format!("{}.{stamp}.{who}", file.replace('/', "_")));
+        std::fs::copy(&target, &kept).map_err(io(&kept))?;
+        let tmp = dir.join(format!(".{}.tmp", file.replace('/', "_")));
+        std::fs::write(&tmp, content).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &target).map_err(io(&target))?;
+        Ok(next.version)
     }
 
     pub fn embedded() -> Prompts {

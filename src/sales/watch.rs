@@ -36,6 +36,10 @@ impl PromptStore {
         self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Reloads now; on error the last good version stays live.
     pub fn reload(&self) -> Result<String, PromptError> {
         reload(&self.dir, &self.current)

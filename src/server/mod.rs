@@ -1,6 +1,7 @@
 //! HTTP: webhooks, health and metrics. The only module that knows axum.
 
 mod admin;
+mod ai;
 mod health;
 mod webhooks;
 
@@ -37,6 +38,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/whatsapp/webhook", axum::routing::post(webhooks::waha))
         .route("/api/whatsapp/cloud", get(webhooks::cloud_verify).post(webhooks::cloud))
+        .route("/api/ai/process-message", axum::routing::post(ai::process_message))
+        .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
         .route("/api/conversations/{id}", get(admin::conversation))

@@ -351,7 +351,11 @@ impl TestBot {
     }
 
     async fn launch(waha: Fake, graph: Fake, dir: Arc<tempfile::TempDir>, extra: String) -> TestBot {
-        let config = test_config(&waha, &graph, &dir.path().join("db"), &extra);
+        let prompts = dir.path().join("prompts");
+        if !prompts.exists() {
+            copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), &prompts);
+        }
+        let config = test_config(&waha, &graph, &dir.path().join("db"), &prompts, &extra);
         let hmac_key = config.waha.webhook_hmac_key.as_ref().map(|k| k.expose().to_string());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -396,6 +400,10 @@ impl TestBot {
     pub fn store(&self) -> juru::store::Store {
         assert!(self.task.is_none(), "stop the bot before opening its store");
         juru::store::Store::open(&self.db_path()).unwrap()
+    }
+
+    pub fn prompts_path(&self) -> PathBuf {
+        self.dir.path().join("prompts")
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -450,6 +458,16 @@ impl TestBot {
         answer(req.send().await.unwrap()).await
     }
 
+    pub async fn raw_post_method(&self, method: &str, path: &str, body: &str) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        answer(req.send().await.unwrap()).await
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         answer(self.http.get(format!("{}{path}", self.url)).send().await.unwrap()).await
     }
@@ -467,7 +485,7 @@ async fn answer(r: reqwest::Response) -> Answer {
     Answer { status: r.status().as_u16(), body: r.text().await.unwrap() }
 }
 
-fn test_config(waha: &Fake, graph: &Fake, db: &std::path::Path, extra: &str) -> Config {
+fn test_config(waha: &Fake, graph: &Fake, db: &std::path::Path, prompts: &std::path::Path, extra: &str) -> Config {
     let base = format!(
         r#"
 [storage]
@@ -484,6 +502,7 @@ verify_token = "{VERIFY_TOKEN}"
 phone_number_id = "{PHONE_NUMBER_ID}"
 [sales]
 coalesce_ms = 0
+prompts_dir = "{prompts}"
 [runtime]
 lanes = 8
 [outbox]
@@ -493,6 +512,7 @@ max_attempts = 4
 timeout_ms = 2000
 "#,
         db = db.display(),
+        prompts = prompts.display(),
         waha = waha.url,
         graph = graph.url,
     );
@@ -505,6 +525,20 @@ timeout_ms = 2000
         }
     }
     Config::from_toml(&toml::to_string(&table).unwrap(), std::path::Path::new("test.toml"), std::iter::empty()).unwrap()
+}
+
+/// A copy of the shipped prompt folder, so tests can edit theirs.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// Polls `cond` until it holds or `limit` passes (then panics).

@@ -1,0 +1,80 @@
+//! Prompt files: edits apply without restart, bad edits are refused, every
+//! reply names its prompt version.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn put_prompt(bot: &TestBot, body: Value) -> Answer {
+    bot.raw_post_method("PUT", "/api/ai/prompts", &body.to_string()).await
+}
+
+#[tokio::test]
+async fn an_edited_catalog_file_applies_without_restart() {
+    let bot = TestBot::start().await;
+    let catalog = bot.prompts_path().join("packages.toml");
+    let edited = std::fs::read_to_string(&catalog).unwrap().replace("price = 32500000", "price = 31000000");
+    std::fs::write(&catalog, edited).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await; // the watcher's quiet window
+    bot.waha_webhook(&waha_text(PROSPECT, "E1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
+    assert!(sent[0].body["text"].as_str().unwrap().contains("Rp 31.000.000"));
+}
+
+#[tokio::test]
+async fn a_broken_edit_keeps_the_last_good_version_live() {
+    let bot = TestBot::start().await;
+    std::fs::write(bot.prompts_path().join("packages.toml"), "[[package]]\ncode = \"oops\"\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "K1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
+    assert!(sent[0].body["text"].as_str().unwrap().contains("Rp 32.500.000"));
+}
+
+#[tokio::test]
+async fn the_prompt_api_validates_writes_and_applies_an_edit() {
+    let bot = TestBot::start().await;
+    let bad =
+        put_prompt(&bot, json!({"prompt_type": "packages", "content": "not = [valid", "updated_by": "rina"})).await;
+    assert_eq!(bad.status, 400);
+    let unknown = put_prompt(&bot, json!({"prompt_type": "nope", "content": "x"})).await;
+    assert_eq!(unknown.status, 400);
+    let catalog =
+        std::fs::read_to_string(bot.prompts_path().join("packages.toml")).unwrap().replace("quota = 20", "quota = 3");
+    let ok =
+        put_prompt(&bot, json!({"prompt_type": "packages", "content": catalog, "version": "v2", "updated_by": "rina"}))
+            .await;
+    ok.assert_ok();
+    let version = serde_json::from_str::<Value>(&ok.body).unwrap()["version"].as_str().unwrap().to_string();
+    let history: Vec<_> = std::fs::read_dir(bot.prompts_path().join(".history")).unwrap().collect();
+    assert_eq!(history.len(), 1, "the previous file is kept");
+    bot.waha_webhook(&waha_text(PROSPECT, "P1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
+    assert!(sent[0].body["text"].as_str().unwrap().contains("Sisa kursi: 3"));
+    let convo: Value = serde_json::from_str(&bot.get(&format!("/api/conversations/{PROSPECT}")).await.body).unwrap();
+    let outbound = convo["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "out" && m["kind"] == "text")
+        .unwrap()
+        .clone();
+    assert_eq!(outbound["prompt_version"], version.as_str());
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_without_sending_anything() {
+    let bot = TestBot::start().await;
+    let body = json!({"phone": PROSPECT, "message": "How do I pay the deposit?", "conversation_id": "c1", "current_phase": "interest"});
+    let answer = bot.raw_post_method("POST", "/api/ai/process-message", &body.to_string()).await;
+    answer.assert_ok();
+    let v: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(v["new_phase"], "booking");
+    assert_eq!(v["should_escalate"], true);
+    assert!(v["response_text"].as_str().unwrap().contains("admin"));
+    settle().await;
+    assert!(bot.waha.requests().is_empty() && bot.graph.requests().is_empty());
+}
