@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, Phone, ReplyMeta};
 use crate::config::{Config, Language};
 pub use crate::sales::brain::llm::HistoryLine;
+pub use crate::sales::lead::LeadRecord;
 pub use crate::sales::state::PendingTurn;
 pub use crate::sales::{ChatState, Sales, TurnRecord};
 use crate::texts;
@@ -135,6 +136,7 @@ pub struct Reply {
     pub turn: Option<TurnRecord>,
     /// A burst is being collected: answer it at this time unless more arrives.
     pub due_ms: Option<u64>,
+    pub lead: Option<LeadRecord>,
 }
 
 /// The effects of a route. The conversation path is the sales bot (or, with
@@ -148,7 +150,8 @@ pub async fn respond(
     history: &[HistoryLine],
     now_ms: u64,
 ) -> Reply {
-    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None, due_ms: None };
+    let mut reply =
+        Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None, due_ms: None, lead: None };
     match route {
         Route::Conversation => {
             reply.state.inbound_count += 1;
@@ -179,6 +182,7 @@ pub async fn respond(
                 reply.alerts = turn.alerts;
                 reply.state = turn.state;
                 reply.turn = Some(turn.record);
+                reply.lead = turn.lead;
             } else if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
                 let text = texts::acknowledgement(bot.language, ev.sender_name.as_deref());
                 // Quoting the message keeps a burst's answers readable.
@@ -228,7 +232,7 @@ pub async fn respond_to_burst(
     let pending = chat.pending.as_ref().filter(|p| p.token == token)?;
     let mut state = chat.clone();
     state.pending = None;
-    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state, turn: None, due_ms: None };
+    let mut reply = Reply { outgoing: Vec::new(), alerts: Vec::new(), state, turn: None, due_ms: None, lead: None };
     if chat.handed_over || chat.paused_until_ms.is_some_and(|until| until > now_ms) || !bot.sales {
         return Some(reply);
     }
@@ -239,6 +243,7 @@ pub async fn respond_to_burst(
     reply.alerts = turn.alerts;
     reply.state = turn.state;
     reply.turn = Some(turn.record);
+    reply.lead = turn.lead;
     Some(reply)
 }
 

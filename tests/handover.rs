@@ -127,3 +127,43 @@ async fn a_transfer_receipt_after_a_payment_question_goes_to_the_admins() {
     let to_prospect = bot.waha.messages_to(PROSPECT);
     assert!(to_prospect.last().unwrap().body["text"].as_str().unwrap().contains("bukti transfer"));
 }
+
+#[tokio::test]
+async fn reaching_booking_creates_the_lead_record() {
+    let bot = TestBot::with_config(&config("")).await;
+    let referral = fixture("cloud/message-referral-ad.json");
+    bot.cloud_webhook(&referral).await.assert_ok();
+    bot.graph.wait_messages_to(OTHER, 1).await;
+    bot.cloud_webhook(&cloud_text(OTHER, "L2", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    bot.graph.wait_messages_to(OTHER, 3).await;
+    bot.cloud_webhook(&cloud_text(OTHER, "L3", "Mau daftar, transfer DP ke rekening mana?")).await.assert_ok();
+    bot.graph.wait_messages_to(ADMIN, 1).await;
+    let leads: serde_json::Value = serde_json::from_str(&bot.get("/api/marketing/leads").await.body).unwrap();
+    let lead = leads["leads"].as_array().unwrap().iter().find(|l| l["phone"] == OTHER).unwrap().clone();
+    assert_eq!(lead["phase"], "booking");
+    assert_eq!(lead["interested_package"], "UMR_JAN_2027_PLUS");
+    assert_eq!(lead["source"], "120212345678901234", "the click-to-WhatsApp ad id");
+    assert_eq!(lead["handover_reason"], "payment intent");
+    assert_eq!(lead["name"], "Budi", "the latest WhatsApp profile name (cloud_text sends Budi)");
+    assert!(lead["ai_confidence"].as_f64().is_some());
+}
+
+#[tokio::test]
+async fn marketing_can_record_a_lead_and_bad_input_is_refused() {
+    let bot = TestBot::with_config(&config("")).await;
+    let ok = post_json(&bot, "/api/marketing/leads", None, json!({"phone": "+62 812-0000-0009", "name": "Andi", "interested_package": "UMR_JAN_2027_PLUS", "source": "event"})).await;
+    ok.assert_ok();
+    assert!(ok.body.contains("6281200000009"));
+    assert_eq!(post_json(&bot, "/api/marketing/leads", None, json!({"phone": "andi"})).await.status, 400);
+    assert_eq!(
+        post_json(
+            &bot,
+            "/api/marketing/leads",
+            None,
+            json!({"phone": "6281200000009", "interested_package": "NOPE_XXX_2099_X"})
+        )
+        .await
+        .status,
+        400
+    );
+}

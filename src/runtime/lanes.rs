@@ -16,7 +16,7 @@ use super::inbox::InboxItem;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{ChatId, Control, ControlAction, Event, Inbound, LabelChange};
-use crate::router::{self, ChatState, Facts, HistoryLine};
+use crate::router::{self, ChatState, Facts, HistoryLine, LeadRecord};
 use crate::store::{StoreError, chat_seq_key, decode, encode};
 
 pub(super) struct Lanes {
@@ -164,10 +164,22 @@ async fn handle_message(
         due_ms,
     });
     let due_bytes = due.as_ref().map(encode);
+    let lead = reply.lead;
 
-    let trees = (&store.inbox, &store.conversations, &store.messages, &store.outbox, &store.contacts, &store.turns);
-    let result = trees.transaction(|(tx_inbox, tx_conv, tx_messages, tx_outbox, tx_contacts, tx_turns)| {
+    let trees = (
+        &store.inbox,
+        &store.conversations,
+        &store.messages,
+        &store.outbox,
+        &store.contacts,
+        &store.turns,
+        &store.leads,
+    );
+    let result = trees.transaction(|(tx_inbox, tx_conv, tx_messages, tx_outbox, tx_contacts, tx_turns, tx_leads)| {
         tx_inbox.remove(&seq.to_be_bytes())?;
+        if let Some(lead) = &lead {
+            upsert_lead(tx_leads, lead)?;
+        }
         if let Some(bytes) = &due_bytes {
             tx_turns.insert(chat_key.as_bytes(), bytes.as_slice())?;
         }
@@ -225,9 +237,13 @@ async fn answer_burst(
     audit.turn = reply.turn;
     let audit = encode(&audit);
     let state_bytes = encode(&reply.state);
-    let trees = (&store.conversations, &store.messages, &store.outbox, &store.turns);
-    let result = trees.transaction(|(tx_conv, tx_messages, tx_outbox, tx_turns)| {
+    let lead = reply.lead;
+    let trees = (&store.conversations, &store.messages, &store.outbox, &store.turns, &store.leads);
+    let result = trees.transaction(|(tx_conv, tx_messages, tx_outbox, tx_turns, tx_leads)| {
         tx_turns.remove(chat_key.as_bytes())?;
+        if let Some(lead) = &lead {
+            upsert_lead(tx_leads, lead)?;
+        }
         tx_conv.insert(chat_key.as_bytes(), state_bytes.as_slice())?;
         tx_messages.insert(chat_seq_key(&chat_key, seq), audit.as_slice())?;
         for item in &items {
@@ -240,6 +256,15 @@ async fn answer_burst(
     result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))?;
     store.durable().await?;
     outbox.enqueue(items);
+    Ok(())
+}
+
+fn upsert_lead(
+    tx: &sled::transaction::TransactionalTree,
+    lead: &LeadRecord,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let older = tx.get(lead.phone.as_bytes())?.and_then(|b| decode::<LeadRecord>(&b).ok());
+    tx.insert(lead.phone.as_bytes(), encode(&lead.clone().merged_over(older)))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod brain;
 pub mod catalog;
 pub mod lang;
+pub mod lead;
 pub mod prompts;
 pub mod state;
 pub(crate) mod texts;
@@ -43,6 +44,8 @@ pub struct SalesReply {
     pub alerts: Vec<Outgoing>,
     pub state: ChatState,
     pub record: TurnRecord,
+    /// Created or updated when the prospect reaches booking.
+    pub lead: Option<lead::LeadRecord>,
 }
 
 /// The audit of one turn: what was decided, with which prompts, and why.
@@ -202,7 +205,42 @@ impl Sales {
             unknown_codes: d.unknown_codes,
             dropped_urls,
         };
-        SalesReply { replies, alerts, state: next, record }
+        let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, None));
+        SalesReply { replies, alerts, state: next, record, lead }
+    }
+
+    fn lead(
+        &self,
+        ev: &Inbound,
+        state: &ChatState,
+        record: &TurnRecord,
+        receipt_url: Option<String>,
+    ) -> lead::LeadRecord {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let last = ev.text().unwrap_or("[media]");
+        lead::LeadRecord {
+            phone: ev.chat.key(),
+            name: ev.sender_name.clone(),
+            phase: state.phase.as_str().to_string(),
+            interested_package: state.package.clone(),
+            conversation_summary: format!(
+                "{} pesan; paket: {}; alasan handover: {}; pesan terakhir: \"{last}\"",
+                state.inbound_count,
+                state.package.as_deref().unwrap_or("-"),
+                record.handover_reason.as_deref().unwrap_or("-"),
+            ),
+            source: state.campaign_source.clone(),
+            ai_confidence: Some(record.confidence),
+            handover_reason: record.handover_reason.clone(),
+            receipt_url,
+            notes: None,
+            created_by: "bot".into(),
+            created_ms: now,
+            updated_ms: now,
+        }
     }
 
     /// Photos, documents, voice notes, locations, contact cards: never dropped silently.
@@ -246,7 +284,12 @@ impl Sales {
             unknown_codes: Vec::new(),
             dropped_urls: Vec::new(),
         };
-        SalesReply { replies, alerts, state: next, record }
+        let receipt = match (&ev.content, handover_reason) {
+            (Content::Media { url, media_id, .. }, Some("transfer receipt")) => url.clone().or(media_id.clone()),
+            _ => None,
+        };
+        let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, receipt));
+        SalesReply { replies, alerts, state: next, record, lead }
     }
 
     fn meta(&self, state: &ChatState, lang: Language, prompts: &Prompts) -> ReplyMeta {

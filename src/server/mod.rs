@@ -3,6 +3,7 @@
 mod admin;
 mod ai;
 mod health;
+mod leads;
 mod webhooks;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/whatsapp/cloud", get(webhooks::cloud_verify).post(webhooks::cloud))
         .route("/api/ai/process-message", axum::routing::post(ai::process_message))
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
+        .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
         .route("/api/conversations/{id}", get(admin::conversation))

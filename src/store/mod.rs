@@ -18,6 +18,7 @@
 //! | `messages` | chat key `\0` seq (u64 BE) | audit record of every message in and out |
 //! | `contacts` | contact key (`phone` digits or `lid:…`) | contact summary |
 //! | `lids` | lid (`…@lid`) | resolved phone digits |
+//! | `leads` | chat key | [`crate::sales::lead::LeadRecord`] — prospects that reached booking |
 //! | `turns` | chat key | [`crate::runtime::coalesce::DueTurn`] — a burst waiting for its coalesced answer |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]).
@@ -78,6 +79,7 @@ pub struct Store {
     pub contacts: sled::Tree,
     pub lids: sled::Tree,
     pub turns: sled::Tree,
+    pub leads: sled::Tree,
     pub commit: GroupCommit,
 }
 
@@ -118,6 +120,7 @@ impl Store {
             contacts: tree("contacts")?,
             lids: tree("lids")?,
             turns: tree("turns")?,
+            leads: tree("leads")?,
             commit: GroupCommit::start(db.clone()),
             db,
         };

@@ -1,0 +1,83 @@
+//! `POST /api/marketing/leads` (record a lead by hand) and `GET /api/marketing/leads`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::require_admin;
+use super::{AppError, AppState};
+use crate::channel::Phone;
+use crate::runtime::now_ms;
+use crate::sales::lead::LeadRecord;
+use crate::store::{decode, encode};
+
+#[derive(Deserialize)]
+pub struct NewLead {
+    phone: String,
+    name: Option<String>,
+    #[serde(default)]
+    phase: Option<String>,
+    interested_package: Option<String>,
+    source: Option<String>,
+    notes: Option<String>,
+    created_by: Option<String>,
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<NewLead>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let phone = Phone::parse(&req.phone)
+        .ok_or_else(|| AppError::BadRequest(format!("`{}` is not a phone number", req.phone)))?;
+    let phase = req.phase.unwrap_or_else(|| "leads".into());
+    if !["leads", "interest", "booking"].contains(&phase.as_str()) {
+        return Err(AppError::BadRequest(format!("phase `{phase}` is not leads, interest or booking")));
+    }
+    if let Some(code) = &req.interested_package
+        && app.runtime.sales().prompts.current().catalog.get(code).is_none()
+    {
+        return Err(AppError::BadRequest(format!("package `{code}` is not in the catalog")));
+    }
+    let now = now_ms();
+    let lead = LeadRecord {
+        phone: phone.to_string(),
+        name: req.name,
+        phase,
+        interested_package: req.interested_package,
+        conversation_summary: String::new(),
+        source: req.source,
+        ai_confidence: None,
+        handover_reason: None,
+        receipt_url: None,
+        notes: req.notes,
+        created_by: req.created_by.unwrap_or_else(|| "api".into()),
+        created_ms: now,
+        updated_ms: now,
+    };
+    let leads = app.runtime.store().leads.clone();
+    let key = lead.phone.clone();
+    let stored = leads
+        .update_and_fetch(key.as_bytes(), |old| {
+            let older = old.and_then(|b| decode::<LeadRecord>(b).ok());
+            Some(encode(&lead.clone().merged_over(older)))
+        })
+        .map_err(|e| AppError::Unavailable(e.into()))?;
+    app.runtime.store().durable().await.map_err(|e| AppError::Unavailable(e.into()))?;
+    let stored: Option<LeadRecord> = stored.and_then(|b| decode(&b).ok());
+    Ok(Json(json!({"lead": stored})))
+}
+
+pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let leads = app.runtime.store().leads.clone();
+    let all = tokio::task::spawn_blocking(move || {
+        leads.iter().filter_map(|kv| kv.ok()).filter_map(|(_, v)| decode::<LeadRecord>(&v).ok()).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(Json(json!({"leads": all})))
+}
