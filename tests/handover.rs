@@ -167,3 +167,35 @@ async fn marketing_can_record_a_lead_and_bad_input_is_refused() {
         400
     );
 }
+
+#[tokio::test]
+async fn cloud_prospects_get_reply_buttons_and_a_tap_is_understood() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.cloud_webhook(&cloud_text(PROSPECT, "BT1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let sent = bot.graph.wait_messages_to(PROSPECT, 2).await;
+    assert_eq!(sent[0].body["type"], "interactive");
+    let titles: Vec<&str> = sent[0].body["interactive"]["action"]["buttons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reply"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Lihat paket lain", "Bicara dengan admin"]);
+    bot.graph.assert_contract();
+    let tap = fixture("cloud/message-interactive-button.json")
+        .replace("daftar_umr_mar_2025", "talk_admin")
+        .replace("Daftar sekarang", "Bicara dengan admin");
+    bot.cloud_webhook(&tap).await.assert_ok();
+    bot.graph.wait_messages_to(ADMIN, 1).await;
+}
+
+#[tokio::test]
+async fn waha_prospects_get_a_numbered_list_and_can_answer_with_a_number() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "N1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 2).await;
+    let text = sent[0].body["text"].as_str().unwrap();
+    assert!(text.contains("1. Lihat paket lain") && text.contains("2. Bicara dengan admin"), "{text}");
+    bot.waha_webhook(&waha_text(PROSPECT, "N2", "2")).await.assert_ok();
+    bot.waha.wait_messages_to(ADMIN, 1).await;
+}

@@ -37,9 +37,12 @@ async fn the_flat_form_is_answered_like_a_waha_message() {
 async fn a_cloud_text_is_read_typed_and_answered_through_the_graph_api() {
     let bot = TestBot::start().await;
     bot.cloud_webhook(&fixture("cloud/message-text.json")).await.assert_ok();
-    let sent = bot.graph.wait_messages_to(PROSPECT, 1).await;
-    assert_eq!(sent[0].body["type"], "text");
-    assert!(sent[0].body["text"]["body"].as_str().unwrap().contains("Budi"), "uses the profile name");
+    // The message carries a campaign code: package details with reply buttons, then the image.
+    let sent = bot.graph.wait_messages_to(PROSPECT, 2).await;
+    assert_eq!(sent[0].body["type"], "interactive");
+    let body = sent[0].body["interactive"]["body"]["text"].as_str().unwrap();
+    assert!(body.contains("Budi") && body.contains("Rp 25.000.000"), "{body}");
+    assert_eq!(sent[1].body["type"], "image");
     let reads = bot.graph.calls("read");
     assert_eq!(reads.len(), 2, "read receipt, then read + typing indicator");
     assert_eq!(reads[1].body["typing_indicator"]["type"], "text");
@@ -148,7 +151,7 @@ async fn a_redelivered_webhook_gets_no_second_reply() {
     bot.graph.wait_messages_to(PROSPECT, 1).await;
     settle().await;
     assert_eq!(bot.waha.calls("sendText").len(), 1);
-    assert_eq!(bot.graph.calls("text").len(), 1);
+    assert_eq!(bot.graph.calls("interactive").len(), 1);
 }
 
 #[tokio::test]

@@ -406,6 +406,14 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
             }
             json!({"type": "document", "document": doc})
         }
+        OutBody::Buttons { text, buttons } => {
+            let buttons: Vec<_> = buttons
+                .iter()
+                .take(3)
+                .map(|b| json!({"type": "reply", "reply": {"id": b.id, "title": b.title.chars().take(20).collect::<String>()}}))
+                .collect();
+            json!({"type": "interactive", "interactive": {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}}})
+        }
         OutBody::Video { url, caption } => {
             let mut video = json!({"link": url});
             if let Some(c) = caption {

@@ -31,8 +31,13 @@ impl ConsoleSink {
     }
 
     pub fn send(&self, out: &Outgoing) -> Sent {
+        let numbered;
         let (text, url) = match &out.body {
             OutBody::Text { text } => (Some(text.as_str()), None),
+            OutBody::Buttons { text, buttons } => {
+                numbered = OutBody::numbered(text, buttons);
+                (Some(numbered.as_str()), None)
+            }
             OutBody::Image { url, caption } | OutBody::Document { url, caption, .. } => {
                 (caption.as_deref(), Some(url.as_str()))
             }

@@ -310,6 +310,12 @@ pub enum OutBody {
         url: String,
         caption: Option<String>,
     },
+    /// Text with quick-reply buttons (Cloud API interactive message; other
+    /// channels get the choices as a numbered list).
+    Buttons {
+        text: String,
+        buttons: Vec<ReplyButton>,
+    },
     Location {
         latitude: f64,
         longitude: f64,
@@ -333,6 +339,7 @@ impl OutBody {
             OutBody::Image { .. } => "image",
             OutBody::Document { .. } => "document",
             OutBody::Video { .. } => "video",
+            OutBody::Buttons { .. } => "text",
             OutBody::Location { .. } => "location",
             OutBody::Typing { .. } => "typing",
             OutBody::Seen { .. } => "seen",
@@ -342,6 +349,25 @@ impl OutBody {
     /// Read receipts and typing are courtesy signals: best effort, never retried.
     pub fn is_marker(&self) -> bool {
         matches!(self, OutBody::Typing { .. } | OutBody::Seen { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyButton {
+    pub id: String,
+    /// At most 20 characters (Cloud API limit).
+    pub title: String,
+}
+
+impl OutBody {
+    /// The text of a buttons message as a numbered list, for channels without buttons.
+    pub fn numbered(text: &str, buttons: &[ReplyButton]) -> String {
+        let mut out = text.to_string();
+        out.push('\n');
+        for (i, b) in buttons.iter().enumerate() {
+            out.push_str(&format!("\n{}. {}", i + 1, b.title));
+        }
+        out
     }
 }
 

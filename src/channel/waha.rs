@@ -418,6 +418,11 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
             }
             with_reply("/api/sendFile", b, out)
         }
+        OutBody::Buttons { text, buttons } => with_reply(
+            "/api/sendText",
+            json!({"session": session, "chatId": chat_id, "text": OutBody::numbered(text, buttons)}),
+            out,
+        ),
         OutBody::Video { url, caption } => {
             let file = json!({"mimetype": mime_for(url, "video/mp4"), "url": url});
             let mut b = json!({"session": session, "chatId": chat_id, "file": file});

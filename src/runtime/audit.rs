@@ -77,6 +77,7 @@ impl AuditRecord {
     pub fn queued(item: &OutboxItem, chat: &str) -> AuditRecord {
         let (text, url) = match &item.out.body {
             OutBody::Text { text } => (Some(text.clone()), None),
+            OutBody::Buttons { text, buttons } => (Some(OutBody::numbered(text, buttons)), None),
             OutBody::Image { url, caption } | OutBody::Document { url, caption, .. } => {
                 (caption.clone(), Some(url.clone()))
             }

@@ -104,7 +104,7 @@ impl Sales {
             next.campaign_source = ev.referral.as_ref().and_then(|r| r.source_id.clone().or(r.headline.clone()));
         }
         let text = match &ev.content {
-            Content::Text { body } => body,
+            Content::Text { body } => chosen_option(body, state),
             Content::ButtonReply { title, .. } => title,
             _ => return self.non_text(ev, state, next, &prompts),
         };
@@ -160,8 +160,18 @@ impl Sales {
         if !d.unknown_codes.is_empty() {
             tracing::info!(chat = %ev.chat.key(), codes = ?d.unknown_codes, "campaign codes not in the catalog");
         }
+        // Buttons where the channel has them (and the text fits), a numbered list elsewhere.
+        next.options.clear();
+        let body = if d.buttons.is_empty() {
+            OutBody::Text { text }
+        } else if ev.channel == crate::channel::Channel::Cloud && text.chars().count() <= 1024 {
+            OutBody::Buttons { text, buttons: d.buttons.clone() }
+        } else {
+            next.options = d.buttons.iter().map(|b| b.title.clone()).collect();
+            OutBody::Text { text: OutBody::numbered(&text, &d.buttons) }
+        };
         let meta = self.meta(&next, d.lang, prompts);
-        let mut replies = vec![reply(ev, OutBody::Text { text }, &meta)];
+        let mut replies = vec![reply(ev, body, &meta)];
         let mut dropped_urls = Vec::new();
         for media in &d.media_to_send {
             if !prompts.knows_url(&media.url) {
@@ -336,6 +346,14 @@ impl Sales {
             }
         }
         alerts
+    }
+}
+
+/// "2" after a numbered list means the second choice.
+fn chosen_option<'a>(text: &'a str, state: &'a ChatState) -> &'a str {
+    match text.trim().trim_end_matches('.').parse::<usize>() {
+        Ok(n) if (1..=state.options.len()).contains(&n) => &state.options[n - 1],
+        _ => text,
     }
 }
 

@@ -46,6 +46,8 @@ pub struct ChatState {
     /// The prospect asked about paying: a photo or PDF next is a transfer receipt.
     pub asked_payment: bool,
     pub voice_notes: u32,
+    /// Choices offered as a numbered list: "2" means the second one.
+    pub options: Vec<String>,
     /// Messages of a burst waiting to be answered as one turn.
     pub pending: Option<PendingTurn>,
 }

@@ -181,6 +181,15 @@ pub fn payment_redirect(lang: Language, p: Option<&Package>) -> String {
     }
 }
 
+/// Quick replies after package information.
+pub fn next_steps(lang: Language) -> Vec<crate::channel::ReplyButton> {
+    let button = |id: &str, title: &str| crate::channel::ReplyButton { id: id.into(), title: title.into() };
+    match lang {
+        Id => vec![button("other_packages", "Lihat paket lain"), button("talk_admin", "Bicara dengan admin")],
+        En => vec![button("other_packages", "Other packages"), button("talk_admin", "Talk to admin")],
+    }
+}
+
 pub fn handover(lang: Language) -> String {
     match lang {
         Id => "Terima kasih kak 🙏 Admin kami akan segera membalas di chat ini.".into(),

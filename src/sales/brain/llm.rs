@@ -210,5 +210,6 @@ pub fn parse_decision(content: &str, turn: &Turn<'_>) -> Result<Decision, LlmErr
         package,
         send_location: a.send_location,
         unknown_codes,
+        buttons: Vec::new(),
     })
 }

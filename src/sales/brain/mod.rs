@@ -64,6 +64,9 @@ pub struct Decision {
     /// Code-shaped words that are not in the catalog (logged for analysis).
     #[serde(default)]
     pub unknown_codes: Vec<String>,
+    /// Quick replies offered with the text.
+    #[serde(default)]
+    pub buttons: Vec<crate::channel::ReplyButton>,
 }
 
 /// One turn as a brain sees it.

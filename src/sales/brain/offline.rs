@@ -198,6 +198,7 @@ pub fn decide(turn: &Turn<'_>) -> Decision {
         package,
         send_location: false,
         unknown_codes,
+        buttons: Vec::new(),
     };
     let available = catalog.available();
     let current = d.package.as_deref().and_then(|c| catalog.get(c));
@@ -231,6 +232,7 @@ pub fn decide(turn: &Turn<'_>) -> Decision {
                 d.response_text = texts::package_full(lang, p, &available);
             } else {
                 d.response_text = texts::package_info(lang, turn.name, p);
+                d.buttons = texts::next_steps(lang);
                 push(&mut d, MediaKind::Image, p.image_url.as_deref(), None);
             }
         }
@@ -241,6 +243,7 @@ pub fn decide(turn: &Turn<'_>) -> Decision {
                     d.new_phase = Phase::Interest;
                     d.package = Some(p.code.clone());
                     d.response_text = texts::details(lang, p, turn.prompts.company.payment_terms.as_deref());
+                    d.buttons = texts::next_steps(lang);
                     push(&mut d, MediaKind::Document, p.brochure_url.as_deref(), Some("Brosur"));
                     push(&mut d, MediaKind::Document, p.itinerary_url.as_deref(), Some("Itinerary"));
                 }
