@@ -89,13 +89,15 @@ async fn serve(config: Config, log_format: LogFormat) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    // Open the store first: announce the address only once it will be served.
+    let started = juru::server::start(config.clone())?;
     println!("juru listening on http://{}", listener.local_addr()?);
     println!("storage: {}", config.storage.path.display());
     for line in config.channel_summary() {
         println!("  {line}");
     }
     println!("brain: {}", if config.llm.api_key.is_some() { "LLM" } else { "offline (no [llm] api_key)" });
-    juru::server::run(config, listener, shutdown_signal()).await?;
+    started.serve(listener, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -326,6 +326,11 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             if let Err(e) = commit_sent(shared, &item, sent.remote_id.as_deref()) {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
             }
+            // The slot is freed only once "sent" is on disk: a crash can then
+            // repeat only the sends in flight, never ones that completed.
+            if let Err(e) = shared.store.durable().await {
+                tracing::error!(seq = item.seq, error = %e, "flushing a sent reply failed");
+            }
             Outcome::Done { paced: !marker }
         }
         Err(e) if marker => {

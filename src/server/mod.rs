@@ -114,32 +114,54 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    start(config)?.serve(listener, shutdown).await
+}
+
+/// The store is open and the pipeline running; HTTP is not served yet.
+pub struct Started {
+    runtime: Arc<Runtime>,
+    config: Config,
+}
+
+/// Opens the store and starts the pipeline (replaying what a previous run left).
+pub fn start(config: Config) -> Result<Started, ServeError> {
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let senders = Senders::from_config(&config)?;
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
-    let metrics = crate::telemetry::metrics();
-    let upkeep = tokio::spawn({
-        let metrics = metrics.clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                metrics.run_upkeep();
+    Ok(Started { runtime, config })
+}
+
+impl Started {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Started { runtime, config } = self;
+        let metrics = crate::telemetry::metrics();
+        let upkeep = tokio::spawn({
+            let metrics = metrics.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    metrics.run_upkeep();
+                }
+            }
+        });
+        let state = AppState { runtime: runtime.clone(), config: Arc::new(config), metrics };
+        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+        upkeep.abort();
+        tracing::info!("stopped accepting; draining lanes and outbox");
+        // The router's state clones are gone once serve returned.
+        match Arc::try_unwrap(runtime) {
+            Ok(runtime) => runtime.shutdown(Duration::from_secs(10)).await,
+            Err(runtime) => {
+                tracing::warn!("runtime still shared at shutdown; flushing only");
+                let _ = runtime.store().durable().await;
             }
         }
-    });
-    let state = AppState { runtime: runtime.clone(), config: Arc::new(config), metrics };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
-    upkeep.abort();
-    tracing::info!("stopped accepting; draining lanes and outbox");
-    // The router's state clones are gone once serve returned.
-    match Arc::try_unwrap(runtime) {
-        Ok(runtime) => runtime.shutdown(Duration::from_secs(10)).await,
-        Err(runtime) => {
-            tracing::warn!("runtime still shared at shutdown; flushing only");
-            let _ = runtime.store().durable().await;
-        }
+        tracing::info!("shutdown complete");
+        Ok(())
     }
-    tracing::info!("shutdown complete");
-    Ok(())
 }
