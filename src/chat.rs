@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::channel::console::ConsoleSink;
-use crate::channel::{Channel, ChatId, Content, Event, Inbound, Phone, Senders};
+use crate::channel::{Channel, ChatId, Event, Inbound, Phone, Senders};
 use crate::config::Config;
 use crate::router::BotSettings;
 use crate::runtime::{Runtime, RuntimeError};
@@ -56,20 +56,11 @@ pub async fn run(
         if text.trim().is_empty() {
             continue;
         }
-        let event = Event::Message(Box::new(Inbound {
-            channel: Channel::Console,
-            account: "console".into(),
-            id: format!("console-{}", uuid::Uuid::now_v7()),
-            chat: chat.clone(),
-            sender: chat.clone(),
-            sender_name: options.name.clone(),
-            from_me: false,
-            sent_by_api: false,
-            timestamp: crate::runtime::now_ms() / 1000,
-            content: Content::Text { body: text.to_string() },
-            reply_to: None,
-            referral: None,
-        }));
+        let id = format!("console-{}", uuid::Uuid::now_v7());
+        let mut inbound = Inbound::text_from(Channel::Console, "console", id, chat.clone(), text);
+        inbound.sender_name = options.name.clone();
+        inbound.timestamp = crate::runtime::now_ms() / 1000;
+        let event = Event::Message(Box::new(inbound));
         runtime.accept(vec![event]).await?;
         // Turn by turn: each line's answers are printed before the next line is
         // read, so a piped script is answered line by line, not as one burst.

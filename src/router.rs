@@ -279,20 +279,7 @@ mod tests {
 
     fn text(body: &str) -> Inbound {
         let chat = ChatId::Phone(Phone::parse("6281234567890").unwrap());
-        Inbound {
-            channel: Channel::Waha,
-            account: "default".into(),
-            id: "false_6281234567890@c.us_A".into(),
-            sender: chat.clone(),
-            chat,
-            sender_name: None,
-            from_me: false,
-            sent_by_api: false,
-            timestamp: 0,
-            content: Content::Text { body: body.into() },
-            reply_to: None,
-            referral: None,
-        }
+        Inbound::text_from(Channel::Waha, "default", "false_6281234567890@c.us_A".into(), chat, body)
     }
 
     fn route_of(ev: &Inbound) -> Route {

@@ -34,15 +34,7 @@ fn prompts_dir(root: &Path) -> std::path::PathBuf {
     let dir = root.join("prompts");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
     std::fs::create_dir_all(dir.join("phases")).unwrap();
-    for file in [
-        "base.md",
-        "company.md",
-        "rules.md",
-        "escalation.md",
-        "phases/leads.md",
-        "phases/interest.md",
-        "phases/booking.md",
-    ] {
+    for file in juru::sales::prompts::FILES.iter().filter(|f| **f != "packages.toml") {
         std::fs::copy(shipped.join(file), dir.join(file)).unwrap();
     }
     std::fs::copy(fixtures().join("packages.toml"), dir.join("packages.toml")).unwrap();

@@ -131,6 +131,24 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    /// A text from a person in a 1:1 chat: what the console, dry runs and tests send.
+    pub fn text_from(channel: Channel, account: &str, id: String, from: ChatId, body: &str) -> Inbound {
+        Inbound {
+            channel,
+            account: account.to_string(),
+            id,
+            sender: from.clone(),
+            chat: from,
+            sender_name: None,
+            from_me: false,
+            sent_by_api: false,
+            timestamp: 0,
+            content: Content::Text { body: body.to_string() },
+            reply_to: None,
+            referral: None,
+        }
+    }
+
     /// The text a router reads: body, caption or button title.
     pub fn text(&self) -> Option<&str> {
         match &self.content {

@@ -45,7 +45,8 @@ pub struct Prompts {
     pub catalog: Catalog,
 }
 
-const FILES: [&str; 8] = [
+/// The files of a prompt folder, in the order they are composed.
+pub const FILES: [&str; 8] = [
     "base.md",
     "company.md",
     "rules.md",

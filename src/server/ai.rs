@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::admin::require_admin;
 use super::{AppError, AppState};
-use crate::channel::{Channel, ChatId, Content, Inbound, OutBody, Phone};
+use crate::channel::{Channel, ChatId, Inbound, OutBody, Phone};
 use crate::sales::prompts::{Prompts, file_of};
 use crate::sales::{ChatState, Phase};
 
@@ -32,20 +32,8 @@ pub async fn process_message(
     let phone = Phone::parse(&req.phone)
         .ok_or_else(|| AppError::BadRequest(format!("`{}` is not a phone number", req.phone)))?;
     let chat = ChatId::Phone(phone);
-    let inbound = Inbound {
-        channel: Channel::Console,
-        account: "dry-run".into(),
-        id: req.conversation_id.clone().unwrap_or_else(|| "dry-run".into()),
-        sender: chat.clone(),
-        chat,
-        sender_name: None,
-        from_me: false,
-        sent_by_api: false,
-        timestamp: 0,
-        content: Content::Text { body: req.message },
-        reply_to: None,
-        referral: None,
-    };
+    let id = req.conversation_id.clone().unwrap_or_else(|| "dry-run".into());
+    let inbound = Inbound::text_from(Channel::Console, "dry-run", id, chat, &req.message);
     let state = ChatState { phase: req.current_phase.unwrap_or_default(), inbound_count: 1, ..ChatState::default() };
     let turn = app.runtime.sales().turn(&inbound, &state, &[]).await;
     let text = turn.replies.iter().find_map(|o| match &o.body {
