@@ -217,7 +217,8 @@ impl Default for LlmConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
-    /// Number of lanes; each chat always maps to the same lane.
+    /// How many chats are handled at once; each chat's own messages are
+    /// always handled one at a time, in order.
     pub lanes: usize,
     /// How long a handled message id is remembered for dedupe (Meta retries up to 7 days).
     pub dedupe_retention_hours: u64,
@@ -225,7 +226,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { lanes: 64, dedupe_retention_hours: 24 * 8 }
+        RuntimeConfig { lanes: 512, dedupe_retention_hours: 24 * 8 }
     }
 }
 

@@ -30,7 +30,7 @@ pub(super) type Dispatch = Arc<dyn Fn(InboxItem) + Send + Sync>;
 
 pub(super) struct Coalescer {
     tx: mpsc::UnboundedSender<DueTurn>,
-    task: JoinHandle<()>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
     progress: Arc<Progress>,
 }
 
@@ -38,7 +38,7 @@ impl Coalescer {
     pub fn start(store: Store, progress: Arc<Progress>, dispatch: Dispatch) -> Coalescer {
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(store, progress.clone(), dispatch, rx));
-        Coalescer { tx, task, progress }
+        Coalescer { tx, task: std::sync::Mutex::new(Some(task)), progress }
     }
 
     /// Answers `chat`'s burst at `due_ms` unless a later message changed its token.
@@ -49,9 +49,12 @@ impl Coalescer {
     }
 
     /// Forgets the timers (the `turns` tree keeps them for the next start).
-    pub async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
+    pub async fn stop(&self) {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 

@@ -1,13 +1,15 @@
-//! Lanes: each chat maps to one lane and a lane handles its events one at a
-//! time, in accepted order; lanes run in parallel.
+//! Lanes: each chat's events are handled one at a time, in accepted order,
+//! by a worker of its own; chats run in parallel (at most `[runtime] lanes`
+//! at once), so a slow chat (an LLM call) never holds up another.
 
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, Semaphore};
 
 use super::audit::{AuditRecord, ContactRecord, Direction};
 use super::coalesce::{Coalescer, Dispatch, DueTurn};
@@ -20,41 +22,58 @@ use crate::router::{self, ChatState, Facts, HistoryLine, LeadRecord};
 use crate::store::{StoreError, chat_seq_key, decode, encode};
 
 pub(super) struct Lanes {
-    senders: Vec<mpsc::UnboundedSender<InboxItem>>,
+    state: Arc<LaneState>,
+    /// Stripes that keep "sequence number, then dispatch" atomic per chat.
     order: Vec<Mutex<()>>,
-    workers: Vec<JoinHandle<()>>,
     coalescer: Arc<Coalescer>,
 }
 
-fn lane_index(chat_key: &str, lanes: usize) -> usize {
+/// Chats being handled: each has one worker task that takes its events in
+/// order; a semaphore bounds how many chats run at once (`[runtime] lanes`).
+struct LaneState {
+    queues: Mutex<HashMap<String, VecDeque<InboxItem>>>,
+    permits: Arc<Semaphore>,
+    closed: AtomicBool,
+    idle: Notify,
+    shared: Arc<Shared>,
+    outbox: Outbox,
+    coalescer: OnceLock<Arc<Coalescer>>,
+}
+
+const ORDER_STRIPES: usize = 64;
+
+fn stripe(chat_key: &str) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     chat_key.hash(&mut h);
-    (h.finish() % lanes as u64) as usize
+    (h.finish() % ORDER_STRIPES as u64) as usize
 }
 
 impl Lanes {
     pub fn start(shared: Arc<Shared>, outbox: Outbox) -> Lanes {
-        let n = shared.config.runtime.lanes;
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::unbounded_channel::<InboxItem>()).unzip();
-        // The coalescer feeds due turns into the lanes through weak senders,
-        // so closing the lanes at shutdown is not held up by it.
-        let weak: Vec<_> = senders.iter().map(|s| s.downgrade()).collect();
+        let state = Arc::new(LaneState {
+            queues: Mutex::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(shared.config.runtime.lanes)),
+            closed: AtomicBool::new(false),
+            idle: Notify::new(),
+            shared: shared.clone(),
+            outbox,
+            coalescer: OnceLock::new(),
+        });
+        // The coalescer feeds due turns in through a weak handle, so it never
+        // keeps the lanes alive at shutdown.
+        let weak = Arc::downgrade(&state);
         let dispatch: Dispatch = Arc::new(move |item: InboxItem| {
-            let lane = lane_index(&item.event.chat_key(), weak.len());
-            if let Some(tx) = weak[lane].upgrade() {
-                let _ = tx.send(item);
+            if let Some(state) = weak.upgrade() {
+                LaneState::dispatch(&state, item);
             }
         });
         let coalescer = Arc::new(Coalescer::start(shared.store.clone(), shared.progress.clone(), dispatch));
-        let workers = receivers
-            .into_iter()
-            .map(|rx| tokio::spawn(run_lane(shared.clone(), outbox.clone(), coalescer.clone(), rx)))
-            .collect();
-        Lanes { senders, order: (0..n).map(|_| Mutex::new(())).collect(), workers, coalescer }
+        let _ = state.coalescer.set(coalescer.clone());
+        Lanes { state, order: (0..ORDER_STRIPES).map(|_| Mutex::new(())).collect(), coalescer }
     }
 
     pub fn lane_of(&self, chat_key: &str) -> usize {
-        lane_index(chat_key, self.senders.len())
+        stripe(chat_key)
     }
 
     /// Re-opens the bursts a previous run was collecting.
@@ -68,38 +87,72 @@ impl Lanes {
         Ok(())
     }
 
-    pub fn order_lock(&self, lane: usize) -> MutexGuard<'_, ()> {
-        self.order[lane].lock().unwrap_or_else(|p| p.into_inner())
+    pub fn order_lock(&self, stripe: usize) -> MutexGuard<'_, ()> {
+        self.order[stripe].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn dispatch(&self, lane: usize, item: InboxItem) {
-        // A closed lane means shutdown: the item stays in the inbox for the next start.
-        let _ = self.senders[lane].send(item);
+    pub fn dispatch(&self, _stripe: usize, item: InboxItem) {
+        LaneState::dispatch(&self.state, item);
     }
 
-    /// Closes the lanes and waits until each has handled what it was given.
+    /// Stops taking events and waits until every chat has handled what it was given.
     pub async fn drain(self) {
-        drop(self.senders);
-        for worker in self.workers {
-            let _ = worker.await;
+        self.state.closed.store(true, Ordering::SeqCst);
+        loop {
+            let notified = self.state.idle.notified();
+            if lock(&self.state.queues).is_empty() {
+                break;
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), notified).await;
         }
-        if let Ok(coalescer) = Arc::try_unwrap(self.coalescer) {
-            coalescer.stop().await;
+        self.coalescer.stop().await;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LaneState {
+    fn dispatch(state: &Arc<LaneState>, item: InboxItem) {
+        if state.closed.load(Ordering::SeqCst) {
+            // Shutting down: the item stays in the inbox for the next start.
+            return;
+        }
+        let chat = item.event.chat_key();
+        let mut queues = lock(&state.queues);
+        match queues.get_mut(&chat) {
+            Some(queue) => queue.push_back(item),
+            None => {
+                queues.insert(chat.clone(), VecDeque::from([item]));
+                tokio::spawn(run_chat(state.clone(), chat));
+            }
         }
     }
 }
 
-async fn run_lane(
-    shared: Arc<Shared>,
-    outbox: Outbox,
-    coalescer: Arc<Coalescer>,
-    mut rx: mpsc::UnboundedReceiver<InboxItem>,
-) {
-    while let Some(item) = rx.recv().await {
+/// One chat's worker: its events one at a time, in order, then it ends.
+async fn run_chat(state: Arc<LaneState>, chat: String) {
+    loop {
+        let item = {
+            let mut queues = lock(&state.queues);
+            match queues.get_mut(&chat).and_then(VecDeque::pop_front) {
+                Some(item) => item,
+                None => {
+                    queues.remove(&chat);
+                    if queues.is_empty() {
+                        state.idle.notify_waiters();
+                    }
+                    return;
+                }
+            }
+        };
+        let Ok(_permit) = state.permits.acquire().await else { return };
         let started = Instant::now();
         let seq = item.seq;
-        let result = handle(&shared, &outbox, &coalescer, item).await;
-        shared.progress.inbox_added(-1);
+        let coalescer = state.coalescer.get().expect("set at start");
+        let result = handle(&state.shared, &state.outbox, coalescer, item).await;
+        state.shared.progress.inbox_added(-1);
         metrics::histogram!("juru_handler_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = result {
             // The item stays in the inbox and is retried on the next start.
