@@ -326,9 +326,10 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             if let Err(e) = commit_sent(shared, &item, sent.remote_id.as_deref()) {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
             }
-            // The slot is freed only once "sent" is on disk: a crash can then
-            // repeat only the sends in flight, never ones that completed.
-            if let Err(e) = shared.store.durable().await {
+            // A message's slot is freed only once "sent" is on disk: a crash can
+            // then repeat only the sends in flight, never ones that completed.
+            // Read receipts and typing may repeat harmlessly: they do not wait.
+            if !marker && let Err(e) = shared.store.durable().await {
                 tracing::error!(seq = item.seq, error = %e, "flushing a sent reply failed");
             }
             Outcome::Done { paced: !marker }
