@@ -323,7 +323,14 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
         Ok(sent) => {
             metrics::counter!("juru_replies_sent_total", "channel" => channel, "kind" => item.out.body.kind())
                 .increment(1);
-            if let Err(e) = commit_sent(shared, &item, sent.remote_id.as_deref()) {
+            // A marker's queued audit record is enough; a message records its
+            // gateway id (for delivery statuses and echo detection).
+            let recorded = if marker {
+                shared.store.outbox.remove(item.seq.to_be_bytes()).map(|_| ()).map_err(RuntimeError::from)
+            } else {
+                commit_sent(shared, &item, sent.remote_id.as_deref())
+            };
+            if let Err(e) = recorded {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
             }
             // A message's slot is freed only once "sent" is on disk: a crash can
