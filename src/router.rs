@@ -26,8 +26,10 @@ pub struct BotSettings {
     /// Chat keys the bot never answers.
     pub ignore_chats: HashSet<String>,
     pub keyword_finish: Option<String>,
-    /// A human typing on the business phone pauses the bot for this long (None: never).
-    pub pause_on_human_ms: Option<u64>,
+    /// A human typing on the business phone pauses the bot...
+    pub stop_bot_from_me: bool,
+    /// ...for this long.
+    pub pause_ms: u64,
     /// Texts arriving within this window are answered as one turn (0: each at once).
     pub coalesce_ms: u64,
     pub language: Language,
@@ -51,7 +53,8 @@ impl BotSettings {
                 .map(|c| c.key())
                 .collect(),
             keyword_finish: config.sales.keyword_finish.clone().filter(|k| !k.trim().is_empty()),
-            pause_on_human_ms: config.sales.stop_bot_from_me.then_some(config.sales.pause_expire_minutes * 60_000),
+            stop_bot_from_me: config.sales.stop_bot_from_me,
+            pause_ms: config.sales.pause_expire_minutes * 60_000,
             coalesce_ms: config.sales.coalesce_ms,
             language: config.sales.default_language,
         }
@@ -116,6 +119,7 @@ pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) ->
         _ if ev.chat.is_group() => Route::Ignore("group chat"),
         _ if bot.ignore_chats.contains(&ev.chat.key()) => Route::Ignore("ignored chat"),
         _ if bot.is_finish(ev.text()) => Route::Finish,
+        _ if chat.bot_disabled => Route::Ignore("bot switched off for this chat"),
         _ if chat.handed_over => Route::Ignore("handed over"),
         _ if chat.paused_until_ms.is_some_and(|until| until > facts.now_ms) => {
             Route::Ignore("paused: a human is answering")
@@ -198,8 +202,9 @@ pub async fn respond(
         }
         Route::HumanOnPhone => {
             reply.state.last_human_reply_ms = Some(now_ms);
-            if let Some(pause) = bot.pause_on_human_ms {
-                reply.state.paused_until_ms = Some(now_ms + pause);
+            // The chat's own setting (set by an admin) wins over `[sales]`.
+            if chat.stop_bot_from_me.unwrap_or(bot.stop_bot_from_me) {
+                reply.state.paused_until_ms = Some(now_ms + bot.pause_ms);
             }
         }
         Route::Finish => {

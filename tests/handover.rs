@@ -199,3 +199,43 @@ async fn waha_prospects_get_a_numbered_list_and_can_answer_with_a_number() {
     bot.waha_webhook(&waha_text(PROSPECT, "N2", "2")).await.assert_ok();
     bot.waha.wait_messages_to(ADMIN, 1).await;
 }
+
+#[tokio::test]
+async fn an_admin_can_switch_the_bot_off_and_on_for_one_chat() {
+    let bot = TestBot::with_config(&config("")).await;
+    let path = format!("/api/conversations/{PROSPECT}/settings");
+    let put = |body: serde_json::Value| {
+        let path = path.clone();
+        let bot = &bot;
+        async move { bot.raw_post_method("PUT", &path, &body.to_string()).await }
+    };
+    put(json!({"bot_enabled": false})).await.assert_ok();
+    assert_eq!(put(json!({})).await.status, 400);
+    bot.waha_webhook(&waha_text(PROSPECT, "O1", "halo")).await.assert_ok();
+    bot.waha_webhook(&waha_text(OTHER, "O2", "halo")).await.assert_ok();
+    bot.waha.wait_messages_to(OTHER, 1).await;
+    settle().await;
+    assert!(bot.waha.messages_to(PROSPECT).is_empty(), "switched off for this chat only");
+    put(json!({"bot_enabled": true})).await.assert_ok();
+    bot.waha_webhook(&waha_text(PROSPECT, "O3", "halo lagi")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+}
+
+#[tokio::test]
+async fn a_chat_can_opt_out_of_pausing_on_human_replies() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.raw_post_method(
+        "PUT",
+        &format!("/api/conversations/{PROSPECT}/settings"),
+        &json!({"stop_bot_from_me": false}).to_string(),
+    )
+    .await
+    .assert_ok();
+    let typed = json!({"id": "evt_typed2", "event": "message.any", "session": "default", "payload": {
+        "id": format!("true_{PROSPECT}@c.us_TYPED2"), "from": "6285712345678@c.us", "to": format!("{PROSPECT}@c.us"),
+        "fromMe": true, "source": "app", "body": "Halo kak", "hasMedia": false}});
+    bot.waha_webhook(&typed.to_string()).await.assert_ok();
+    settle().await;
+    bot.waha_webhook(&waha_text(PROSPECT, "Q1", "Paket lain apa saja?")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+}

@@ -66,6 +66,9 @@ pub enum ControlAction {
     Release,
     /// A human takes the chat; the bot stays silent.
     Handover { assigned_to: Option<String>, notes: Option<String> },
+    /// Per-chat overrides of `[sales]`: switch the bot off or on for this chat,
+    /// or whether a human reply from the phone pauses it here.
+    Settings { bot_enabled: Option<bool>, stop_bot_from_me: Option<bool> },
     /// A burst's quiet window ended: answer it (internal, from the coalescer).
     Turn { token: u64 },
 }

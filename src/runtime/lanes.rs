@@ -363,6 +363,14 @@ fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(), Run
                     state.paused_until_ms = None;
                 }
                 ControlAction::Turn { .. } => {}
+                ControlAction::Settings { bot_enabled, stop_bot_from_me } => {
+                    if let Some(enabled) = bot_enabled {
+                        state.bot_disabled = !enabled;
+                    }
+                    if stop_bot_from_me.is_some() {
+                        state.stop_bot_from_me = *stop_bot_from_me;
+                    }
+                }
                 ControlAction::Handover { assigned_to, .. } => {
                     state.handed_over = true;
                     state.handover_reason =

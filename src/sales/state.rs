@@ -46,6 +46,10 @@ pub struct ChatState {
     /// The prospect asked about paying: a photo or PDF next is a transfer receipt.
     pub asked_payment: bool,
     pub voice_notes: u32,
+    /// An admin switched the bot off for this chat.
+    pub bot_disabled: bool,
+    /// An admin's override of `[sales] stop_bot_from_me` for this chat.
+    pub stop_bot_from_me: Option<bool>,
     /// Choices offered as a numbered list: "2" means the second one.
     pub options: Vec<String>,
     /// Messages of a burst waiting to be answered as one turn.

@@ -69,6 +69,31 @@ pub async fn handover(
     Ok(Json(json!({"conversation_id": chat.key(), "handed_over": true})))
 }
 
+#[derive(Deserialize)]
+pub struct ChatSettings {
+    bot_enabled: Option<bool>,
+    stop_bot_from_me: Option<bool>,
+}
+
+/// `PUT /api/conversations/{id}/settings`: per-chat overrides of `[sales]`.
+pub async fn settings(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(req): Json<ChatSettings>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let chat = chat_id(&id)?;
+    if req.bot_enabled.is_none() && req.stop_bot_from_me.is_none() {
+        return Err(AppError::BadRequest("give bot_enabled and/or stop_bot_from_me".into()));
+    }
+    let action = ControlAction::Settings { bot_enabled: req.bot_enabled, stop_bot_from_me: req.stop_bot_from_me };
+    queue(&app, chat.clone(), "api", action).await?;
+    Ok(Json(
+        json!({"conversation_id": chat.key(), "bot_enabled": req.bot_enabled, "stop_bot_from_me": req.stop_bot_from_me}),
+    ))
+}
+
 /// `GET /api/conversations/{id}`: state and the full audit trail of one chat.
 pub async fn conversation(
     State(app): State<AppState>,

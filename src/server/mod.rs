@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
+        .route("/api/conversations/{id}/settings", axum::routing::put(admin::settings))
         .route("/api/conversations/{id}", get(admin::conversation))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
