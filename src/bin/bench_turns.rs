@@ -26,6 +26,21 @@ use juru::runtime::Runtime;
 use juru::store::Store;
 use tokio::sync::oneshot;
 
+/// Prints where the time went (flush and handler histograms) when the run ends.
+struct Report(metrics_exporter_prometheus::PrometheusHandle);
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        for line in self.0.render().lines() {
+            if line.starts_with("juru_store_flush_seconds_") || line.starts_with("juru_handler_seconds_") {
+                if line.contains("_sum") || line.contains("_count") || line.contains("quantile") {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -240,6 +255,8 @@ async fn llm(conversations: usize, turns: usize, llm_ms: u64) {
 
 #[tokio::main]
 async fn main() {
+    let metrics = juru::telemetry::metrics();
+    let _report = Report(metrics);
     match Cli::parse().mode {
         Mode::Offline { turns, concurrency, chats } => offline(turns, concurrency, chats).await,
         Mode::Llm { conversations, turns, llm_ms } => llm(conversations, turns, llm_ms).await,
