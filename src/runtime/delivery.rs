@@ -2,11 +2,10 @@
 //! gateway's id. Statuses arrive out of order; a stored state never moves back.
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::RuntimeError;
 use crate::channel::{Channel, DeliveryState, DeliveryUpdate, waha::bare_message_id};
-use crate::store::{Store, StoreError, decode, encode, key2};
+use crate::store::{Store, StoreError, TreeName, Write, decode, encode, key2};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
@@ -47,17 +46,23 @@ pub fn merge(
 }
 
 /// A status/ack event: update the record and drop the inbox item, together.
-pub(super) fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> Result<(), RuntimeError> {
-    let k = key(update.channel, &update.message_id);
+pub(super) async fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> Result<(), RuntimeError> {
+    let (state, error) = (update.state, update.error.clone());
     let now = super::now_ms();
-    let result = (&store.inbox, &store.delivery).transaction(|(tx_inbox, tx_delivery)| {
-        tx_inbox.remove(&seq.to_be_bytes())?;
-        let existing = tx_delivery.get(&k)?.and_then(|b| decode::<DeliveryRecord>(&b).ok());
-        let record = merge(existing, update.state, update.error.clone(), now);
-        tx_delivery.insert(k.as_slice(), encode(&record))?;
-        Ok::<_, ConflictableTransactionError<StoreError>>(())
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))?;
+    store
+        .commit
+        .commit(vec![
+            Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+            // Merged inside the commit: the outbox may record "sent" for the same id concurrently.
+            Write::Update(
+                TreeName::Delivery,
+                key(update.channel, &update.message_id),
+                Box::new(move |old| {
+                    encode(&merge(old.and_then(|b| decode::<DeliveryRecord>(b).ok()), state, error.clone(), now))
+                }),
+            ),
+        ])
+        .await?;
     if update.state == DeliveryState::Failed {
         tracing::warn!(channel = update.channel.as_str(), message_id = %update.message_id, error = ?update.error, "message delivery failed");
     }

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::lanes::Lanes;
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::Event;
-use crate::store::{StoreError, decode, encode};
+use crate::store::{Committed, TreeName, Write, decode, encode};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InboxItem {
@@ -28,6 +27,8 @@ pub struct AcceptReport {
 
 pub(super) async fn accept(shared: &Shared, lanes: &Lanes, events: Vec<Event>) -> Result<AcceptReport, RuntimeError> {
     let mut report = AcceptReport::default();
+    let mut committed = Vec::new();
+    let mut claimed = Vec::new();
     for event in events {
         let Some(dedupe_key) = event.dedupe_key() else {
             if let Event::Ignored(why) = event {
@@ -37,39 +38,54 @@ pub(super) async fn accept(shared: &Shared, lanes: &Lanes, events: Vec<Event>) -
             continue;
         };
         let lane = lanes.lane_of(&event.chat_key());
-        // Holding the lane's order lock from sequence number to dispatch keeps
-        // one chat's events in the order they were accepted.
+        // Holding the chat's order lock from sequence number to dispatch keeps
+        // one chat's events in the order they were accepted; the same dedupe
+        // key always maps to the same lock.
         let _order = lanes.order_lock(lane);
+        if shared.store.seen.contains_key(dedupe_key.as_bytes())? || !claim(shared, &dedupe_key) {
+            report.duplicates += 1;
+            continue;
+        }
         let now = now_ms();
         let item = InboxItem { seq: shared.store.next_seq()?, received_ms: now, event };
-        if insert_unless_seen(shared, &dedupe_key, &item, now)? {
-            report.accepted += 1;
-            shared.progress.inbox_added(1);
-            lanes.dispatch(lane, item);
-        } else {
-            report.duplicates += 1;
+        // Queued before the dispatch, so the lane's later removal of the inbox
+        // item is applied after this insert.
+        committed.push(Committed(shared.store.commit.submit(vec![
+            Write::Put(TreeName::Seen, dedupe_key.clone().into_bytes(), now.to_be_bytes().to_vec()),
+            Write::Put(TreeName::Inbox, item.seq.to_be_bytes().to_vec(), encode(&item)),
+        ])));
+        claimed.push(dedupe_key);
+        report.accepted += 1;
+        shared.progress.inbox_added(1);
+        lanes.dispatch(lane, item);
+    }
+    let mut result = Ok(());
+    for c in committed {
+        if let Err(e) = c.await {
+            result = Err(e);
         }
     }
-    shared.store.durable().await?;
+    if result.is_ok() && report.duplicates > 0 {
+        // A duplicate's original may still be in flight: acknowledge after it is on disk.
+        shared.store.durable().await?;
+    }
+    release(shared, &claimed);
+    result?;
     metrics::counter!("juru_webhook_events_total", "result" => "accepted").increment(report.accepted as u64);
     metrics::counter!("juru_webhooks_deduped_total").increment(report.duplicates as u64);
     Ok(report)
 }
 
-/// `seen` + `inbox` in one transaction: a crash can never keep the dedupe
-/// mark without the message (which would lose it on redelivery).
-fn insert_unless_seen(shared: &Shared, dedupe_key: &str, item: &InboxItem, now: u64) -> Result<bool, RuntimeError> {
-    let store = &shared.store;
-    let value = encode(item);
-    let result = (&store.seen, &store.inbox).transaction(|(seen, inbox)| {
-        if seen.get(dedupe_key.as_bytes())?.is_some() {
-            return Ok(false);
-        }
-        seen.insert(dedupe_key.as_bytes(), &now.to_be_bytes())?;
-        inbox.insert(&item.seq.to_be_bytes(), value.as_slice())?;
-        Ok::<_, ConflictableTransactionError<StoreError>>(true)
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+/// Dedupe keys accepted but not yet in the `seen` tree (their commit is in flight).
+fn claim(shared: &Shared, key: &str) -> bool {
+    shared.in_flight_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_string())
+}
+
+fn release(shared: &Shared, keys: &[String]) {
+    let mut set = shared.in_flight_keys.lock().unwrap_or_else(|p| p.into_inner());
+    for k in keys {
+        set.remove(k);
+    }
 }
 
 /// Re-queues what a previous run accepted but did not handle, in order.

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::{Notify, Semaphore};
 
 use super::audit::{AuditRecord, ContactRecord, Direction};
@@ -19,7 +18,7 @@ use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{ChatId, Control, ControlAction, Event, Inbound, LabelChange};
 use crate::router::{self, ChatState, Facts, HistoryLine, LeadRecord};
-use crate::store::{StoreError, chat_seq_key, decode, encode};
+use crate::store::{StoreError, TreeName, Write, chat_seq_key, decode, encode};
 
 pub(super) struct Lanes {
     state: Arc<LaneState>,
@@ -168,11 +167,11 @@ async fn handle(shared: &Shared, outbox: &Outbox, coalescer: &Coalescer, item: I
             answer_burst(shared, outbox, item.seq, chat, token).await
         }
         Event::Delivery(update) => {
-            delivery::apply(&shared.store, item.seq, &update)?;
+            delivery::apply(&shared.store, item.seq, &update).await?;
             Ok(())
         }
-        Event::Label(change) => record_label(shared, item.seq, &change),
-        Event::Control(control) => apply_control(shared, item.seq, &control),
+        Event::Label(change) => record_label(shared, item.seq, &change).await,
+        Event::Control(control) => apply_control(shared, item.seq, &control).await,
         Event::Ignored(_) => Ok(()),
     }
 }
@@ -219,40 +218,31 @@ async fn handle_message(
     let due_bytes = due.as_ref().map(encode);
     let lead = reply.lead;
 
-    let trees = (
-        &store.inbox,
-        &store.conversations,
-        &store.messages,
-        &store.outbox,
-        &store.contacts,
-        &store.turns,
-        &store.leads,
-    );
-    let result = trees.transaction(|(tx_inbox, tx_conv, tx_messages, tx_outbox, tx_contacts, tx_turns, tx_leads)| {
-        tx_inbox.remove(&seq.to_be_bytes())?;
-        if let Some(lead) = &lead {
-            upsert_lead(tx_leads, lead)?;
-        }
-        if let Some(bytes) = &due_bytes {
-            tx_turns.insert(chat_key.as_bytes(), bytes.as_slice())?;
-        }
-        tx_conv.insert(chat_key.as_bytes(), state_bytes.as_slice())?;
-        tx_messages.insert(chat_seq_key(&chat_key, seq), inbound_audit.as_slice())?;
-        for item in &items {
-            tx_outbox.insert(&item.seq.to_be_bytes(), encode(item))?;
-            let to = item.out.to.key();
-            tx_messages.insert(chat_seq_key(&to, item.seq), encode(&AuditRecord::queued(item, &to)))?;
-        }
-        if let Some(key) = &contact_key {
-            let existing = tx_contacts.get(key.as_bytes())?.and_then(|b| decode::<ContactRecord>(&b).ok());
-            let contact = ContactRecord::seen(existing, &inbound, now);
-            tx_contacts.insert(key.as_bytes(), encode(&contact))?;
-        }
-        Ok::<_, ConflictableTransactionError<StoreError>>(())
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))?;
+    let mut writes = vec![
+        Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+        Write::Put(TreeName::Conversations, chat_key.clone().into_bytes(), state_bytes),
+        Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), inbound_audit),
+    ];
+    if let Some(bytes) = due_bytes {
+        writes.push(Write::Put(TreeName::Turns, chat_key.clone().into_bytes(), bytes));
+    }
+    if let Some(lead) = lead {
+        writes.push(upsert_lead(lead));
+    }
+    queue_items(&mut writes, &items);
+    if let Some(key) = contact_key {
+        let ev = inbound.clone();
+        writes.push(Write::Update(
+            TreeName::Contacts,
+            key.into_bytes(),
+            Box::new(move |old| {
+                let existing = old.and_then(|b| decode::<ContactRecord>(b).ok());
+                encode(&ContactRecord::seen(existing, &ev, now))
+            }),
+        ));
+    }
     // Nothing is sent before the commit that queued it is on disk.
-    store.durable().await?;
+    store.commit.commit(writes).await?;
     outbox.enqueue(items);
     if let Some(due) = due {
         coalescer.schedule(due);
@@ -291,34 +281,41 @@ async fn answer_burst(
     let audit = encode(&audit);
     let state_bytes = encode(&reply.state);
     let lead = reply.lead;
-    let trees = (&store.conversations, &store.messages, &store.outbox, &store.turns, &store.leads);
-    let result = trees.transaction(|(tx_conv, tx_messages, tx_outbox, tx_turns, tx_leads)| {
-        tx_turns.remove(chat_key.as_bytes())?;
-        if let Some(lead) = &lead {
-            upsert_lead(tx_leads, lead)?;
-        }
-        tx_conv.insert(chat_key.as_bytes(), state_bytes.as_slice())?;
-        tx_messages.insert(chat_seq_key(&chat_key, seq), audit.as_slice())?;
-        for item in &items {
-            tx_outbox.insert(&item.seq.to_be_bytes(), encode(item))?;
-            let to = item.out.to.key();
-            tx_messages.insert(chat_seq_key(&to, item.seq), encode(&AuditRecord::queued(item, &to)))?;
-        }
-        Ok::<_, ConflictableTransactionError<StoreError>>(())
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))?;
-    store.durable().await?;
+    let mut writes = vec![
+        Write::Remove(TreeName::Turns, chat_key.clone().into_bytes()),
+        Write::Put(TreeName::Conversations, chat_key.clone().into_bytes(), state_bytes),
+        Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), audit),
+    ];
+    if let Some(lead) = lead {
+        writes.push(upsert_lead(lead));
+    }
+    queue_items(&mut writes, &items);
+    store.commit.commit(writes).await?;
     outbox.enqueue(items);
     Ok(())
 }
 
-fn upsert_lead(
-    tx: &sled::transaction::TransactionalTree,
-    lead: &LeadRecord,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let older = tx.get(lead.phone.as_bytes())?.and_then(|b| decode::<LeadRecord>(&b).ok());
-    tx.insert(lead.phone.as_bytes(), encode(&lead.clone().merged_over(older)))?;
-    Ok(())
+/// Merged with what is stored, inside the commit.
+fn upsert_lead(lead: LeadRecord) -> Write {
+    let key = lead.phone.clone().into_bytes();
+    Write::Update(
+        TreeName::Leads,
+        key,
+        Box::new(move |old| encode(&lead.clone().merged_over(old.and_then(|b| decode::<LeadRecord>(b).ok())))),
+    )
+}
+
+/// The outbox items and their "queued" audit records.
+fn queue_items(writes: &mut Vec<Write>, items: &[OutboxItem]) {
+    for item in items {
+        let to = item.out.to.key();
+        writes.push(Write::Put(TreeName::Outbox, item.seq.to_be_bytes().to_vec(), encode(item)));
+        writes.push(Write::Put(
+            TreeName::Messages,
+            chat_seq_key(&to, item.seq),
+            encode(&AuditRecord::queued(item, &to)),
+        ));
+    }
 }
 
 /// The chat's last `n` text lines in and out, oldest first (for the LLM).
@@ -346,53 +343,56 @@ fn recent_history(store: &crate::store::Store, chat_key: &str, n: usize) -> Resu
 }
 
 /// An operator's release or handover: state change, audit and inbox removal together.
-fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(), RuntimeError> {
+async fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(), RuntimeError> {
     let store = &shared.store;
     let chat_key = control.chat.key();
-    let now = now_ms();
-    let audit = AuditRecord::control(seq, control, now);
-    let result =
-        (&store.inbox, &store.conversations, &store.messages).transaction(|(tx_inbox, tx_conv, tx_messages)| {
-            tx_inbox.remove(&seq.to_be_bytes())?;
-            let mut state: ChatState =
-                tx_conv.get(chat_key.as_bytes())?.and_then(|b| decode(&b).ok()).unwrap_or_default();
-            match &control.action {
-                ControlAction::Release => {
-                    state.handed_over = false;
-                    state.handover_reason = None;
-                    state.paused_until_ms = None;
-                }
-                ControlAction::Turn { .. } => {}
-                ControlAction::Settings { bot_enabled, stop_bot_from_me } => {
-                    if let Some(enabled) = bot_enabled {
-                        state.bot_disabled = !enabled;
-                    }
-                    if stop_bot_from_me.is_some() {
-                        state.stop_bot_from_me = *stop_bot_from_me;
-                    }
-                }
-                ControlAction::Handover { assigned_to, .. } => {
-                    state.handed_over = true;
-                    state.handover_reason =
-                        Some(format!("admin handover to {}", assigned_to.as_deref().unwrap_or(&control.by)));
-                }
+    // Read outside the commit: this chat's events are handled one at a time.
+    let mut state: ChatState =
+        store.conversations.get(chat_key.as_bytes())?.and_then(|b| decode(&b).ok()).unwrap_or_default();
+    match &control.action {
+        ControlAction::Release => {
+            state.handed_over = false;
+            state.handover_reason = None;
+            state.paused_until_ms = None;
+        }
+        ControlAction::Turn { .. } => {}
+        ControlAction::Settings { bot_enabled, stop_bot_from_me } => {
+            if let Some(enabled) = bot_enabled {
+                state.bot_disabled = !enabled;
             }
-            let audit = AuditRecord { phase: Some(state.phase.as_str().to_string()), ..audit.clone() };
-            tx_conv.insert(chat_key.as_bytes(), encode(&state))?;
-            tx_messages.insert(chat_seq_key(&chat_key, seq), encode(&audit))?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+            if stop_bot_from_me.is_some() {
+                state.stop_bot_from_me = *stop_bot_from_me;
+            }
+        }
+        ControlAction::Handover { assigned_to, .. } => {
+            state.handed_over = true;
+            state.handover_reason =
+                Some(format!("admin handover to {}", assigned_to.as_deref().unwrap_or(&control.by)));
+        }
+    }
+    let mut audit = AuditRecord::control(seq, control, now_ms());
+    audit.phase = Some(state.phase.as_str().to_string());
+    store
+        .commit
+        .commit(vec![
+            Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+            Write::Put(TreeName::Conversations, chat_key.clone().into_bytes(), encode(&state)),
+            Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), encode(&audit)),
+        ])
+        .await?;
+    Ok(())
 }
 
-fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {
-    let store = &shared.store;
+async fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {
     let chat_key = change.chat.as_ref().map(|c| c.key()).unwrap_or_else(|| format!("label:{}", change.label_id));
     let audit = encode(&AuditRecord::label(seq, change, now_ms()));
-    let result = (&store.inbox, &store.messages).transaction(|(tx_inbox, tx_messages)| {
-        tx_inbox.remove(&seq.to_be_bytes())?;
-        tx_messages.insert(chat_seq_key(&chat_key, seq), audit.as_slice())?;
-        Ok::<_, ConflictableTransactionError<StoreError>>(())
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+    shared
+        .store
+        .commit
+        .commit(vec![
+            Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+            Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), audit),
+        ])
+        .await?;
+    Ok(())
 }

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub config: Config,
     pub progress: Arc<Progress>,
     pub identity: identity::Identity,
+    /// Dedupe keys whose inbox commit is in flight (see `inbox::accept`).
+    pub in_flight_keys: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A running pipeline. Clone-free: wrap in `Arc` to share.
@@ -62,7 +64,16 @@ impl Runtime {
         let progress = Arc::new(Progress::default());
         let identity = identity::Identity::new(store.clone(), senders.waha.clone());
         let sales = Sales::from_config(&config);
-        let shared = Arc::new(Shared { store, senders, bot, sales, config, progress, identity });
+        let shared = Arc::new(Shared {
+            store,
+            senders,
+            bot,
+            sales,
+            config,
+            progress,
+            identity,
+            in_flight_keys: Default::default(),
+        });
         let outbox = outbox::Outbox::start(shared.clone())?;
         let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
         inbox::replay(&shared, &lanes)?;

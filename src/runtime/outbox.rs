@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -21,7 +20,7 @@ use super::delivery::{self, DeliveryRecord};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{Channel, DeliveryState, Outgoing, SendError};
 use crate::config::OutboxConfig;
-use crate::store::{StoreError, chat_seq_key, decode, encode};
+use crate::store::{TreeName, Write, chat_seq_key, decode, encode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxItem {
@@ -325,19 +324,16 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
                 .increment(1);
             // A marker's queued audit record is enough; a message records its
             // gateway id (for delivery statuses and echo detection).
+            // A message's slot is freed only once "sent" is on disk (the commit
+            // waits for it): a crash can then repeat only the sends in flight.
+            // Read receipts and typing may repeat harmlessly: they do not wait.
             let recorded = if marker {
                 shared.store.outbox.remove(item.seq.to_be_bytes()).map(|_| ()).map_err(RuntimeError::from)
             } else {
-                commit_sent(shared, &item, sent.remote_id.as_deref())
+                commit_sent(shared, &item, sent.remote_id.as_deref()).await
             };
             if let Err(e) = recorded {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
-            }
-            // A message's slot is freed only once "sent" is on disk: a crash can
-            // then repeat only the sends in flight, never ones that completed.
-            // Read receipts and typing may repeat harmlessly: they do not wait.
-            if !marker && let Err(e) = shared.store.durable().await {
-                tracing::error!(seq = item.seq, error = %e, "flushing a sent reply failed");
             }
             Outcome::Done { paced: !marker }
         }
@@ -369,7 +365,7 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             let permanent = !e.is_retryable();
             tracing::warn!(seq = item.seq, attempts = item.attempts + 1, permanent, error = %e, "giving up on a reply; moved to dead");
             metrics::counter!("juru_replies_failed_total", "channel" => channel, "permanent" => if permanent { "true" } else { "false" }).increment(1);
-            if let Err(e) = commit_dead(shared, item, e.to_string(), permanent) {
+            if let Err(e) = commit_dead(shared, item, e.to_string(), permanent).await {
                 tracing::error!(error = %e, "moving a reply to dead failed");
             }
             Outcome::Done { paced: false }
@@ -390,47 +386,51 @@ pub fn backoff(config: &OutboxConfig, attempt: u32) -> Duration {
     delays.nth(attempt.saturating_sub(1) as usize).unwrap_or(Duration::from_millis(config.max_delay_ms))
 }
 
-fn commit_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>) -> Result<(), RuntimeError> {
-    let store = &shared.store;
+async fn commit_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>) -> Result<(), RuntimeError> {
     let chat = item.out.to.key();
     let mut audit = AuditRecord::queued(item, &chat);
     audit.status = Some("sent".into());
     audit.message_id = remote_id.map(str::to_string);
-    let audit = encode(&audit);
-    let delivery_key = remote_id.map(|id| delivery::key(item.channel, id));
-    let now = now_ms();
-    let result =
-        (&store.outbox, &store.messages, &store.delivery).transaction(|(tx_outbox, tx_messages, tx_delivery)| {
-            tx_outbox.remove(&item.seq.to_be_bytes())?;
-            tx_messages.insert(chat_seq_key(&chat, item.seq), audit.as_slice())?;
-            if let Some(k) = &delivery_key {
-                let existing = tx_delivery.get(k)?.and_then(|b| decode::<DeliveryRecord>(&b).ok());
+    let mut writes = vec![
+        Write::Remove(TreeName::Outbox, item.seq.to_be_bytes().to_vec()),
+        Write::Put(TreeName::Messages, chat_seq_key(&chat, item.seq), encode(&audit)),
+    ];
+    if let Some(id) = remote_id {
+        let (seq, now) = (item.seq, now_ms());
+        // Merged inside the commit: a status for this id may be applied concurrently.
+        writes.push(Write::Update(
+            TreeName::Delivery,
+            delivery::key(item.channel, id),
+            Box::new(move |old| {
+                let existing = old.and_then(|b| decode::<DeliveryRecord>(b).ok());
                 let mut record = delivery::merge(existing, DeliveryState::Sent, None, now);
                 record.chat = Some(chat.clone());
-                record.seq = Some(item.seq);
-                tx_delivery.insert(k.as_slice(), encode(&record))?;
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+                record.seq = Some(seq);
+                encode(&record)
+            }),
+        ));
+    }
+    shared.store.commit.commit(writes).await?;
+    Ok(())
 }
 
-fn commit_dead(shared: &Shared, item: OutboxItem, error: String, permanent: bool) -> Result<(), RuntimeError> {
-    let store = &shared.store;
+async fn commit_dead(shared: &Shared, item: OutboxItem, error: String, permanent: bool) -> Result<(), RuntimeError> {
     let chat = item.out.to.key();
     let mut audit = AuditRecord::queued(&item, &chat);
     audit.status = Some("failed".into());
     audit.error = Some(error.clone());
-    let audit = encode(&audit);
     let seq = item.seq;
     let dead = encode(&DeadItem { item, error, permanent, at_ms: now_ms() });
-    let result = (&store.outbox, &store.dead, &store.messages).transaction(|(tx_outbox, tx_dead, tx_messages)| {
-        tx_outbox.remove(&seq.to_be_bytes())?;
-        tx_dead.insert(&seq.to_be_bytes(), dead.as_slice())?;
-        tx_messages.insert(chat_seq_key(&chat, seq), audit.as_slice())?;
-        Ok::<_, ConflictableTransactionError<StoreError>>(())
-    });
-    result.map_err(|e: TransactionError<StoreError>| RuntimeError::Store(e.into()))
+    shared
+        .store
+        .commit
+        .commit(vec![
+            Write::Remove(TreeName::Outbox, seq.to_be_bytes().to_vec()),
+            Write::Put(TreeName::Dead, seq.to_be_bytes().to_vec(), dead),
+            Write::Put(TreeName::Messages, chat_seq_key(&chat, seq), encode(&audit)),
+        ])
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
-//! Group commit: one flusher thread makes many writers durable with one flush.
+//! Group commit: one committer thread makes many writers' changes durable
+//! with one transaction and one flush.
 //!
-//! A writer calls [`GroupCommit::flushed`] after its writes and waits; the
-//! flusher takes everyone waiting, runs one blocking `Db::flush()` (which
-//! covers every tree and every write made before it), then wakes them all.
+//! A writer hands its precomputed [`Write`]s to [`GroupCommit::commit`] and
+//! waits; the committer takes everyone waiting, applies all their writes in
+//! ONE multi-tree transaction (sled seals and syncs a log buffer per
+//! transaction and serialises transactions behind a global lock, so one per
+//! batch instead of one per writer is what makes the pipeline fast), runs one
+//! blocking `Db::flush()`, then wakes them all. [`GroupCommit::flushed`] is
+//! a commit without writes.
 //! Only this thread ever flushes, so the 0.34 `flush_async` deadlock
 //! (spacejam/sled#1308) cannot happen. When the last handle is dropped the
 //! thread flushes once more and exits, releasing the database's file lock.
@@ -17,6 +22,41 @@ use super::StoreError;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// The trees a [`Write`] may name, in the order the committer's transaction lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeName {
+    Inbox,
+    Seen,
+    Outbox,
+    Dead,
+    Delivery,
+    Conversations,
+    Messages,
+    Contacts,
+    Turns,
+    Leads,
+}
+
+pub const TREE_NAMES: [&str; 10] =
+    ["inbox", "seen", "outbox", "dead", "delivery", "conversations", "messages", "contacts", "turns", "leads"];
+
+/// Computes a key's new value from its current one, inside the transaction
+/// (so concurrent writers of the same key never lose an update). Must be pure:
+/// a transaction may run more than once.
+pub type Update = Box<dyn Fn(Option<&[u8]>) -> Vec<u8> + Send>;
+
+/// One change, computed by the writer and applied by the committer.
+pub enum Write {
+    Put(TreeName, Vec<u8>, Vec<u8>),
+    Remove(TreeName, Vec<u8>),
+    Update(TreeName, Vec<u8>, Update),
+}
+
+struct Request {
+    writes: Vec<Write>,
+    done: Waiter,
+}
+
 #[derive(Clone)]
 pub struct GroupCommit {
     inner: Arc<Inner>,
@@ -24,7 +64,7 @@ pub struct GroupCommit {
 }
 
 struct Inner {
-    waiting: Mutex<Vec<Waiter>>,
+    waiting: Mutex<Vec<Request>>,
     wake: Condvar,
     stopping: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -40,7 +80,8 @@ impl Drop for Stopper {
 }
 
 impl GroupCommit {
-    pub fn start(db: sled::Db) -> GroupCommit {
+    /// `trees` in the order of [`TREE_NAMES`].
+    pub fn start(db: sled::Db, trees: Vec<sled::Tree>) -> GroupCommit {
         let inner = Arc::new(Inner {
             waiting: Mutex::new(Vec::new()),
             wake: Condvar::new(),
@@ -50,7 +91,7 @@ impl GroupCommit {
         let worker = inner.clone();
         let handle = std::thread::Builder::new()
             .name("juru-flusher".into())
-            .spawn(move || flusher(&worker, db))
+            .spawn(move || flusher(&worker, db, trees))
             .expect("spawning the flusher thread");
         *lock(&inner.thread) = Some(handle);
         GroupCommit { _stopper: Arc::new(Stopper(inner.clone())), inner }
@@ -58,16 +99,40 @@ impl GroupCommit {
 
     /// Resolves once every write this task made before the call is on disk.
     pub async fn flushed(&self) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.inner.waiting).push(tx);
+        self.commit(Vec::new()).await
+    }
+
+    /// Applies `writes` atomically (with everyone else's in the same batch)
+    /// and resolves once they are on disk.
+    pub async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        Committed(self.submit(writes)).await
+    }
+
+    /// Queues `writes` now (their order relative to later submissions is
+    /// kept); await the result to know they are on disk.
+    pub fn submit(&self, writes: Vec<Write>) -> oneshot::Receiver<Result<(), String>> {
+        let (done, rx) = oneshot::channel();
+        lock(&self.inner.waiting).push(Request { writes, done });
         self.inner.wake.notify_one();
-        match rx.await {
+        rx
+    }
+}
+
+/// The outcome of a [`GroupCommit::submit`].
+pub struct Committed(pub oneshot::Receiver<Result<(), String>>);
+
+impl std::future::Future for Committed {
+    type Output = Result<(), StoreError>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Io(std::io::Error::other(e))),
             Err(_) => Err(StoreError::Io(std::io::Error::other("the store is closed"))),
-        }
+        })
     }
+}
 
+impl GroupCommit {
     /// Serves the waiting writers one last time, flushes and stops the thread.
     pub fn stop(&self) {
         stop(&self.inner);
@@ -86,7 +151,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn flusher(inner: &Inner, db: sled::Db) {
+fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
+    use sled::transaction::{ConflictableTransactionError, Transactional};
+    if batch.iter().all(|r| r.writes.is_empty()) {
+        return Ok(());
+    }
+    let result = trees.transaction(|view| {
+        for write in batch.iter().flat_map(|r| &r.writes) {
+            match write {
+                Write::Put(t, k, v) => {
+                    view[*t as usize].insert(k.as_slice(), v.as_slice())?;
+                }
+                Write::Remove(t, k) => {
+                    view[*t as usize].remove(k.as_slice())?;
+                }
+                Write::Update(t, k, f) => {
+                    let tree = &view[*t as usize];
+                    let current = tree.get(k.as_slice())?;
+                    tree.insert(k.as_slice(), f(current.as_deref()))?;
+                }
+            }
+        }
+        Ok::<_, ConflictableTransactionError<()>>(())
+    });
+    result.map_err(|e| format!("{e:?}"))
+}
+
+fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
     loop {
         let (batch, stopping) = {
             let mut waiting = lock(&inner.waiting);
@@ -96,15 +187,15 @@ fn flusher(inner: &Inner, db: sled::Db) {
             (std::mem::take(&mut *waiting), inner.stopping.load(Ordering::SeqCst))
         };
         let started = Instant::now();
-        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+        let result = apply(&trees, &batch).and_then(|_| db.flush().map(|_| ()).map_err(|e| e.to_string()));
         metrics::histogram!("juru_store_flush_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             // sled I/O errors are fatal (rust-stack.md §4 rule 7): callers fail
             // their requests with 5xx and the supervisor restarts us.
             tracing::error!(error = %e, "sled flush failed");
         }
-        for waiter in batch {
-            let _ = waiter.send(result.clone());
+        for request in batch {
+            let _ = request.done.send(result.clone());
         }
         if stopping {
             return;
@@ -120,7 +211,7 @@ mod tests {
     async fn many_writers_share_flushes_and_all_complete() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let gc = GroupCommit::start(db.clone());
+        let gc = GroupCommit::start(db.clone(), Vec::new());
         let mut tasks = Vec::new();
         for i in 0..200u32 {
             let (db, gc) = (db.clone(), gc.clone());
@@ -139,7 +230,7 @@ mod tests {
     fn dropping_the_last_handle_releases_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let gc = GroupCommit::start(db.clone());
+        let gc = GroupCommit::start(db.clone(), Vec::new());
         drop(db);
         drop(gc);
         // Reopening needs the file lock the flusher's clone held.

@@ -27,7 +27,7 @@ pub mod codec;
 mod commit;
 
 pub use codec::{CodecError, decode, encode};
-pub use commit::GroupCommit;
+pub use commit::{Committed, GroupCommit, TreeName, Write};
 
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,10 @@ impl Store {
             lids: tree("lids")?,
             turns: tree("turns")?,
             leads: tree("leads")?,
-            commit: GroupCommit::start(db.clone()),
+            commit: GroupCommit::start(
+                db.clone(),
+                commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?,
+            ),
             db,
         };
         migrate(&store, path)?;
