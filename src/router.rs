@@ -161,17 +161,19 @@ pub async fn respond(
             reply.state.inbound_count += 1;
             reply.state.last_inbound_ms = now_ms;
             if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
-                // Wait for the rest of the burst; the prospect sees we are reading and typing.
-                let mut pending = reply.state.pending.take().unwrap_or_else(|| PendingTurn {
-                    token: 0,
-                    texts: Vec::new(),
-                    last: Box::new(ev.clone()),
-                });
-                pending.token = reply.state.inbound_count;
+                // Collect the burst; the prospect sees we are reading and typing.
+                // The window opens with the burst's first message and does not
+                // slide, so a chatty prospect still gets an answer within it.
+                let mut pending = match reply.state.pending.take() {
+                    Some(open) => open,
+                    None => {
+                        reply.due_ms = Some(now_ms + bot.coalesce_ms);
+                        PendingTurn { token: reply.state.inbound_count, texts: Vec::new(), last: Box::new(ev.clone()) }
+                    }
+                };
                 pending.texts.extend(ev.text().map(str::to_string));
                 pending.last = Box::new(ev.clone());
                 reply.state.pending = Some(pending);
-                reply.due_ms = Some(now_ms + bot.coalesce_ms);
                 let typing = Outgoing {
                     to: ev.chat.clone(),
                     body: OutBody::Text { text: String::new() },
@@ -392,10 +394,9 @@ mod tests {
         assert!(first.outgoing.iter().all(|o| o.body.is_marker()), "only seen/typing while collecting");
         let second =
             respond(Route::Conversation, &text("UMR_JAN_2027_PLUS"), &bot, &sales(), &first.state, &[], 2_000).await;
+        assert_eq!(second.due_ms, None, "the window does not slide");
         let token = second.state.pending.as_ref().unwrap().token;
-        // The first window's timer is stale now.
-        let stale = first.state.pending.as_ref().unwrap().token;
-        assert!(respond_to_burst(stale, &bot, &sales(), &second.state, &[], 3_500).await.is_none());
+        assert!(respond_to_burst(token + 1, &bot, &sales(), &second.state, &[], 3_500).await.is_none(), "stale token");
         let answer = respond_to_burst(token, &bot, &sales(), &second.state, &[], 3_500).await.unwrap();
         let texts: Vec<_> = answer.outgoing.iter().filter(|o| o.body.kind() == "text").collect();
         assert_eq!(texts.len(), 1, "one answer for the burst");
