@@ -9,19 +9,20 @@
 //! | tree | key | value |
 //! | --- | --- | --- |
 //! | `meta` | `schema_version` | u32 big-endian |
-//! | `inbox` | seq (u64 BE) | [`crate::runtime::inbox::InboxItem`] — accepted, not yet handled |
+//! | `inbox` | seq (u64 BE) | `InboxItem` — accepted, not yet handled |
 //! | `seen` | `channel \0 dedupe-key` | received-at ms (u64 BE) — dedupe, pruned after the retention window |
-//! | `outbox` | seq (u64 BE) | [`crate::runtime::outbox::OutboxItem`] — committed, not yet sent |
+//! | `outbox` | seq (u64 BE) | `OutboxItem` — committed, not yet sent |
 //! | `dead` | seq (u64 BE) | outbox item that gave up, with its last error |
-//! | `delivery` | `channel \0 remote-message-id` | [`crate::runtime::delivery::DeliveryRecord`] |
-//! | `conversations` | chat key | [`crate::router::ChatState`] |
+//! | `delivery` | `channel \0 remote-message-id` | `DeliveryRecord` |
+//! | `conversations` | chat key | `ChatState` |
 //! | `messages` | chat key `\0` seq (u64 BE) | audit record of every message in and out |
 //! | `contacts` | contact key (`phone` digits or `lid:…`) | contact summary |
 //! | `lids` | lid (`…@lid`) | resolved phone digits |
-//! | `leads` | chat key | [`crate::sales::lead::LeadRecord`] — prospects that reached booking |
-//! | `turns` | chat key | [`crate::runtime::coalesce::DueTurn`] — a burst waiting for its coalesced answer |
+//! | `leads` | chat key | `LeadRecord` — prospects that reached booking |
+//! | `turns` | chat key | `DueTurn` — a burst waiting for its coalesced answer |
 //!
-//! Every value is `[version byte] + JSON` (see [`codec`]).
+//! Every value is `[version byte] + JSON` (see [`codec`]); the value types
+//! live with the modules that own them (runtime, router, sales).
 
 pub mod codec;
 mod commit;
