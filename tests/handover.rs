@@ -146,6 +146,13 @@ async fn reaching_booking_creates_the_lead_record() {
     assert_eq!(lead["handover_reason"], "payment intent");
     assert_eq!(lead["name"], "Budi", "the latest WhatsApp profile name (cloud_text sends Budi)");
     assert!(lead["ai_confidence"].as_f64().is_some());
+    drop(leads);
+    let mut bot = bot;
+    bot.stop().await;
+    let contact: juru::runtime::audit::ContactRecord =
+        juru::store::decode(&bot.store().contacts.get(OTHER).unwrap().unwrap()).unwrap();
+    assert_eq!(contact.campaign_source.as_deref(), Some("120212345678901234"));
+    assert!(contact.referral.is_some_and(|r| r.ctwa_clid.is_some()));
 }
 
 #[tokio::test]

@@ -174,6 +174,9 @@ pub struct ContactRecord {
     pub messages: u64,
     /// The first ad click that brought them (Cloud API referral).
     pub referral: Option<Referral>,
+    /// The first campaign code or ad id the sales conversation recorded.
+    #[serde(default)]
+    pub campaign_source: Option<String>,
 }
 
 impl ContactRecord {
@@ -187,6 +190,7 @@ impl ContactRecord {
             last_seen_ms: now_ms,
             messages: 0,
             referral: None,
+            campaign_source: None,
         });
         c.messages += 1;
         c.last_seen_ms = now_ms;

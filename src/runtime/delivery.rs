@@ -58,7 +58,7 @@ pub(super) async fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> R
                 TreeName::Delivery,
                 key(update.channel, &update.message_id),
                 Box::new(move |old| {
-                    encode(&merge(old.and_then(|b| decode::<DeliveryRecord>(b).ok()), state, error.clone(), now))
+                    Some(encode(&merge(old.and_then(|b| decode::<DeliveryRecord>(b).ok()), state, error.clone(), now)))
                 }),
             ),
         ])

@@ -232,12 +232,14 @@ async fn handle_message(
     queue_items(&mut writes, &items);
     if let Some(key) = contact_key {
         let ev = inbound.clone();
+        let source = reply.state.campaign_source.clone();
         writes.push(Write::Update(
             TreeName::Contacts,
             key.into_bytes(),
             Box::new(move |old| {
-                let existing = old.and_then(|b| decode::<ContactRecord>(b).ok());
-                encode(&ContactRecord::seen(existing, &ev, now))
+                let mut contact = ContactRecord::seen(old.and_then(|b| decode::<ContactRecord>(b).ok()), &ev, now);
+                contact.campaign_source = contact.campaign_source.or_else(|| source.clone());
+                Some(encode(&contact))
             }),
         ));
     }
@@ -289,6 +291,18 @@ async fn answer_burst(
     if let Some(lead) = lead {
         writes.push(upsert_lead(lead));
     }
+    if let Some(source) = reply.state.campaign_source.clone() {
+        // The burst's code is known only now: record it on the contact if it has none.
+        writes.push(Write::Update(
+            TreeName::Contacts,
+            chat_key.clone().into_bytes(),
+            Box::new(move |old| {
+                let mut c = old.and_then(|b| decode::<ContactRecord>(b).ok())?;
+                c.campaign_source = c.campaign_source.or_else(|| Some(source.clone()));
+                Some(encode(&c))
+            }),
+        ));
+    }
     queue_items(&mut writes, &items);
     store.commit.commit(writes).await?;
     outbox.enqueue(items);
@@ -301,7 +315,7 @@ fn upsert_lead(lead: LeadRecord) -> Write {
     Write::Update(
         TreeName::Leads,
         key,
-        Box::new(move |old| encode(&lead.clone().merged_over(old.and_then(|b| decode::<LeadRecord>(b).ok())))),
+        Box::new(move |old| Some(encode(&lead.clone().merged_over(old.and_then(|b| decode::<LeadRecord>(b).ok()))))),
     )
 }
 

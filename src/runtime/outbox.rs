@@ -406,7 +406,7 @@ async fn commit_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>
                 let mut record = delivery::merge(existing, DeliveryState::Sent, None, now);
                 record.chat = Some(chat.clone());
                 record.seq = Some(seq);
-                encode(&record)
+                Some(encode(&record))
             }),
         ));
     }

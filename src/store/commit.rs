@@ -41,9 +41,9 @@ pub const TREE_NAMES: [&str; 10] =
     ["inbox", "seen", "outbox", "dead", "delivery", "conversations", "messages", "contacts", "turns", "leads"];
 
 /// Computes a key's new value from its current one, inside the transaction
-/// (so concurrent writers of the same key never lose an update). Must be pure:
-/// a transaction may run more than once.
-pub type Update = Box<dyn Fn(Option<&[u8]>) -> Vec<u8> + Send>;
+/// (so concurrent writers of the same key never lose an update); `None`
+/// leaves the key as it is. Must be pure: a transaction may run more than once.
+pub type Update = Box<dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send>;
 
 /// One change, computed by the writer and applied by the committer.
 pub enum Write {
@@ -168,7 +168,9 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
                 Write::Update(t, k, f) => {
                     let tree = &view[*t as usize];
                     let current = tree.get(k.as_slice())?;
-                    tree.insert(k.as_slice(), f(current.as_deref()))?;
+                    if let Some(value) = f(current.as_deref()) {
+                        tree.insert(k.as_slice(), value)?;
+                    }
                 }
             }
         }
