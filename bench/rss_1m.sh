@@ -30,14 +30,7 @@ KEEP=${KEEP:-0}
 FILL_TIMEOUT=${FILL_TIMEOUT:-5400}
 OUT=${OUT:-target/bench/rss-$(date -u +%Y%m%dT%H%M%SZ)}
 
-export BENCH_APP_SECRET=bench-app-secret
-export BENCH_ACCESS_TOKEN=bench-access-token
-PNID=100000000000001
-export RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0
-
-echo "== building (cargo build --release --bins)"
-cargo build --release --bins
-BIN=target/release
+source "$(dirname "$0")/common.sh"
 mkdir -p "$OUT"
 RESULTS=$OUT/rss.jsonl
 : >"$RESULTS"
@@ -48,25 +41,6 @@ DATA=$WORK/juru
 P_JURU=$PORT_BASE
 P_GRAPH=$((PORT_BASE + 1))
 
-SERVER_PID=""
-WATCHDOG_PID=""
-stop_server() {
-  if [[ -n $SERVER_PID ]]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 300); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-    { wait "$SERVER_PID"; } 2>/dev/null || true
-    SERVER_PID=""
-  fi
-  if [[ -n $WATCHDOG_PID ]]; then
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    { wait "$WATCHDOG_PID"; } 2>/dev/null || true
-    WATCHDOG_PID=""
-  fi
-}
 cleanup() {
   stop_server
   if [[ $KEEP == 1 ]]; then echo "data kept in $DATA"; else rm -rf "$WORK"; fi
@@ -74,22 +48,11 @@ cleanup() {
 trap cleanup EXIT
 
 start_juru() { # LOG
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$P_JURU") 2>/dev/null || { echo "port $P_JURU in use" >&2; exit 1; }
-  env JURU_SERVER__LISTEN="127.0.0.1:$P_JURU" JURU_STORAGE__PATH="$DATA" \
-    JURU_CLOUD__GRAPH_BASE_URL="http://127.0.0.1:$P_GRAPH" \
-    JURU_CLOUD__ACCESS_TOKEN="$BENCH_ACCESS_TOKEN" JURU_CLOUD__APP_SECRET="$BENCH_APP_SECRET" \
-    JURU_CLOUD__PHONE_NUMBER_ID="\"$PNID\"" JURU_CLOUD__VERIFY_TOKEN=bench-verify-token \
-    JURU_CLOUD__MAX_MPS=100000 "$BIN/juru" --config "$WORK/empty.toml" serve >>"$1" 2>&1 &
+  port_free "$P_JURU" || { echo "port $P_JURU in use" >&2; exit 1; }
+  # shellcheck disable=SC2046 # juru_env prints NAME=value words
+  env $(juru_env "$P_JURU" "$P_GRAPH" "$DATA") "$BIN/juru" --config "$WORK/empty.toml" serve >>"$1" 2>&1 &
   SERVER_PID=$!
-  local pid=$SERVER_PID
-  (
-    for _ in $(seq 1 "$((FILL_TIMEOUT + 900))"); do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || exit 0
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  ) &
-  WATCHDOG_PID=$!
+  watchdog "$SERVER_PID" "$((FILL_TIMEOUT + 900))"
   "$BIN/loadgen" wait --url "http://127.0.0.1:$P_JURU/healthz" --timeout 600 || { cat "$1" >&2; exit 1; }
 }
 

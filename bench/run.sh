@@ -33,15 +33,7 @@ PORT_BASE=${PORT_BASE:-18480}
 SERVER_TIMEOUT=${SERVER_TIMEOUT:-300} # no server started here lives longer than this
 OUT=${OUT:-target/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 
-# Shared by the servers and the load generator (loopback only, not secrets).
-export BENCH_APP_SECRET=bench-app-secret
-export BENCH_ACCESS_TOKEN=bench-access-token
-PNID=100000000000001
-export RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0
-
-echo "== building (cargo build --release --bins)"
-cargo build --release --bins
-BIN=target/release
+source "$(dirname "$0")/common.sh"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 CRASH=$OUT/crash.jsonl
@@ -52,40 +44,12 @@ WORK=$(mktemp -d /tmp/juru-bench.XXXXXX)
 # edits to ./config.toml cannot change the benchmark.
 : >"$WORK/empty.toml"
 
-SERVER_PID=""
-WATCHDOG_PID=""
-
-stop_server() { # [TERM|KILL]
-  local sig=${1:-TERM}
-  if [[ -n $SERVER_PID ]]; then
-    kill -"$sig" "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 200); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      echo "   server $SERVER_PID did not stop in 20 s; killing it"
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    { wait "$SERVER_PID"; } 2>/dev/null || true
-    SERVER_PID=""
-  fi
-  if [[ -n $WATCHDOG_PID ]]; then
-    kill "$WATCHDOG_PID" 2>/dev/null || true
-    { wait "$WATCHDOG_PID"; } 2>/dev/null || true
-    WATCHDOG_PID=""
-  fi
-}
-
 cleanup() {
   stop_server KILL
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-port_free() {
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 # Busy cores of the whole machine over 2 s (other work would skew the figures).
 busy_cores() {
@@ -120,16 +84,7 @@ start_server() {
   port_free "$port" || { echo "port $port is in use; set PORT_BASE" >&2; exit 1; }
   "$@" >"$log" 2>&1 &
   SERVER_PID=$!
-  local pid=$SERVER_PID
-  (
-    for _ in $(seq 1 "$SERVER_TIMEOUT"); do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || exit 0
-    done
-    echo "   watchdog: server $pid ran longer than ${SERVER_TIMEOUT} s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  ) &
-  WATCHDOG_PID=$!
+  watchdog "$SERVER_PID" "$SERVER_TIMEOUT"
   if ! "$BIN/loadgen" wait --url "http://127.0.0.1:$port/healthz" --timeout 60; then
     echo "server did not come up; its log:" >&2
     cat "$log" >&2
@@ -138,16 +93,6 @@ start_server() {
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
 }
 
-juru_env() { # PORT GRAPH_PORT DATA_DIR
-  echo JURU_SERVER__LISTEN="127.0.0.1:$1" \
-    JURU_STORAGE__PATH="$3" \
-    JURU_CLOUD__GRAPH_BASE_URL="http://127.0.0.1:$2" \
-    JURU_CLOUD__ACCESS_TOKEN="$BENCH_ACCESS_TOKEN" \
-    JURU_CLOUD__APP_SECRET="$BENCH_APP_SECRET" \
-    JURU_CLOUD__PHONE_NUMBER_ID="\"$PNID\"" \
-    JURU_CLOUD__VERIFY_TOKEN=bench-verify-token \
-    JURU_CLOUD__MAX_MPS=100000
-}
 
 # load LABEL PORT JSON [loadgen args...] — the same load for every server.
 load() {
