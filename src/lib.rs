@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod router;
 pub mod runtime;

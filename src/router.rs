@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, Phone, ReplyMeta};
+use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
 pub use crate::sales::brain::llm::HistoryLine;
 pub use crate::sales::lead::LeadRecord;
@@ -45,13 +45,7 @@ impl BotSettings {
             send_typing: config.bot.send_typing,
             acknowledge: config.bot.acknowledge,
             sales: config.sales.enabled,
-            ignore_chats: config
-                .sales
-                .ignore_chats
-                .iter()
-                .filter_map(|c| ChatId::from_jid(c).or_else(|| Phone::parse(c).map(ChatId::Phone)))
-                .map(|c| c.key())
-                .collect(),
+            ignore_chats: config.sales.ignore_chats.iter().filter_map(|c| ChatId::parse(c)).map(|c| c.key()).collect(),
             keyword_finish: config.sales.keyword_finish.clone().filter(|k| !k.trim().is_empty()),
             stop_bot_from_me: config.sales.stop_bot_from_me,
             pause_ms: config.sales.pause_expire_minutes * 60_000,

@@ -70,6 +70,11 @@ impl ChatId {
         }
     }
 
+    /// What operators type: a JID, or a phone number in any usual form (`+62 812-…`).
+    pub fn parse(s: &str) -> Option<ChatId> {
+        ChatId::from_jid(s).or_else(|| Phone::parse(s).map(ChatId::Phone))
+    }
+
     /// The stable key used in storage and lanes: digits, or the full JID.
     pub fn key(&self) -> String {
         match self {

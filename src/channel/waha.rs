@@ -247,8 +247,7 @@ fn flat(p: Probe, session: &str) -> Result<Vec<Event>, ParseError> {
             "neither a WAHA envelope (`event`) nor the flat form (`from`, `body`, `message_id`)".into(),
         ));
     };
-    let chat = ChatId::from_jid(&from)
-        .or_else(|| Phone::parse(&from).map(ChatId::Phone))
+    let chat = ChatId::parse(&from)
         .ok_or_else(|| ParseError::Shape(format!("`from` `{from}` is not a phone number or chat id")))?;
     Ok(vec![Event::Message(Box::new(Inbound {
         channel: Channel::Waha,

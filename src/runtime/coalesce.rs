@@ -87,7 +87,7 @@ async fn run(store: Store, progress: Arc<Progress>, dispatch: Dispatch, mut rx: 
                         Some(t) if t.token == token => turns.remove(&key).map(|t| t.chat),
                         _ => None,
                     };
-                    match chat.or_else(|| ChatId::from_jid(&key).or_else(|| crate::channel::Phone::parse(&key).map(ChatId::Phone))) {
+                    match chat.or_else(|| ChatId::parse(&key)) {
                         Some(chat) => match store.next_seq() {
                             Ok(seq) => {
                                 let control = Control { id: format!("turn:{key}:{token}"), chat, by: "coalesce".into(), action: ControlAction::Turn { token } };

@@ -12,7 +12,7 @@ pub mod outbox;
 mod progress;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::channel::{Channel, Event, Senders};
 use crate::config::Config;
@@ -128,7 +128,4 @@ impl Runtime {
     }
 }
 
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
+pub use crate::clock::now_ms;

@@ -14,8 +14,6 @@ pub mod state;
 pub(crate) mod texts;
 mod watch;
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
@@ -75,7 +73,7 @@ impl Sales {
             .admin_chats
             .iter()
             .filter_map(|a| {
-                let chat = ChatId::from_jid(a).or_else(|| crate::channel::Phone::parse(a).map(ChatId::Phone));
+                let chat = ChatId::parse(a);
                 if chat.is_none() {
                     tracing::warn!(entry = %a, "[bot] admin_chats entry is neither a phone number nor a chat id; ignored");
                 }
@@ -226,10 +224,7 @@ impl Sales {
         record: &TurnRecord,
         receipt_url: Option<String>,
     ) -> lead::LeadRecord {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now = crate::clock::now_ms();
         let last = ev.text().unwrap_or("[media]");
         lead::LeadRecord {
             phone: ev.chat.key(),
@@ -365,6 +360,3 @@ fn looks_like_receipt(caption: &str) -> bool {
 fn reply(ev: &Inbound, body: OutBody, meta: &ReplyMeta) -> Outgoing {
     Outgoing { to: ev.chat.clone(), body, reply_to: None, meta: meta.clone() }
 }
-
-/// Shared handle for the runtime.
-pub type SharedSales = Arc<Sales>;

@@ -115,7 +115,7 @@ impl Prompts {
         let target = dir.join(file);
         let history = dir.join(".history");
         std::fs::create_dir_all(&history).map_err(io(&history))?;
-        let stamp = crate::runtime::now_ms();
+        let stamp = crate::clock::now_ms();
         let who: String = updated_by.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
         let kept = history.join(format!("{}.{stamp}.{who}", file.replace('/', "_")));
         std::fs::copy(&target, &kept).map_err(io(&kept))?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppError, AppState};
-use crate::channel::{ChatId, Control, ControlAction, Event, Phone};
+use crate::channel::{ChatId, Control, ControlAction, Event};
 use crate::runtime::audit::AuditRecord;
 use crate::sales::ChatState;
 use crate::store::decode;
@@ -25,9 +25,7 @@ pub fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), AppError
 }
 
 fn chat_id(id: &str) -> Result<ChatId, AppError> {
-    ChatId::from_jid(id)
-        .or_else(|| Phone::parse(id).map(ChatId::Phone))
-        .ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
+    ChatId::parse(id).ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
 }
 
 async fn queue(app: &AppState, chat: ChatId, by: &str, action: ControlAction) -> Result<(), AppError> {
