@@ -118,6 +118,9 @@ pub(super) fn replay(shared: &Shared, lanes: &Lanes) -> Result<(), RuntimeError>
 pub(super) async fn prune_seen_forever(shared: Arc<Shared>) {
     let retention_ms = shared.config.runtime.dedupe_retention_hours * 3_600_000;
     loop {
+        // Not at start-up: a full scan of `seen` there would slow every restart
+        // and pull the whole tree into memory for marks that expire in days.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
         let seen = shared.store.seen.clone();
         let cutoff = now_ms().saturating_sub(retention_ms);
         let pruned = tokio::task::spawn_blocking(move || prune_seen(&seen, cutoff)).await;
@@ -126,7 +129,6 @@ pub(super) async fn prune_seen_forever(shared: Arc<Shared>) {
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning dedupe marks failed"),
             _ => {}
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 
