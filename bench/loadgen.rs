@@ -1078,7 +1078,8 @@ fn verify(data: &Path, tree: &str, acked: &Path, phone_number_id: &str) -> anyho
 /// detail and the reply text is a fixed 330-character answer.
 fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> anyhow::Result<()> {
     use juru::channel::{Channel, DeliveryState, Event};
-    use juru::runtime::audit::{AuditRecord, ContactRecord, Direction};
+    use juru::crm::{Contact, Touch};
+    use juru::runtime::audit::{AuditRecord, Direction};
     use juru::store::{chat_seq_key, encode};
 
     const REPLY: &str = "Baik kak, untuk rencana tersebut paket yang cocok: Paket Umroh Maret Hemat, Rp 25.000.000, \
@@ -1095,7 +1096,7 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
     };
     let store = juru::store::Store::open(data)?;
     let started = Instant::now();
-    let mut contacts: std::collections::HashMap<String, ContactRecord> = std::collections::HashMap::new();
+    let mut contacts: std::collections::HashMap<String, Contact> = std::collections::HashMap::new();
     let chunk = 20_000u64;
     let mut i = 0u64;
     while i < messages {
@@ -1132,7 +1133,19 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
                 audit.insert(chat_seq_key(&chat, seq), encode(&out));
             }
             let contact = contacts.remove(&chat);
-            contacts.insert(chat.clone(), ContactRecord::seen(contact, &inbound, now));
+            let touch = Touch {
+                key: chat.clone(),
+                phone: inbound.sender.phone().map(|p| p.to_string()),
+                name: inbound.sender_name.clone(),
+                channel: inbound.channel,
+                referral: inbound.referral.clone(),
+                text: inbound.text().map(str::to_string),
+                feature_used: false,
+                campaign_source: None,
+                now_ms: now,
+                opt_in: true,
+            };
+            contacts.insert(chat.clone(), Contact::touched(contact, &touch));
         }
         store.seen.apply_batch(seen)?;
         store.messages.apply_batch(audit)?;

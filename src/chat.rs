@@ -36,7 +36,7 @@ pub enum ChatError {
 /// Reads one inbound message per line until end of input, printing each
 /// line's answers before reading the next, then shuts the runtime down.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     options: ChatOptions,
     input: impl AsyncBufRead + Unpin,
     output: Box<dyn Write + Send>,
@@ -44,10 +44,10 @@ pub async fn run(
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let mut senders = Senders::from_config(&config)?;
     senders.console = Some(ConsoleSink::new(output, options.json));
-    let mut bot = BotSettings::from_config(&config);
     if options.owner {
-        bot.owners.insert(options.from.to_string());
+        config.bot.owners.push(crate::config::PhoneNumber(options.from.to_string()));
     }
+    let bot = BotSettings::from_config(&config);
     let runtime = Runtime::start(config, bot, store, senders)?;
     let chat = ChatId::Phone(options.from.clone());
     let mut lines = input.lines();

@@ -34,6 +34,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub runtime: RuntimeConfig,
     pub outbox: OutboxConfig,
+    pub crm: CrmConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +142,46 @@ pub struct BotConfig {
     /// Reply to plain text with a short acknowledgement (the visible loop
     /// until the sales conversation is configured).
     pub acknowledge: bool,
+    /// Commands typed on the bot's own phone count as the owner's (never its echoes).
+    pub owner_from_me: bool,
+    /// The folder of command manifests (reloaded on change); missing = the built-in set.
+    pub commands_dir: PathBuf,
+    /// This installation's licence plan; commands may require a higher one.
+    pub plan: Plan,
+    /// Staff who may use non-owner commands, with their level and premium flag.
+    pub staff: Vec<StaffMember>,
+}
+
+/// Licence plans, lowest first.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    #[default]
+    Basic,
+    Premium,
+    Nitro,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Basic => "basic",
+            Plan::Premium => "premium",
+            Plan::Nitro => "nitro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMember {
+    pub phone: PhoneNumber,
+    #[serde(default)]
+    pub level: u32,
+    #[serde(default)]
+    pub premium: bool,
 }
 
 impl Default for BotConfig {
@@ -152,6 +193,10 @@ impl Default for BotConfig {
             send_seen: true,
             send_typing: true,
             acknowledge: true,
+            owner_from_me: false,
+            commands_dir: PathBuf::from("commands"),
+            plan: Plan::Basic,
+            staff: Vec::new(),
         }
     }
 }
@@ -241,6 +286,49 @@ pub struct OutboxConfig {
     pub concurrency: usize,
     /// HTTP timeout of one send.
     pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// 32-byte key (64 hex digits) that encrypts CRM credentials at rest;
+    /// unset = a key generated once in `<storage.path>/secret.key`.
+    pub secret_key: Option<Secret>,
+    /// Where this server is reachable from the internet (OAuth redirect URLs).
+    pub public_url: Option<Url>,
+    /// A contact who writes first may receive nurture messages (WhatsApp opt-in).
+    pub inbound_opt_in: bool,
+    /// How often the nurture scheduler looks for due steps.
+    pub nurture_tick_ms: u64,
+    /// Length of a nurture "day" in seconds (86400; shorter only for trials).
+    pub nurture_day_secs: u64,
+    pub hubspot: OAuthApp,
+    pub salesforce: OAuthApp,
+    pub pipedrive: OAuthApp,
+    pub zoho: OAuthApp,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            secret_key: None,
+            public_url: None,
+            inbound_opt_in: true,
+            nurture_tick_ms: 30_000,
+            nurture_day_secs: 86_400,
+            hubspot: OAuthApp::default(),
+            salesforce: OAuthApp::default(),
+            pipedrive: OAuthApp::default(),
+            zoho: OAuthApp::default(),
+        }
+    }
+}
+
+/// The OAuth app a CRM platform knows juru by.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthApp {
+    pub client_id: Option<String>,
 }
 
 impl Default for OutboxConfig {
@@ -388,6 +476,14 @@ impl Config {
         }
         if self.bot.prefixes.iter().any(|p| p.is_empty() || p.chars().count() > 3) {
             return key("bot.prefixes", "each prefix must be 1 to 3 characters");
+        }
+        if let Some(k) = &self.crm.secret_key
+            && !(k.expose().len() == 64 && k.expose().bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return key("crm.secret_key", "must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`");
+        }
+        if self.crm.nurture_tick_ms == 0 || self.crm.nurture_day_secs == 0 {
+            return key("crm.nurture_tick_ms", "nurture_tick_ms and nurture_day_secs must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.sales.confidence_threshold) {
             return key("sales.confidence_threshold", "must be between 0.0 and 1.0");

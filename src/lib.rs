@@ -8,7 +8,10 @@
 pub mod channel;
 pub mod chat;
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod crm;
+pub mod live;
 pub mod router;
 pub mod runtime;
 pub mod sales;

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use crate::crm::nurture::is_opt_out;
+
 use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
 pub use crate::sales::brain::llm::HistoryLine;
@@ -14,10 +16,8 @@ use crate::texts;
 /// The bot's standing settings, derived from `[bot]` once at start.
 #[derive(Debug, Clone)]
 pub struct BotSettings {
-    pub owners: HashSet<String>,
-    pub prefixes: Vec<String>,
-    /// Known command names; a prefix followed by anything else is conversation.
-    pub commands: HashSet<String>,
+    /// Commands typed on the business phone run as the owner's.
+    pub owner_from_me: bool,
     pub send_seen: bool,
     pub send_typing: bool,
     pub acknowledge: bool,
@@ -38,9 +38,7 @@ pub struct BotSettings {
 impl BotSettings {
     pub fn from_config(config: &Config) -> BotSettings {
         BotSettings {
-            owners: config.bot.owners.iter().map(|p| p.0.clone()).collect(),
-            prefixes: config.bot.prefixes.clone(),
-            commands: HashSet::new(),
+            owner_from_me: config.bot.owner_from_me,
             send_seen: config.bot.send_seen,
             send_typing: config.bot.send_typing,
             acknowledge: config.bot.acknowledge,
@@ -57,18 +55,6 @@ impl BotSettings {
     fn is_finish(&self, text: Option<&str>) -> bool {
         matches!((text, &self.keyword_finish), (Some(t), Some(k)) if t.trim().eq_ignore_ascii_case(k.trim()))
     }
-
-    /// `#crm leads` is a command only when `crm` is a known command name.
-    pub fn is_command(&self, text: Option<&str>) -> bool {
-        let Some(text) = text.map(str::trim_start) else {
-            return false;
-        };
-        self.prefixes.iter().any(|prefix| {
-            text.strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.split_whitespace().next())
-                .is_some_and(|name| self.commands.contains(&name.to_lowercase()))
-        })
-    }
 }
 
 /// Facts the runtime looked up before routing.
@@ -76,6 +62,8 @@ impl BotSettings {
 pub struct Facts {
     /// The message is the gateway's echo of something the bot sent.
     pub own_echo: bool,
+    /// The text is a known command (prefix + known name; see `commands::Commands::detect`).
+    pub command: bool,
     pub now_ms: u64,
 }
 
@@ -85,6 +73,8 @@ pub enum Route {
     Ignore(&'static str),
     /// A `#` command: manifest checks, then its handler.
     Command,
+    /// The prospect replied STOP/BERHENTI: no more nurture messages.
+    OptOut,
     /// A person typed on the business phone.
     HumanOnPhone,
     /// The prospect ended the session with `[sales] keyword_finish`.
@@ -98,6 +88,7 @@ impl Route {
         match self {
             Route::Ignore(why) => why,
             Route::Command => "command",
+            Route::OptOut => "opt-out",
             Route::HumanOnPhone => "human on phone",
             Route::Finish => "finish",
             Route::Conversation => "conversation",
@@ -108,9 +99,12 @@ impl Route {
 pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) -> Route {
     match ev {
         _ if ev.from_me && (facts.own_echo || ev.sent_by_api) => Route::Ignore("own echo"),
-        _ if bot.is_command(ev.text()) => Route::Command,
+        // On the business phone a command is the owner's only if so configured;
+        // otherwise it is a person typing there, never a prospect-visible refusal.
+        _ if facts.command && (!ev.from_me || bot.owner_from_me) => Route::Command,
         _ if ev.from_me => Route::HumanOnPhone,
         _ if ev.chat.is_group() => Route::Ignore("group chat"),
+        _ if ev.text().is_some_and(is_opt_out) => Route::OptOut,
         _ if bot.ignore_chats.contains(&ev.chat.key()) => Route::Ignore("ignored chat"),
         _ if bot.is_finish(ev.text()) => Route::Finish,
         _ if chat.bot_disabled => Route::Ignore("bot switched off for this chat"),
@@ -214,6 +208,15 @@ pub async fn respond(
                 meta: ReplyMeta::default(),
             });
         }
+        Route::OptOut => {
+            let text = texts::opted_out(chat.lang.unwrap_or(bot.language));
+            reply.outgoing.push(Outgoing {
+                to: ev.chat.clone(),
+                body: OutBody::Text { text },
+                reply_to: None,
+                meta: ReplyMeta::default(),
+            });
+        }
         Route::Command | Route::Ignore(_) => {}
     }
     reply
@@ -274,7 +277,6 @@ mod tests {
     fn bot() -> BotSettings {
         let mut bot = BotSettings::from_config(&Config::default());
         bot.coalesce_ms = 0;
-        bot.commands.insert("crm".into());
         bot
     }
 
@@ -295,7 +297,7 @@ mod tests {
         assert_eq!(route_of(&ev), Route::Ignore("own echo"));
         ev.sent_by_api = false;
         assert_eq!(
-            route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true, now_ms: 0 }),
+            route(&ev, &bot(), &ChatState::default(), Facts { own_echo: true, ..Facts::default() }),
             Route::Ignore("own echo")
         );
     }
@@ -315,12 +317,28 @@ mod tests {
 
     #[test]
     fn a_known_command_goes_to_the_command_path() {
-        assert_eq!(route_of(&text("#crm leads")), Route::Command);
+        let command = Facts { command: true, ..Facts::default() };
+        assert_eq!(route(&text("#crm leads"), &bot(), &ChatState::default(), command), Route::Command);
     }
 
     #[test]
-    fn a_prefix_before_an_unknown_word_is_conversation() {
-        assert_eq!(route_of(&text("#1 best seller?")), Route::Conversation);
+    fn a_command_typed_on_the_business_phone_needs_owner_from_me() {
+        let command = Facts { command: true, ..Facts::default() };
+        let mut ev = text("#crm leads");
+        ev.from_me = true;
+        assert_eq!(route(&ev, &bot(), &ChatState::default(), command), Route::HumanOnPhone);
+        let mut bot = bot();
+        bot.owner_from_me = true;
+        assert_eq!(route(&ev, &bot, &ChatState::default(), command), Route::Command);
+        ev.sent_by_api = true;
+        assert_eq!(route(&ev, &bot, &ChatState::default(), command), Route::Ignore("own echo"), "never its own echo");
+    }
+
+    #[test]
+    fn stop_or_berhenti_opts_out_and_is_not_a_sales_turn() {
+        assert_eq!(route_of(&text("STOP")), Route::OptOut);
+        assert_eq!(route_of(&text("berhenti.")), Route::OptOut);
+        assert_eq!(route_of(&text("stop dulu ya, saya tanya lagi nanti")), Route::Conversation);
     }
 
     #[test]
@@ -337,11 +355,11 @@ mod tests {
         let paused = respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &[], 1_000).await.state;
         let until = paused.paused_until_ms.unwrap();
         assert_eq!(
-            route(&text("halo"), &bot(), &paused, Facts { own_echo: false, now_ms: until - 1 }),
+            route(&text("halo"), &bot(), &paused, Facts { now_ms: until - 1, ..Facts::default() }),
             Route::Ignore("paused: a human is answering")
         );
         assert_eq!(
-            route(&text("halo"), &bot(), &paused, Facts { own_echo: false, now_ms: until }),
+            route(&text("halo"), &bot(), &paused, Facts { now_ms: until, ..Facts::default() }),
             Route::Conversation
         );
     }

@@ -26,3 +26,16 @@ pub fn acknowledgement(lang: Language, name: Option<&str>) -> String {
         (Language::En, None) => "Hi, we have received your message 🙏 Our team will reply shortly.".into(),
     }
 }
+
+/// The reply to STOP / BERHENTI.
+pub fn opted_out(lang: Language) -> String {
+    match lang {
+        Language::Id => {
+            "Baik kak, kami tidak akan mengirim pesan promosi lagi 🙏 Anda tetap bisa menghubungi kami kapan saja."
+                .into()
+        }
+        Language::En => {
+            "Done — we will not send you follow-up messages again 🙏 You can still message us any time.".into()
+        }
+    }
+}

@@ -362,20 +362,49 @@ impl WahaClient {
         })
     }
 
-    /// `GET /api/{session}/lids/{lid}` → the phone number behind a LID, if WAHA knows it.
-    pub async fn resolve_lid(&self, lid: &str) -> Result<Option<Phone>, SendError> {
+    /// `GET {base}/api/{session}/{what}/{id}{tail}` with the API key and a short timeout.
+    async fn lookup(&self, what: &str, id: &str, tail: &str) -> Result<reqwest::Response, SendError> {
         use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
         let url = format!(
-            "{}/api/{}/lids/{}",
+            "{}/api/{}/{what}/{}{tail}",
             self.base_url,
             utf8_percent_encode(&self.session, NON_ALPHANUMERIC),
-            utf8_percent_encode(lid, NON_ALPHANUMERIC)
+            utf8_percent_encode(id, NON_ALPHANUMERIC)
         );
         let mut req = self.http.get(url).timeout(Duration::from_secs(5));
         if let Some(key) = &self.api_key {
             req = req.header("X-Api-Key", key);
         }
-        let response = req.send().await.map_err(SendError::from_transport)?;
+        req.send().await.map_err(SendError::from_transport)
+    }
+
+    /// `GET /api/{session}/groups/{id}/participants/v2` → the members whose
+    /// role is `admin` or `superadmin`, as chat ids.
+    pub async fn group_admins(&self, group: &ChatId) -> Result<Vec<ChatId>, SendError> {
+        let response = self.lookup("groups", &group.jid(), "/participants/v2").await?;
+        if !response.status().is_success() {
+            return Err(SendError::Transient {
+                reason: format!("groups API answered {}", response.status()),
+                retry_after: None,
+            });
+        }
+        #[derive(Deserialize)]
+        struct Participant {
+            id: String,
+            #[serde(default)]
+            role: String,
+        }
+        let members: Vec<Participant> = response.json().await.map_err(SendError::from_transport)?;
+        Ok(members
+            .into_iter()
+            .filter(|p| matches!(p.role.as_str(), "admin" | "superadmin"))
+            .filter_map(|p| ChatId::from_jid(&p.id))
+            .collect())
+    }
+
+    /// `GET /api/{session}/lids/{lid}` → the phone number behind a LID, if WAHA knows it.
+    pub async fn resolve_lid(&self, lid: &str) -> Result<Option<Phone>, SendError> {
+        let response = self.lookup("lids", lid, "").await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

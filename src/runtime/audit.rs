@@ -1,9 +1,9 @@
-//! Records of the `messages` (audit) and `contacts` trees.
+//! Records of the `messages` tree: the audit trail.
 
 use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxItem;
-use crate::channel::{Channel, Content, Control, ControlAction, Inbound, LabelChange, OutBody, Referral};
+use crate::channel::{Channel, Content, Control, ControlAction, Inbound, LabelChange, OutBody};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -158,48 +158,5 @@ impl AuditRecord {
             status: None,
             error: None,
         }
-    }
-}
-
-/// Who wrote to us (`contacts` tree). Keyed by phone digits, or the LID when
-/// WAHA could not resolve it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContactRecord {
-    pub key: String,
-    pub phone: Option<String>,
-    pub name: Option<String>,
-    pub channel: Channel,
-    pub first_seen_ms: u64,
-    pub last_seen_ms: u64,
-    pub messages: u64,
-    /// The first ad click that brought them (Cloud API referral).
-    pub referral: Option<Referral>,
-    /// The first campaign code or ad id the sales conversation recorded.
-    #[serde(default)]
-    pub campaign_source: Option<String>,
-}
-
-impl ContactRecord {
-    pub fn seen(existing: Option<ContactRecord>, ev: &Inbound, now_ms: u64) -> ContactRecord {
-        let mut c = existing.unwrap_or_else(|| ContactRecord {
-            key: ev.sender.key(),
-            phone: ev.sender.phone().map(|p| p.to_string()),
-            name: None,
-            channel: ev.channel,
-            first_seen_ms: now_ms,
-            last_seen_ms: now_ms,
-            messages: 0,
-            referral: None,
-            campaign_source: None,
-        });
-        c.messages += 1;
-        c.last_seen_ms = now_ms;
-        if let Some(name) = &ev.sender_name {
-            c.name = Some(name.clone());
-        }
-        if c.referral.is_none() {
-            c.referral = ev.referral.clone();
-        }
-        c
     }
 }

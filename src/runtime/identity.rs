@@ -11,16 +11,19 @@ use crate::store::Store;
 
 /// How long a failed lookup is not retried.
 const MISS_TTL: Duration = Duration::from_secs(600);
+/// How long a group's admin list is trusted before it is asked again.
+const ADMINS_TTL: Duration = Duration::from_secs(300);
 
 pub(crate) struct Identity {
     store: Store,
     waha: Option<WahaClient>,
     misses: Mutex<HashMap<String, Instant>>,
+    admins: Mutex<HashMap<String, (Instant, Vec<String>)>>,
 }
 
 impl Identity {
     pub fn new(store: Store, waha: Option<WahaClient>) -> Identity {
-        Identity { store, waha, misses: Mutex::new(HashMap::new()) }
+        Identity { store, waha, misses: Mutex::new(HashMap::new()), admins: Mutex::new(HashMap::new()) }
     }
 
     /// Replaces a LID chat/sender by the phone number behind it, when known.
@@ -66,5 +69,41 @@ impl Identity {
                 None
             }
         }
+    }
+}
+
+/// Group admin status comes from WAHA's groups API (cached for a few
+/// minutes), never from anything written in a message.
+impl crate::commands::Directory for Identity {
+    async fn is_group_admin(&self, group: &ChatId, member: &ChatId) -> Option<bool> {
+        let key = group.key();
+        let cached = self
+            .admins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < ADMINS_TTL)
+            .map(|(_, admins)| admins.clone());
+        let admins = match cached {
+            Some(admins) => admins,
+            None => {
+                let waha = self.waha.as_ref()?;
+                match waha.group_admins(group).await {
+                    Ok(list) => {
+                        let keys: Vec<String> = list.iter().map(ChatId::key).collect();
+                        self.admins
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key, (Instant::now(), keys.clone()));
+                        keys
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %group.key(), error = %e, "group admin lookup failed; treating the sender as a member");
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(admins.contains(&member.key()))
     }
 }

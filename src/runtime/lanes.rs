@@ -10,13 +10,17 @@ use std::time::Instant;
 
 use tokio::sync::{Notify, Semaphore};
 
-use super::audit::{AuditRecord, ContactRecord, Direction};
+use super::audit::{AuditRecord, Direction};
 use super::coalesce::{Coalescer, Dispatch, DueTurn};
 use super::delivery;
 use super::inbox::InboxItem;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
-use crate::channel::{ChatId, Control, ControlAction, Event, Inbound, LabelChange};
+use crate::channel::{
+    ChatId, Content, Control, ControlAction, Event, Inbound, LabelChange, OutBody, Outgoing, ReplyMeta,
+};
+use crate::commands::Invocation;
+use crate::crm::{Changes, Touch};
 use crate::router::{self, ChatState, Facts, HistoryLine, LeadRecord};
 use crate::store::{StoreError, TreeName, Write, chat_seq_key, decode, encode};
 
@@ -149,8 +153,7 @@ async fn run_chat(state: Arc<LaneState>, chat: String) {
         let Ok(_permit) = state.permits.acquire().await else { return };
         let started = Instant::now();
         let seq = item.seq;
-        let coalescer = state.coalescer.get().expect("set at start");
-        let result = handle(&state.shared, &state.outbox, coalescer, item).await;
+        let result = handle(&state, item).await;
         state.shared.progress.inbox_added(-1);
         metrics::histogram!("juru_handler_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = result {
@@ -160,9 +163,10 @@ async fn run_chat(state: Arc<LaneState>, chat: String) {
     }
 }
 
-async fn handle(shared: &Shared, outbox: &Outbox, coalescer: &Coalescer, item: InboxItem) -> Result<(), RuntimeError> {
+async fn handle(lanes: &Arc<LaneState>, item: InboxItem) -> Result<(), RuntimeError> {
+    let (shared, outbox) = (&*lanes.shared, &lanes.outbox);
     match item.event {
-        Event::Message(inbound) => handle_message(shared, outbox, coalescer, item.seq, *inbound).await,
+        Event::Message(inbound) => handle_message(lanes, item.seq, *inbound).await,
         Event::Control(Control { chat, action: ControlAction::Turn { token }, .. }) => {
             answer_burst(shared, outbox, item.seq, chat, token).await
         }
@@ -176,13 +180,9 @@ async fn handle(shared: &Shared, outbox: &Outbox, coalescer: &Coalescer, item: I
     }
 }
 
-async fn handle_message(
-    shared: &Shared,
-    outbox: &Outbox,
-    coalescer: &Coalescer,
-    seq: u64,
-    mut inbound: Inbound,
-) -> Result<(), RuntimeError> {
+async fn handle_message(lanes: &Arc<LaneState>, seq: u64, mut inbound: Inbound) -> Result<(), RuntimeError> {
+    let (shared, outbox) = (&*lanes.shared, &lanes.outbox);
+    let coalescer = lanes.coalescer.get().expect("set at start");
     shared.identity.resolve_sender(&mut inbound).await;
     let store = &shared.store;
     let chat_key = inbound.chat.key();
@@ -191,8 +191,15 @@ async fn handle_message(
         None => ChatState::default(),
     };
     let now = now_ms();
-    let own_echo = inbound.from_me && delivery::is_ours(store, inbound.channel, &inbound.id)?;
-    let route = router::route(&inbound, &shared.bot, &state, Facts { own_echo, now_ms: now });
+    let own_echo = inbound.from_me
+        && (delivery::is_ours(store, inbound.channel, &inbound.id)?
+            || inbound.text().is_some_and(|t| shared.echoes.contains(&chat_key, t, now)));
+    let invocation = shared.commands.detect(inbound.text());
+    let route =
+        router::route(&inbound, &shared.bot, &state, Facts { own_echo, command: invocation.is_some(), now_ms: now });
+    if let (router::Route::Command, Some(invocation)) = (route, invocation) {
+        return handle_command(lanes, seq, inbound, invocation, now).await;
+    }
     let history = if route == router::Route::Conversation && shared.sales.wants_history() {
         recent_history(store, &chat_key, 12)?
     } else {
@@ -209,7 +216,13 @@ async fn handle_message(
     audit.turn = reply.turn;
     let inbound_audit = encode(&audit);
     let state_bytes = encode(&reply.state);
-    let contact_key = (!inbound.chat.is_group() && !inbound.from_me).then(|| inbound.sender.key());
+    let mut crm = Changes::default();
+    if let Some(touch) = touch_of(shared, &inbound, reply.state.campaign_source.clone(), now) {
+        if route == router::Route::OptOut {
+            crm.extend(shared.crm.opt_out(&touch.key));
+        }
+        crm.extend(shared.crm.touch(touch));
+    }
     let due = reply.due_ms.zip(reply.state.pending.as_ref()).map(|(due_ms, p)| DueTurn {
         chat: inbound.chat.clone(),
         token: p.token,
@@ -230,21 +243,11 @@ async fn handle_message(
         writes.push(upsert_lead(lead));
     }
     queue_items(&mut writes, &items);
-    if let Some(key) = contact_key {
-        let ev = inbound.clone();
-        let source = reply.state.campaign_source.clone();
-        writes.push(Write::Update(
-            TreeName::Contacts,
-            key.into_bytes(),
-            Box::new(move |old| {
-                let mut contact = ContactRecord::seen(old.and_then(|b| decode::<ContactRecord>(b).ok()), &ev, now);
-                contact.campaign_source = contact.campaign_source.or_else(|| source.clone());
-                Some(encode(&contact))
-            }),
-        ));
-    }
+    writes.extend(crm.writes);
     // Nothing is sent before the commit that queued it is on disk.
     store.commit.commit(writes).await?;
+    shared.crm.refresh(&crm.touched);
+    remember_texts(shared, &items, now);
     outbox.enqueue(items);
     if let Some(due) = due {
         coalescer.schedule(due);
@@ -291,22 +294,106 @@ async fn answer_burst(
     if let Some(lead) = lead {
         writes.push(upsert_lead(lead));
     }
-    if let Some(source) = reply.state.campaign_source.clone() {
-        // The burst's code is known only now: record it on the contact if it has none.
-        writes.push(Write::Update(
-            TreeName::Contacts,
-            chat_key.clone().into_bytes(),
-            Box::new(move |old| {
-                let mut c = old.and_then(|b| decode::<ContactRecord>(b).ok())?;
-                c.campaign_source = c.campaign_source.or_else(|| Some(source.clone()));
-                Some(encode(&c))
-            }),
-        ));
-    }
+    // The burst's code is known only now: record it on the contact if it has none.
+    let crm = match reply.state.campaign_source.clone() {
+        Some(source) => shared.crm.campaign_found(&chat_key, source),
+        None => Changes::default(),
+    };
     queue_items(&mut writes, &items);
+    writes.extend(crm.writes);
     store.commit.commit(writes).await?;
+    shared.crm.refresh(&crm.touched);
+    remember_texts(shared, &items, now);
     outbox.enqueue(items);
     Ok(())
+}
+
+/// A command: checks and handler, then its reply, audit record (credentials
+/// masked), CRM changes and any operator actions on other chats, in one commit.
+async fn handle_command(
+    lanes: &Arc<LaneState>,
+    seq: u64,
+    inbound: Inbound,
+    invocation: Invocation,
+    now: u64,
+) -> Result<(), RuntimeError> {
+    let (shared, store) = (&*lanes.shared, &lanes.shared.store);
+    let outcome = shared.commands.handle(&inbound, &invocation, &shared.identity, now).await;
+    tracing::info!(chat = %inbound.chat.key(), command = %invocation.manifest.name, result = %outcome.result, "command handled");
+    let mut items = Vec::with_capacity(outcome.replies.len());
+    for text in outcome.replies {
+        let out = Outgoing {
+            to: inbound.chat.clone(),
+            body: OutBody::Text { text },
+            // In a group, quoting the command shows whom the answer is for.
+            reply_to: inbound.chat.is_group().then(|| inbound.id.clone()),
+            meta: ReplyMeta::default(),
+        };
+        items.push(OutboxItem::new(store.next_seq()?, inbound.channel, out, now));
+    }
+    let mut audit = AuditRecord::inbound(seq, &inbound, &format!("command: {}", outcome.result), now);
+    audit.text = Some(outcome.audit_text);
+    let chat_key = inbound.chat.key();
+    let mut writes = vec![
+        Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+        Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), encode(&audit)),
+    ];
+    let mut crm = outcome.changes;
+    if let Some(touch) = touch_of(shared, &inbound, None, now) {
+        crm.extend(shared.crm.touch(touch));
+    }
+    // Operator actions go through the inbox, so they run in their chat's lane, in order.
+    let mut controls = Vec::with_capacity(outcome.controls.len());
+    for control in outcome.controls {
+        let item = InboxItem { seq: store.next_seq()?, received_ms: now, event: Event::Control(control) };
+        writes.push(Write::Put(TreeName::Inbox, item.seq.to_be_bytes().to_vec(), encode(&item)));
+        controls.push(item);
+    }
+    queue_items(&mut writes, &items);
+    writes.extend(crm.writes);
+    store.commit.commit(writes).await?;
+    shared.crm.refresh(&crm.touched);
+    remember_texts(shared, &items, now);
+    lanes.outbox.enqueue(items);
+    for item in controls {
+        shared.progress.inbox_added(1);
+        LaneState::dispatch(lanes, item);
+    }
+    Ok(())
+}
+
+/// What the CRM learns from one inbound message: only people writing in a
+/// 1:1 chat become contacts (not groups, not the business phone).
+fn touch_of(shared: &Shared, ev: &Inbound, campaign_source: Option<String>, now: u64) -> Option<Touch> {
+    if ev.chat.is_group() || ev.from_me {
+        return None;
+    }
+    let feature_used = match &ev.content {
+        Content::ButtonReply { .. } | Content::Location { .. } | Content::Contacts { .. } => true,
+        Content::Media { kind, .. } => matches!(kind, crate::channel::MediaKind::Document),
+        _ => false,
+    };
+    Some(Touch {
+        key: ev.sender.key(),
+        phone: ev.sender.phone().map(|p| p.to_string()),
+        name: ev.sender_name.clone(),
+        channel: ev.channel,
+        referral: ev.referral.clone(),
+        text: ev.text().map(str::to_string),
+        feature_used,
+        campaign_source,
+        now_ms: now,
+        opt_in: shared.config.crm.inbound_opt_in,
+    })
+}
+
+/// Texts just queued, so their echoes are recognised even under new ids.
+pub(super) fn remember_texts(shared: &Shared, items: &[OutboxItem], now: u64) {
+    for item in items {
+        if let OutBody::Text { text } = &item.out.body {
+            shared.echoes.record(&item.out.to.key(), text, now);
+        }
+    }
 }
 
 /// Merged with what is stored, inside the commit.
@@ -320,7 +407,7 @@ fn upsert_lead(lead: LeadRecord) -> Write {
 }
 
 /// The outbox items and their "queued" audit records.
-fn queue_items(writes: &mut Vec<Write>, items: &[OutboxItem]) {
+pub(super) fn queue_items(writes: &mut Vec<Write>, items: &[OutboxItem]) {
     for item in items {
         let to = item.out.to.key();
         writes.push(Write::Put(TreeName::Outbox, item.seq.to_be_bytes().to_vec(), encode(item)));

@@ -5,9 +5,11 @@
 pub mod audit;
 pub mod coalesce;
 pub mod delivery;
+mod echoes;
 mod identity;
 pub mod inbox;
 mod lanes;
+mod nurture;
 pub mod outbox;
 mod progress;
 
@@ -28,6 +30,8 @@ pub enum RuntimeError {
     Store(#[from] StoreError),
     #[error("the runtime is shutting down")]
     ShuttingDown,
+    #[error(transparent)]
+    Crm(#[from] crate::crm::CrmError),
 }
 
 impl From<sled::Error> for RuntimeError {
@@ -45,6 +49,10 @@ pub(crate) struct Shared {
     pub config: Config,
     pub progress: Arc<Progress>,
     pub identity: identity::Identity,
+    pub crm: Arc<crate::crm::Crm>,
+    pub commands: crate::commands::Commands,
+    /// Texts recently queued, to recognise echoes that come back under new ids.
+    pub echoes: echoes::RecentTexts,
     /// Dedupe keys whose inbox commit is in flight (see `inbox::accept`).
     pub in_flight_keys: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -55,6 +63,7 @@ pub struct Runtime {
     lanes: lanes::Lanes,
     outbox: outbox::Outbox,
     pruner: tokio::task::JoinHandle<()>,
+    nurture: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
@@ -64,6 +73,12 @@ impl Runtime {
         let progress = Arc::new(Progress::default());
         let identity = identity::Identity::new(store.clone(), senders.waha.clone());
         let sales = Sales::from_config(&config);
+        let crm = Arc::new(crate::crm::Crm::open(
+            &store,
+            config.crm.secret_key.as_ref().map(|k| k.expose()),
+            &config.storage.path,
+        )?);
+        let commands = crate::commands::Commands::open(&config, crm.clone());
         let shared = Arc::new(Shared {
             store,
             senders,
@@ -72,6 +87,9 @@ impl Runtime {
             config,
             progress,
             identity,
+            crm,
+            commands,
+            echoes: Default::default(),
             in_flight_keys: Default::default(),
         });
         let outbox = outbox::Outbox::start(shared.clone())?;
@@ -79,7 +97,8 @@ impl Runtime {
         inbox::replay(&shared, &lanes)?;
         lanes.resume_turns(&shared.store)?;
         let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
-        Ok(Runtime { shared, lanes, outbox, pruner })
+        let nurture = tokio::spawn(nurture::run_forever(shared.clone(), outbox.clone()));
+        Ok(Runtime { shared, lanes, outbox, pruner, nurture })
     }
 
     /// Stores the events durably (deduped) and queues them for their lanes.
@@ -91,6 +110,10 @@ impl Runtime {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    pub fn crm(&self) -> &crate::crm::Crm {
+        &self.shared.crm
     }
 
     pub fn sales(&self) -> &Sales {
@@ -116,6 +139,8 @@ impl Runtime {
     pub async fn shutdown(self, grace: Duration) {
         self.pruner.abort();
         let _ = self.pruner.await;
+        self.nurture.abort();
+        let _ = self.nurture.await;
         self.lanes.drain().await;
         self.outbox.stop(grace).await;
         if let Err(e) = self.shared.store.durable().await {

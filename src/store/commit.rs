@@ -35,10 +35,38 @@ pub enum TreeName {
     Contacts,
     Turns,
     Leads,
+    Deals,
+    Activities,
+    Companies,
+    CrmSettings,
+    Secrets,
+    Segments,
+    Sequences,
+    Enrollments,
+    CommandUsage,
 }
 
-pub const TREE_NAMES: [&str; 10] =
-    ["inbox", "seen", "outbox", "dead", "delivery", "conversations", "messages", "contacts", "turns", "leads"];
+pub const TREE_NAMES: [&str; 19] = [
+    "inbox",
+    "seen",
+    "outbox",
+    "dead",
+    "delivery",
+    "conversations",
+    "messages",
+    "contacts",
+    "turns",
+    "leads",
+    "deals",
+    "activities",
+    "companies",
+    "crm_settings",
+    "secrets",
+    "segments",
+    "sequences",
+    "enrollments",
+    "command_usage",
+];
 
 /// Computes a key's new value from its current one, inside the transaction
 /// (so concurrent writers of the same key never lose an update); `None`

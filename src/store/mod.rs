@@ -20,6 +20,15 @@
 //! | `lids` | lid (`…@lid`) | resolved phone digits |
 //! | `leads` | chat key | `LeadRecord` — prospects that reached booking |
 //! | `turns` | chat key | `DueTurn` — a burst waiting for its coalesced answer |
+//! | `deals` | deal id (u64 BE) | `Deal` with its stage history |
+//! | `activities` | contact key `\0` seq (u64 BE) | `Activity` |
+//! | `companies` | company id (slug) | `Company` — legal entity, brand or location |
+//! | `crm_settings` | `scoring`, `platform`, `auth:P`, `mapping:P`, `sync:P`, `oauth:STATE` | CRM configuration made in chat |
+//! | `secrets` | platform | `Sealed` credential (encrypted) |
+//! | `segments` | lowercase name | `Segment` (name + filter source) |
+//! | `sequences` | lowercase name | `Sequence` of nurture steps |
+//! | `enrollments` | due ms (u64 BE) ++ sequence `\0` contact | `Enrollment` — the next step due |
+//! | `command_usage` | command `\0` user | `Usage` — cooldown and daily count |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]); the value types
 //! live with the modules that own them (runtime, router, sales).
@@ -81,6 +90,15 @@ pub struct Store {
     pub lids: sled::Tree,
     pub turns: sled::Tree,
     pub leads: sled::Tree,
+    pub deals: sled::Tree,
+    pub activities: sled::Tree,
+    pub companies: sled::Tree,
+    pub crm_settings: sled::Tree,
+    pub secrets: sled::Tree,
+    pub segments: sled::Tree,
+    pub sequences: sled::Tree,
+    pub enrollments: sled::Tree,
+    pub command_usage: sled::Tree,
     pub commit: GroupCommit,
 }
 
@@ -122,6 +140,15 @@ impl Store {
             lids: tree("lids")?,
             turns: tree("turns")?,
             leads: tree("leads")?,
+            deals: tree("deals")?,
+            activities: tree("activities")?,
+            companies: tree("companies")?,
+            crm_settings: tree("crm_settings")?,
+            secrets: tree("secrets")?,
+            segments: tree("segments")?,
+            sequences: tree("sequences")?,
+            enrollments: tree("enrollments")?,
+            command_usage: tree("command_usage")?,
             commit: GroupCommit::start(
                 db.clone(),
                 commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?,

@@ -1,0 +1,299 @@
+//! `#crm deals`, `pipeline view` and `reports`.
+
+use std::collections::BTreeMap;
+
+use super::args::{Args, FlagSpec};
+use super::crm::{find_contact, split_first};
+use super::format::{bullets, local_time};
+use super::{CommandError, Ctx, ForSub};
+use crate::crm::company::{CompanyKind, slug};
+use crate::crm::contact::name_of;
+use crate::crm::{Activity, ActivityType, Deal, Stage, format_money, parse_money};
+
+const CREATE_FLAGS: [FlagSpec; 4] =
+    [FlagSpec::value("title"), FlagSpec::value("value"), FlagSpec::value("contact"), FlagSpec::value("company")];
+const REASON_FLAGS: [FlagSpec; 1] = [FlagSpec::value("reason")];
+
+fn deal_id(text: &str) -> Result<u64, CommandError> {
+    text.trim()
+        .trim_start_matches(['D', 'd'])
+        .parse()
+        .map_err(|_| CommandError::usage("deals", format!("\"{text}\" is not a deal id (e.g. D3)")))
+}
+
+fn summary(d: &Deal) -> String {
+    format!("*{}* {} — {} ({})", d.label(), d.title, format_money(d.value), d.stage.as_str())
+}
+
+pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (action, rest) = split_first(args);
+    match action.as_str() {
+        "" | "list" => {
+            let index = ctx.crm.read();
+            let mut open: Vec<&Deal> = index.deals.values().filter(|d| d.stage.is_open()).map(|d| d.as_ref()).collect();
+            open.sort_by_key(|d| std::cmp::Reverse(d.updated_ms));
+            if open.is_empty() {
+                return Ok("No open deals. Create one: deals create --title \"…\" --value 5000000".into());
+            }
+            Ok(format!("*Open deals* ({})\n{}", open.len(), bullets(open.iter().map(|d| summary(d)), 15, open.len())))
+        }
+        "show" => {
+            let args = Args::parse(rest, &[]).for_sub("deals")?;
+            let id = deal_id(args.required(0, "ID").for_sub("deals")?)?;
+            let index = ctx.crm.read();
+            let d = index.deals.get(&id).ok_or_else(|| CommandError::NotFound(format!("no deal D{id}")))?;
+            let mut lines = vec![summary(d)];
+            if let Some(c) = d.contact.as_deref().and_then(|k| index.contacts.get(k)) {
+                lines.push(format!("Contact: {} ({})", c.display_name(), c.key));
+            }
+            if let Some(company) = d.company.as_deref().and_then(|id| index.companies.get(id)) {
+                lines.push(format!("Company: {} ({})", company.name, company.kind.as_str()));
+                // Invoices go to the legal entity at the top of the chain.
+                let mut top = company;
+                while let Some(parent) = top.parent.as_deref().and_then(|p| index.companies.get(p)) {
+                    top = parent;
+                }
+                if top.kind == CompanyKind::LegalEntity {
+                    lines.push(format!("Invoice to: {}", top.name));
+                }
+            }
+            if let Some(segment) = d.segment {
+                lines.push(format!("Segment: {}", name_of(&segment)));
+            }
+            if let Some(reason) = &d.reason {
+                lines.push(format!("Reason: {reason}"));
+            }
+            lines.push("\n*History*".into());
+            for h in &d.history {
+                lines.push(format!(
+                    "• {} {} → {} by {}{}",
+                    local_time(h.at_ms),
+                    h.from.map(|s| s.as_str()).unwrap_or("new"),
+                    h.to.as_str(),
+                    h.by,
+                    h.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                ));
+            }
+            Ok(lines.join("\n"))
+        }
+        "create" => {
+            let args = Args::parse(rest, &CREATE_FLAGS).for_sub("deals")?;
+            args.at_most(0).for_sub("deals")?;
+            let title = args.required_flag("title").for_sub("deals")?.trim().to_string();
+            let value_text = args.required_flag("value").for_sub("deals")?;
+            let value = parse_money(value_text).ok_or_else(|| {
+                CommandError::usage("deals", format!("--value \"{value_text}\" is not an amount in rupiah"))
+            })?;
+            let contact = args.flag("contact").map(|p| find_contact(ctx, p)).transpose()?;
+            let index = ctx.crm.read();
+            let company = match args.flag("company") {
+                Some(name) => Some(
+                    index
+                        .companies
+                        .get(&slug(name))
+                        .filter(|c| c.kind != CompanyKind::LegalEntity)
+                        .ok_or_else(|| CommandError::NotFound(format!("no brand or location named \"{name}\"")))?,
+                ),
+                None => None,
+            };
+            // The deal inherits group and segment from the company's legal entity.
+            let mut entity = company;
+            while let Some(parent) = entity.and_then(|c| c.parent.as_deref()).and_then(|p| index.companies.get(p)) {
+                entity = Some(parent);
+            }
+            let segment = entity.and_then(|e| e.segment).or(contact.as_ref().and_then(|c| c.segment));
+            let deal = Deal {
+                id: ctx.crm.next_deal_id(),
+                title,
+                value,
+                stage: Stage::Lead,
+                contact: contact.as_ref().map(|c| c.key.clone()),
+                company: company.map(|c| c.id.clone()),
+                customer_group: segment.map(|s| s.group()),
+                segment,
+                reason: None,
+                created_by: ctx.caller.id.clone(),
+                created_ms: ctx.now_ms,
+                updated_ms: ctx.now_ms,
+                closed_ms: None,
+                history: vec![crate::crm::deal::StageChange {
+                    from: None,
+                    to: Stage::Lead,
+                    by: ctx.caller.id.clone(),
+                    at_ms: ctx.now_ms,
+                    reason: None,
+                }],
+            };
+            drop(index);
+            ctx.changes.put_deal(&deal);
+            Ok(format!("✅ Created {}", summary(&deal)))
+        }
+        "move" | "won" | "lost" => {
+            let args = Args::parse(rest, &REASON_FLAGS).for_sub("deals")?;
+            let id = deal_id(args.required(0, "ID").for_sub("deals")?)?;
+            let to = match action.as_str() {
+                "won" => Stage::Won,
+                "lost" => Stage::Lost,
+                _ => {
+                    let text = args.required(1, "STAGE").for_sub("deals")?;
+                    Stage::parse(text).ok_or_else(|| {
+                        CommandError::usage(
+                            "deals",
+                            format!("unknown stage `{text}`; stages: {}", Stage::ALL.map(|s| s.as_str()).join(", ")),
+                        )
+                    })?
+                }
+            };
+            args.at_most(if action == "move" { 2 } else { 1 }).for_sub("deals")?;
+            let reason = args.flag("reason").map(str::to_string);
+            let mut deal = ctx
+                .crm
+                .read()
+                .deals
+                .get(&id)
+                .map(|d| (**d).clone())
+                .ok_or_else(|| CommandError::NotFound(format!("no deal D{id}")))?;
+            let from = deal.stage;
+            deal.move_to(to, &ctx.caller.id, reason.as_deref(), ctx.now_ms).map_err(|e| {
+                if matches!(to, Stage::Won | Stage::Lost) && reason.is_none() {
+                    CommandError::usage("deals", e)
+                } else {
+                    CommandError::Invalid(e)
+                }
+            })?;
+            ctx.changes.put_deal(&deal);
+            if let Some(contact) = deal.contact.clone() {
+                ctx.changes.update_contact(&contact, move |c| c.current_stage = to);
+                let activity = Activity {
+                    seq: ctx.crm.next_seq()?,
+                    contact,
+                    kind: ActivityType::StageChange,
+                    source: "command".into(),
+                    outcome: None,
+                    next_action: None,
+                    next_action_date: None,
+                    notes: Some(format!("{} {} → {}", deal.label(), from.as_str(), to.as_str())),
+                    deal: Some(deal.id),
+                    by: ctx.caller.id.clone(),
+                    at_ms: ctx.now_ms,
+                };
+                ctx.changes.add_activity(&activity);
+            }
+            Ok(format!("✅ {} {} → *{}*", deal.label(), from.as_str(), to.as_str()))
+        }
+        other => Err(CommandError::usage("deals", format!("unknown action `{other}`"))),
+    }
+}
+
+pub fn pipeline(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    match split_first(args).0.as_str() {
+        "" | "view" => {}
+        other => return Err(CommandError::usage("pipeline", format!("unknown action `{other}`"))),
+    }
+    let index = ctx.crm.read();
+    let mut per_stage: BTreeMap<Stage, (u64, u64, u64)> = BTreeMap::new();
+    for d in index.deals.values() {
+        let e = per_stage.entry(d.stage).or_default();
+        e.0 += 1;
+        e.1 += d.value;
+        e.2 += d.weighted();
+    }
+    let mut lines = vec!["*Pipeline*".to_string()];
+    let (mut count, mut weighted_open) = (0, 0);
+    for stage in Stage::ALL {
+        let (n, value, weighted) = per_stage.get(&stage).copied().unwrap_or_default();
+        count += n;
+        if stage.is_open() {
+            weighted_open += weighted;
+        }
+        lines.push(format!(
+            "• *{}* ({}%): {n} deal(s), {} → weighted {}",
+            stage.as_str(),
+            stage.probability(),
+            format_money(value),
+            format_money(weighted)
+        ));
+    }
+    lines.push(format!("\n{count} deal(s); weighted open pipeline *{}*", format_money(weighted_open)));
+    Ok(lines.join("\n"))
+}
+
+/// Contacts with a won deal.
+fn won_contacts(index: &crate::crm::Index) -> std::collections::HashSet<&str> {
+    index.deals.values().filter(|d| d.is_won()).filter_map(|d| d.contact.as_deref()).collect()
+}
+
+const REPORT_FLAGS: [FlagSpec; 1] = [FlagSpec::value("period")];
+
+pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (kind, rest) = split_first(args);
+    let index = ctx.crm.read();
+    match kind.as_str() {
+        "" | "sales-performance" => {
+            let args = Args::parse(rest, &REPORT_FLAGS).for_sub("reports")?;
+            let (label, days) = match args.flag("period").unwrap_or("monthly").to_lowercase().as_str() {
+                "daily" => ("today (last 24 h)", 1),
+                "weekly" => ("last 7 days", 7),
+                "monthly" => ("last 30 days", 30),
+                other => {
+                    return Err(CommandError::usage(
+                        "reports",
+                        format!("--period is daily, weekly or monthly, not \"{other}\""),
+                    ));
+                }
+            };
+            let since = ctx.now_ms.saturating_sub(days * 86_400_000);
+            let won_contacts = won_contacts(&index);
+            let new_leads: Vec<_> = index.contacts.values().filter(|c| c.first_seen_ms >= since).collect();
+            let converted = new_leads.iter().filter(|c| won_contacts.contains(c.key.as_str())).count();
+            let closed: Vec<&Deal> =
+                index.deals.values().filter(|d| d.closed_ms.is_some_and(|t| t >= since)).map(|d| d.as_ref()).collect();
+            let won: Vec<&&Deal> = closed.iter().filter(|d| d.is_won()).collect();
+            let pct = |a: usize, b: usize| {
+                if b == 0 { "–".to_string() } else { format!("{:.1}%", a as f64 * 100.0 / b as f64) }
+            };
+            let avg_size = if won.is_empty() { 0 } else { won.iter().map(|d| d.value).sum::<u64>() / won.len() as u64 };
+            let cycle_days = if won.is_empty() {
+                "–".to_string()
+            } else {
+                let total: u64 =
+                    won.iter().map(|d| d.closed_ms.unwrap_or(d.created_ms).saturating_sub(d.created_ms)).sum();
+                format!("{:.1} days", total as f64 / won.len() as f64 / 86_400_000.0)
+            };
+            let weighted: u64 = index.deals.values().filter(|d| d.stage.is_open()).map(|d| d.weighted()).sum();
+            Ok([
+                format!("📊 *Sales performance* — {label}"),
+                format!("• New leads: {}", new_leads.len()),
+                format!("• Lead conversion rate: {} ({converted} won)", pct(converted, new_leads.len())),
+                format!("• Deals closed: {} ({} won, {} lost)", closed.len(), won.len(), closed.len() - won.len()),
+                format!("• Win rate: {}", pct(won.len(), closed.len())),
+                format!("• Average deal size: {}", if won.is_empty() { "–".into() } else { format_money(avg_size) }),
+                format!("• Sales cycle length: {cycle_days}"),
+                format!("• Weighted pipeline (open): {}", format_money(weighted)),
+            ]
+            .join("\n"))
+        }
+        "attribution" => {
+            Args::parse(rest, &[]).for_sub("reports")?.at_most(0).for_sub("reports")?;
+            // Leads and wins per source: the campaign code when known, else the source method.
+            let mut per_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            let won_contacts = won_contacts(&index);
+            for c in index.contacts.values() {
+                let source = c.campaign().map(str::to_string).unwrap_or_else(|| name_of(&c.source_method));
+                let e = per_source.entry(source).or_default();
+                e.0 += 1;
+                if won_contacts.contains(c.key.as_str()) {
+                    e.1 += 1;
+                }
+            }
+            let mut rows: Vec<_> = per_source.into_iter().collect();
+            rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+            let total = rows.len();
+            let lines = rows.into_iter().map(|(source, (leads, won))| {
+                format!("*{source}*: {leads} lead(s), {won} won ({:.1}%)", won as f64 * 100.0 / leads.max(1) as f64)
+            });
+            Ok(format!("📈 *Attribution* (leads and conversion per source)\n{}", bullets(lines, 20, total)))
+        }
+        other => Err(CommandError::usage("reports", format!("unknown report `{other}`"))),
+    }
+}

@@ -1,0 +1,152 @@
+//! `#crm nurture-sequence`: follow-up messages on day N after the start, sent
+//! by the scheduler through the outbox to contacts who opted in.
+
+use super::args::{Args, FlagSpec};
+use super::crm::{find_contact, split_first};
+use super::format::{bullets, local_time};
+use super::{CommandError, Ctx, ForSub};
+use crate::crm::{Enrollment, Sequence, Step};
+
+const SUB: &str = "nurture-sequence";
+const STEP_FLAGS: [FlagSpec; 1] = [FlagSpec::value("day")];
+const MAX_STEPS: usize = 30;
+const MAX_TEXT: usize = 1500;
+
+pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (action, rest) = split_first(args);
+    match action.as_str() {
+        "" | "list" => {
+            let index = ctx.crm.read();
+            if index.sequences.is_empty() {
+                return Ok(format!("No sequences yet. Create one: {SUB} create \"New Lead Welcome\""));
+            }
+            let enrollments = ctx.crm.enrollments();
+            let lines: Vec<String> = index
+                .sequences
+                .values()
+                .map(|s| {
+                    let running = enrollments.iter().filter(|(_, e)| e.sequence.eq_ignore_ascii_case(&s.name)).count();
+                    let days: Vec<String> = s.steps.iter().map(|st| format!("day {}", st.day)).collect();
+                    format!(
+                        "*{}*: {} step(s) ({}), {running} contact(s) running",
+                        s.name,
+                        s.steps.len(),
+                        days.join(", ")
+                    )
+                })
+                .collect();
+            Ok(format!("*Nurture sequences*\n{}", bullets(lines.iter().cloned(), 30, lines.len())))
+        }
+        "create" => {
+            let args = Args::parse(rest, &[]).for_sub(SUB)?;
+            let name = args.required(0, "NAME").for_sub(SUB)?.trim().to_string();
+            args.at_most(1).for_sub(SUB)?;
+            if ctx.crm.read().sequences.contains_key(&name.to_lowercase()) {
+                return Err(CommandError::Invalid(format!("a sequence named \"{name}\" exists")));
+            }
+            ctx.changes.put_sequence(&Sequence {
+                name: name.clone(),
+                steps: Vec::new(),
+                created_by: ctx.caller.id.clone(),
+                created_ms: ctx.now_ms,
+            });
+            Ok(format!("✅ Sequence *{name}* created. Add steps: {SUB} add-step \"{name}\" --day 1 \"TEXT\""))
+        }
+        "add-step" => {
+            let args = Args::parse(rest, &STEP_FLAGS).for_sub(SUB)?;
+            let name = args.required(0, "NAME").for_sub(SUB)?;
+            let day: u32 =
+                args.number_flag("day").for_sub(SUB)?.ok_or_else(|| CommandError::usage(SUB, "missing --day N"))?;
+            if day > 365 {
+                return Err(CommandError::usage(SUB, "--day is at most 365"));
+            }
+            let text = args.rest(1).ok_or_else(|| CommandError::usage(SUB, "missing the step's TEXT"))?;
+            if text.chars().count() > MAX_TEXT {
+                return Err(CommandError::Invalid(format!("a step's text is at most {MAX_TEXT} characters")));
+            }
+            let mut sequence = ctx
+                .crm
+                .read()
+                .sequences
+                .get(&name.to_lowercase())
+                .cloned()
+                .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))?;
+            if sequence.steps.len() >= MAX_STEPS {
+                return Err(CommandError::Invalid(format!("a sequence has at most {MAX_STEPS} steps")));
+            }
+            // Steps stay in day order; a step added for an existing day goes after it.
+            let at = sequence.steps.partition_point(|s| s.day <= day);
+            sequence.steps.insert(at, Step { day, text });
+            ctx.changes.put_sequence(&sequence);
+            Ok(format!("✅ *{}*: step {} on day {day} ({} step(s) now).", sequence.name, at + 1, sequence.steps.len()))
+        }
+        "start" | "stop" => {
+            let args = Args::parse(rest, &[]).for_sub(SUB)?;
+            let name = args.required(0, "NAME").for_sub(SUB)?;
+            let contact = find_contact(ctx, args.required(1, "PHONE").for_sub(SUB)?)?;
+            args.at_most(2).for_sub(SUB)?;
+            let sequence = ctx
+                .crm
+                .read()
+                .sequences
+                .get(&name.to_lowercase())
+                .cloned()
+                .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))?;
+            let running: Vec<Vec<u8>> = ctx
+                .crm
+                .enrollments()
+                .into_iter()
+                .filter(|(_, e)| e.contact == contact.key && e.sequence.eq_ignore_ascii_case(&sequence.name))
+                .map(|(k, _)| k)
+                .collect();
+            if action == "stop" {
+                if running.is_empty() {
+                    return Err(CommandError::NotFound(format!(
+                        "{} is not on \"{}\"",
+                        contact.display_name(),
+                        sequence.name
+                    )));
+                }
+                running.into_iter().for_each(|k| ctx.changes.remove_enrollment(k));
+                return Ok(format!("⏹️ Stopped *{}* for {}.", sequence.name, contact.display_name()));
+            }
+            if !running.is_empty() {
+                return Err(CommandError::Invalid(format!(
+                    "{} is already on \"{}\"",
+                    contact.display_name(),
+                    sequence.name
+                )));
+            }
+            let Some(first) = sequence.steps.first() else {
+                return Err(CommandError::Invalid(format!("\"{}\" has no steps yet", sequence.name)));
+            };
+            if !contact.whatsapp_opt_in {
+                return Err(CommandError::Invalid(format!(
+                    "{} has not opted in to WhatsApp messages (or replied STOP); set it with: contacts set {} whatsapp_opt_in yes",
+                    contact.display_name(),
+                    contact.key
+                )));
+            }
+            let due = ctx.now_ms + u64::from(first.day) * ctx.settings.day_ms;
+            ctx.changes.put_enrollment(
+                due,
+                &Enrollment {
+                    sequence: sequence.name.clone(),
+                    contact: contact.key.clone(),
+                    channel: contact.channel,
+                    step: 0,
+                    started_ms: ctx.now_ms,
+                    by: ctx.caller.id.clone(),
+                },
+            );
+            Ok(format!(
+                "▶️ *{}* started for {}: {} step(s), the first at {}.",
+                sequence.name,
+                contact.display_name(),
+                sequence.steps.len(),
+                local_time(due)
+            ))
+        }
+        other => Err(CommandError::usage(SUB, format!("unknown action `{other}`"))),
+    }
+}

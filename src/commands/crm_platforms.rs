@@ -1,0 +1,265 @@
+//! `#crm connect`, `auth`, `sync` and `field-mapping`: the CRM platform
+//! configuration. They store and validate; the connectors do the sending.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::args::{Args, FlagSpec};
+use super::crm::split_first;
+use super::format::local_time;
+use super::{CommandError, Ctx, ForSub};
+use crate::crm::Platform;
+use crate::crm::contact::LOCAL_FIELDS;
+use crate::crm::settings::{
+    AuthKind, AuthRecord, Connection, FieldMapping, OAuthState, SyncRequest, auth_key, mapping_key, oauth_key, sync_key,
+};
+
+const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales";
+/// An authorization link is good for this long.
+const OAUTH_TTL_MS: u64 = 15 * 60_000;
+
+fn platform(sub: &'static str, text: &str) -> Result<Platform, CommandError> {
+    Platform::parse(text)
+        .ok_or_else(|| CommandError::usage(sub, format!("unknown platform `{text}`; one of {PLATFORMS}")))
+}
+
+pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let args = Args::parse(args, &[]).for_sub("connect")?;
+    let p = platform("connect", args.required(0, "PLATFORM").for_sub("connect")?)?;
+    args.at_most(1).for_sub("connect")?;
+    ctx.changes.put_setting("platform", &Connection { platform: p, by: ctx.caller.id.clone(), at_ms: ctx.now_ms });
+    let cmd = ctx.command();
+    let next = match p.authorize_url() {
+        Some(_) if matches!(p, Platform::Salesforce | Platform::Zoho) => {
+            format!("{cmd} auth --platform {} --oauth", p.as_str())
+        }
+        Some(_) => format!(
+            "{cmd} auth --platform {} --api-key YOUR_KEY\n({})\nor {cmd} auth --platform {} --oauth",
+            p.as_str(),
+            p.api_key_hint(),
+            p.as_str()
+        ),
+        None => format!("{cmd} auth --platform {} --api-key YOUR_KEY\n({})", p.as_str(), p.api_key_hint()),
+    };
+    Ok(format!("🔌 {} chosen as your CRM.\n*Next step:* {next}", p.title()))
+}
+
+const AUTH_FLAGS: [FlagSpec; 3] = [FlagSpec::value("platform"), FlagSpec::value("api-key"), FlagSpec::switch("oauth")];
+
+pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    // The key must not reach the audit trail even when parsing fails.
+    mask_key(ctx, args);
+    let args = Args::parse(args, &AUTH_FLAGS).for_sub("auth")?;
+    args.at_most(0).for_sub("auth")?;
+    let connected = ctx.crm.setting::<Connection>("platform").map(|c| c.platform);
+    let p = match (args.flag("platform"), connected) {
+        (Some(text), _) => platform("auth", text)?,
+        (None, Some(p)) => p,
+        (None, None) => return Err(CommandError::usage("auth", "missing --platform P")),
+    };
+    match (args.flag("api-key"), args.switch("oauth")) {
+        (Some(_), true) => Err(CommandError::usage("auth", "give either --api-key or --oauth, not both")),
+        (None, false) => Err(CommandError::usage("auth", "missing --api-key KEY or --oauth")),
+        (Some(key), false) => {
+            let key = key.trim().to_string();
+            ctx.secrets.push(key.clone());
+            if matches!(p, Platform::Salesforce | Platform::Zoho) {
+                return Err(CommandError::Invalid(format!(
+                    "{} uses OAuth: {} auth --platform {} --oauth",
+                    p.title(),
+                    ctx.command(),
+                    p.as_str()
+                )));
+            }
+            if key.len() < 8 || key.len() > 512 || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(CommandError::Invalid(
+                    "that does not look like an API key (8–512 characters, no spaces)".into(),
+                ));
+            }
+            let sealed = ctx.crm.sealer().seal(&key);
+            ctx.changes.put_secret(p, &sealed);
+            ctx.changes.put_setting(
+                &auth_key(p),
+                &AuthRecord {
+                    platform: p,
+                    kind: AuthKind::ApiKey,
+                    by: ctx.caller.id.clone(),
+                    at_ms: ctx.now_ms,
+                    hint: None,
+                },
+            );
+            Ok(format!(
+                "🔐 {} API key stored, encrypted. It will not be shown again.\nTip: delete your message with the key from this chat.\n*Next:* {} sync {}",
+                p.title(),
+                ctx.command(),
+                p.as_str()
+            ))
+        }
+        (None, true) => {
+            let Some(authorize) = p.authorize_url() else {
+                return Err(CommandError::Invalid(format!("{} has no OAuth; use --api-key", p.title())));
+            };
+            let client_id = ctx.settings.oauth_clients.get(p.as_str()).ok_or_else(|| {
+                CommandError::Invalid(format!("set [crm.{}] client_id in config.toml to use OAuth", p.as_str()))
+            })?;
+            let public = ctx
+                .settings
+                .public_url
+                .as_deref()
+                .ok_or_else(|| CommandError::Invalid("set [crm] public_url in config.toml to use OAuth".into()))?;
+            let state = uuid::Uuid::new_v4().simple().to_string();
+            let redirect = format!("{public}/oauth/callback/{}", p.as_str());
+            let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+            let mut url = format!(
+                "{authorize}?response_type=code&client_id={}&redirect_uri={}&state={state}",
+                enc(client_id),
+                enc(&redirect)
+            );
+            match p {
+                Platform::Hubspot => url.push_str(
+                    "&scope=crm.objects.contacts.write%20crm.objects.deals.write%20crm.objects.companies.write",
+                ),
+                Platform::Zoho => url.push_str("&scope=ZohoCRM.modules.ALL&access_type=offline"),
+                _ => {}
+            }
+            ctx.changes.put_setting(
+                &oauth_key(&state),
+                &OAuthState {
+                    platform: p,
+                    chat: ctx.chat.key(),
+                    by: ctx.caller.id.clone(),
+                    expires_ms: ctx.now_ms + OAUTH_TTL_MS,
+                },
+            );
+            ctx.changes.put_setting(
+                &auth_key(p),
+                &AuthRecord {
+                    platform: p,
+                    kind: AuthKind::OauthPending,
+                    by: ctx.caller.id.clone(),
+                    at_ms: ctx.now_ms,
+                    hint: None,
+                },
+            );
+            Ok(format!(
+                "🔗 Authorize juru in {} (link valid 15 minutes):\n{url}\n\n⚠️ This build cannot finish the OAuth exchange yet (the {} connector is not installed); until it is, use --api-key where the platform offers one.",
+                p.title(),
+                p.title()
+            ))
+        }
+    }
+}
+
+/// Masks whatever follows `--api-key` in the audit copy of the command.
+fn mask_key(ctx: &mut Ctx<'_>, args: &str) {
+    if let Ok(tokens) = super::args::tokenize(args) {
+        let mut next_is_key = false;
+        for t in tokens {
+            if next_is_key {
+                ctx.secrets.push(t.text.clone());
+                next_is_key = false;
+            } else if let Some(value) = t.text.strip_prefix("--api-key=").or_else(|| t.text.strip_prefix("--api_key="))
+            {
+                ctx.secrets.push(value.to_string());
+            } else {
+                next_is_key = matches!(t.text.to_lowercase().as_str(), "--api-key" | "--api_key");
+            }
+        }
+    }
+}
+
+const SYNC_FLAGS: [FlagSpec; 1] = [FlagSpec::switch("full")];
+
+pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let args = Args::parse(args, &SYNC_FLAGS).for_sub("sync")?;
+    args.at_most(1).for_sub("sync")?;
+    let p = match args.positional(0) {
+        Some(text) => platform("sync", text)?,
+        None => match ctx.crm.setting::<Connection>("platform") {
+            Some(c) => c.platform,
+            None => {
+                return Err(CommandError::Invalid(format!(
+                    "no CRM platform connected yet: {} connect hubspot",
+                    ctx.command()
+                )));
+            }
+        },
+    };
+    let full = args.switch("full");
+    let previous = ctx.crm.setting::<SyncRequest>(&sync_key(p));
+    let since = if full { 0 } else { previous.as_ref().map(|r| r.at_ms).unwrap_or(0) };
+    let (contacts, deals) = {
+        let index = ctx.crm.read();
+        (
+            index.contacts.values().filter(|c| c.last_seen_ms >= since || c.first_seen_ms >= since).count() as u64,
+            index.deals.values().filter(|d| d.updated_ms >= since).count() as u64,
+        )
+    };
+    let activities = ctx.crm.store().activities.len() as u64;
+    ctx.changes.put_setting(
+        &sync_key(p),
+        &SyncRequest { platform: p, full, by: ctx.caller.id.clone(), at_ms: ctx.now_ms, contacts, deals, activities },
+    );
+    let auth = ctx.crm.setting::<AuthRecord>(&auth_key(p));
+    let auth_line = match auth.map(|a| a.kind) {
+        Some(AuthKind::ApiKey) => "credential: API key stored".to_string(),
+        Some(AuthKind::OauthPending) => "credential: OAuth not completed".to_string(),
+        None => format!("credential: none yet ({} auth --platform {} …)", ctx.command(), p.as_str()),
+    };
+    let previous_line = previous.map(|r| format!("\nPrevious request: {}", local_time(r.at_ms))).unwrap_or_default();
+    Ok(format!(
+        "🔄 Queued a {} sync to {}: {contacts} contact(s), {deals} deal(s), {activities} activit(ies).\n{auth_line}{previous_line}\n⚠️ No connector is active in this build: nothing is sent to {} yet. The request is kept and runs when the connector is installed.",
+        if full { "full" } else { "incremental" },
+        p.title(),
+        p.title()
+    ))
+}
+
+pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (word, rest) = split_first(args);
+    let (action, rest) = if word == "configure" { split_first(rest) } else { (word, rest) };
+    match action.as_str() {
+        "" | "show" => {
+            let mut lines = vec!["*Field mappings*".to_string()];
+            for p in Platform::ALL {
+                let mapping: FieldMapping = ctx.crm.setting(&mapping_key(p)).unwrap_or_default();
+                if !mapping.is_empty() {
+                    lines.push(format!("\n*{}*", p.title()));
+                    lines.extend(mapping.iter().map(|(local, remote)| format!("• {local} → {remote}")));
+                }
+            }
+            if lines.len() == 1 {
+                lines.push("None yet: the connectors' defaults apply.".into());
+            }
+            lines.push("\nSet one: field-mapping configure set LOCAL_FIELD PLATFORM.FIELD".into());
+            Ok(lines.join("\n"))
+        }
+        "set" => {
+            let args = Args::parse(rest, &[]).for_sub("field-mapping")?;
+            let local = args.required(0, "LOCAL_FIELD").for_sub("field-mapping")?.to_lowercase();
+            let target = args.required(1, "PLATFORM.FIELD").for_sub("field-mapping")?;
+            args.at_most(2).for_sub("field-mapping")?;
+            if !LOCAL_FIELDS.iter().any(|(name, _)| *name == local) {
+                let known: Vec<&str> = LOCAL_FIELDS.iter().map(|(n, _)| *n).collect();
+                return Err(CommandError::usage(
+                    "field-mapping",
+                    format!("unknown local field `{local}`; known: {}", known.join(", ")),
+                ));
+            }
+            let (p, remote) = target
+                .split_once('.')
+                .ok_or_else(|| CommandError::usage("field-mapping", format!("`{target}` is not PLATFORM.FIELD")))?;
+            let p = platform("field-mapping", p)?;
+            if !p.is_valid_remote_field(remote) {
+                return Err(CommandError::usage(
+                    "field-mapping",
+                    format!("`{remote}` is not a valid {} field name", p.title()),
+                ));
+            }
+            let mut mapping: FieldMapping = ctx.crm.setting(&mapping_key(p)).unwrap_or_default();
+            mapping.insert(local.clone(), remote.to_string());
+            ctx.changes.put_setting(&mapping_key(p), &mapping);
+            Ok(format!("✅ {local} → {}.{remote}", p.as_str()))
+        }
+        other => Err(CommandError::usage("field-mapping", format!("unknown action `{other}`"))),
+    }
+}

@@ -1,0 +1,127 @@
+//! `#crm lead-score configure` and `#crm segment`.
+
+use super::args::{Args, FlagSpec};
+use super::crm::split_first;
+use super::crm_contacts::top;
+use super::format::bullets;
+use super::{CommandError, Ctx, ForSub};
+use crate::crm::contact::LOCAL_FIELDS;
+use crate::crm::filter::Filter;
+use crate::crm::{Scored, Segment};
+
+pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (word, rest) = split_first(args);
+    // `configure` is optional: `lead-score show` works too.
+    let (action, rest) = if word == "configure" { split_first(rest) } else { (word, rest) };
+    let mut rules = ctx.crm.read().rules.clone();
+    match action.as_str() {
+        "" | "show" => {
+            let lines = rules.describe().into_iter().map(|(k, v)| format!("{k} = {v}"));
+            Ok(format!(
+                "*Lead scoring rules*\n{}\n\nChange one: lead-score configure set KEY VALUE",
+                bullets(lines, 20, 0)
+            ))
+        }
+        "set" => {
+            let args = Args::parse(rest, &[]).for_sub("lead-score")?;
+            let key = args.required(0, "KEY").for_sub("lead-score")?;
+            let value = args.required(1, "VALUE").for_sub("lead-score")?;
+            args.at_most(2).for_sub("lead-score")?;
+            rules.set(key, value).map_err(|e| CommandError::usage("lead-score", e))?;
+            ctx.changes.put_setting("scoring", &rules);
+            Ok(format!("✅ {} = {value}; scores use it from now on.", key.to_lowercase().replace('-', "_")))
+        }
+        other => Err(CommandError::usage("lead-score", format!("unknown action `{other}`"))),
+    }
+}
+
+const CREATE_FLAGS: [FlagSpec; 1] = [FlagSpec::value("where")];
+
+/// Points at the error under the filter text.
+fn filter_error(source: &str, e: &crate::crm::filter::FilterError) -> CommandError {
+    let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
+    CommandError::usage("segment", format!("filter error {e}\n```{source}\n{caret}```"))
+}
+
+pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let (action, rest) = split_first(args);
+    match action.as_str() {
+        "" | "list" => {
+            let index = ctx.crm.read();
+            if index.segments.is_empty() {
+                return Ok("No segments yet. Create one: segment create \"NAME\" --where \"lead_score > 75\"".into());
+            }
+            let lines: Vec<String> = index
+                .segments
+                .values()
+                .map(|s| match Filter::parse(&s.filter, &LOCAL_FIELDS) {
+                    Ok(f) => {
+                        let n = index
+                            .contacts
+                            .values()
+                            .filter(|c| f.matches(&Scored::new(c, &index.rules, ctx.now_ms)))
+                            .count();
+                        format!("*{}*: {n} contact(s) — `{}`", s.name, s.filter)
+                    }
+                    Err(e) => format!("*{}*: filter no longer valid ({e})", s.name),
+                })
+                .collect();
+            Ok(format!("*Segments*\n{}", bullets(lines.iter().cloned(), 30, lines.len())))
+        }
+        "create" => {
+            let args = Args::parse(rest, &CREATE_FLAGS).for_sub("segment")?;
+            let name = args.required(0, "NAME").for_sub("segment")?.trim().to_string();
+            args.at_most(1).for_sub("segment")?;
+            let source = args.required_flag("where").for_sub("segment")?;
+            let filter = Filter::parse(source, &LOCAL_FIELDS).map_err(|e| filter_error(source, &e))?;
+            let index = ctx.crm.read();
+            if index.segments.contains_key(&name.to_lowercase()) {
+                return Err(CommandError::Invalid(format!("a segment named \"{name}\" exists; delete it first")));
+            }
+            let members =
+                index.contacts.values().filter(|c| filter.matches(&Scored::new(c, &index.rules, ctx.now_ms))).count();
+            drop(index);
+            ctx.changes.put_segment(&Segment {
+                name: name.clone(),
+                filter: filter.source().to_string(),
+                created_by: ctx.caller.id.clone(),
+                created_ms: ctx.now_ms,
+            });
+            Ok(format!("✅ Segment *{name}* created: {members} contact(s) match now."))
+        }
+        "show" => {
+            let args = Args::parse(rest, &[]).for_sub("segment")?;
+            let name = args.required(0, "NAME").for_sub("segment")?;
+            let index = ctx.crm.read();
+            let segment = index
+                .segments
+                .get(&name.to_lowercase())
+                .ok_or_else(|| CommandError::NotFound(format!("no segment named \"{name}\"")))?;
+            let filter =
+                Filter::parse(&segment.filter, &LOCAL_FIELDS).map_err(|e| filter_error(&segment.filter, &e))?;
+            let rules = &index.rules;
+            let matches = || index.contacts.values().filter(|c| filter.matches(&Scored::new(c, rules, ctx.now_ms)));
+            let total = matches().count();
+            let shown = top(matches().map(|c| c.as_ref()), 20, |c| rules.score(c));
+            let lines = shown.iter().map(|c| {
+                format!("{} ({}) — score {}", c.display_name(), c.phone.as_deref().unwrap_or(&c.key), rules.score(c))
+            });
+            Ok(format!(
+                "*{}* — `{}`\n{total} member(s), highest score first\n{}",
+                segment.name,
+                segment.filter,
+                bullets(lines, 20, total)
+            ))
+        }
+        "delete" => {
+            let args = Args::parse(rest, &[]).for_sub("segment")?;
+            let name = args.required(0, "NAME").for_sub("segment")?.to_lowercase();
+            if !ctx.crm.read().segments.contains_key(&name) {
+                return Err(CommandError::NotFound(format!("no segment named \"{name}\"")));
+            }
+            ctx.changes.remove_segment(&name);
+            Ok(format!("🗑️ Segment \"{name}\" deleted."))
+        }
+        other => Err(CommandError::usage("segment", format!("unknown action `{other}`"))),
+    }
+}

@@ -1,0 +1,43 @@
+//! `#help` / `#menu`: the commands this sender may use, or one command's usage.
+
+use super::{CommandError, Ctx, checks};
+
+pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
+    let wanted = ctx.inv.rest.split_whitespace().next().map(str::to_lowercase);
+    let prefix = if ctx.inv.prefix.is_empty() { ctx.settings.prefixes[0].as_str() } else { ctx.inv.prefix.as_str() };
+    if let Some(name) = wanted {
+        let m = ctx
+            .manifests
+            .get(name.trim_start_matches(prefix))
+            .ok_or_else(|| CommandError::NotFound(format!("there is no command `{name}`; send {prefix}help")))?;
+        return Ok(usage_of(m, prefix));
+    }
+    let mut lines = vec!["*Commands you can use*".to_string()];
+    for m in ctx.manifests.all() {
+        // Cooldowns and limits do not hide a command; the rules about who and where do.
+        let allowed = checks::check(m, ctx.caller, Some(true), ctx.settings.plan, None, ctx.now_ms).is_ok();
+        if allowed {
+            let shown = if m.prefix { format!("{prefix}{}", m.name) } else { m.name.clone() };
+            lines.push(format!("• *{shown}* — {}", m.description));
+        }
+    }
+    if lines.len() == 1 {
+        lines.push("(none here)".into());
+    }
+    lines.push(format!("\nDetails: {prefix}help COMMAND"));
+    Ok(lines.join("\n"))
+}
+
+/// A command's usage and its subcommands, from the manifest.
+pub fn usage_of(m: &super::Manifest, prefix: &str) -> String {
+    let p = if m.prefix { prefix } else { "" };
+    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.description), format!("*Usage:* {p}{}", m.usage)];
+    if !m.subcommands.is_empty() {
+        lines.push(String::new());
+        for s in &m.subcommands {
+            lines.push(format!("• *{}* — {}", s.name, s.description));
+        }
+        lines.push(format!("\nDetails: {p}{} help SUBCOMMAND", m.name));
+    }
+    lines.join("\n")
+}

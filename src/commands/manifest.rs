@@ -1,0 +1,273 @@
+//! Command manifests (`commands/NAME.toml`): the flags an admin edits — who
+//! may run a command, where, how often — and its help text. Validated with
+//! errors that name the file and the key; reloaded on change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::config::Plan;
+use crate::live::Loadable;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// From the file name (`crm.toml` → `crm`).
+    #[serde(skip)]
+    pub name: String,
+    pub description: String,
+    pub usage: String,
+    /// Other names that run it (`menu` for `help`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Needs one of `[bot] prefixes` (false: the bare word runs it).
+    #[serde(default = "yes")]
+    pub prefix: bool,
+    #[serde(default)]
+    pub owner_only: bool,
+    #[serde(default)]
+    pub premium_only: bool,
+    /// Minimum licence plan of this installation.
+    #[serde(default)]
+    pub plan: Plan,
+    #[serde(default)]
+    pub group_only: bool,
+    /// Only group admins, in a group.
+    #[serde(default)]
+    pub admin_group_only: bool,
+    #[serde(default)]
+    pub private_only: bool,
+    /// Uses per user per day (0 = unlimited).
+    #[serde(default)]
+    pub limit: u32,
+    /// Seconds between two uses by the same user.
+    #[serde(default)]
+    pub cooldown: u64,
+    /// Minimum user level.
+    #[serde(default)]
+    pub level: u32,
+    #[serde(default, rename = "subcommand")]
+    pub subcommands: Vec<Subcommand>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Subcommand {
+    pub name: String,
+    pub usage: String,
+    pub description: String,
+    pub example: String,
+}
+
+impl Manifest {
+    pub fn subcommand(&self, name: &str) -> Option<&Subcommand> {
+        self.subcommands.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{file}: {message}")]
+    Read { file: PathBuf, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Key { file: PathBuf, key: String, message: String },
+}
+
+/// The loaded set: each manifest by name and alias.
+#[derive(Debug, Clone, Default)]
+pub struct Manifests {
+    by_name: HashMap<String, Arc<Manifest>>,
+    /// Sorted by name, each once.
+    all: Vec<Arc<Manifest>>,
+    version: String,
+}
+
+/// The manifests this build ships; `commands/` overrides them file by file.
+const EMBEDDED: [(&str, &str); 2] =
+    [("crm.toml", include_str!("../../commands/crm.toml")), ("help.toml", include_str!("../../commands/help.toml"))];
+
+impl Manifests {
+    pub fn get(&self, name: &str) -> Option<&Arc<Manifest>> {
+        self.by_name.get(name)
+    }
+
+    pub fn all(&self) -> &[Arc<Manifest>] {
+        &self.all
+    }
+
+    /// Parses and validates `(file name, text)` pairs. `handlers`: the
+    /// command names this build can run.
+    pub fn parse(files: &[(PathBuf, String)], handlers: &[&str]) -> Result<Manifests, ManifestError> {
+        let mut by_file = BTreeMap::new();
+        for (file, text) in files {
+            let key_err = |key: &str, message: &str| ManifestError::Key {
+                file: file.clone(),
+                key: key.to_string(),
+                message: message.to_string(),
+            };
+            let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_lowercase();
+            let table: toml::Table =
+                toml::from_str(text).map_err(|e| ManifestError::Read { file: file.clone(), message: e.to_string() })?;
+            let mut manifest: Manifest = serde_path_to_error::deserialize(toml::Value::Table(table))
+                .map_err(|e| key_err(&e.path().to_string(), &e.inner().to_string()))?;
+            manifest.name = name.clone();
+            if !is_command_name(&name) {
+                return Err(ManifestError::Read {
+                    file: file.clone(),
+                    message: "a command's file name must be lowercase letters, digits or `-`".into(),
+                });
+            }
+            if !handlers.contains(&name.as_str()) {
+                return Err(ManifestError::Read {
+                    file: file.clone(),
+                    message: format!("there is no handler for `{name}` in this build (known: {})", handlers.join(", ")),
+                });
+            }
+            for (key, value) in [("description", &manifest.description), ("usage", &manifest.usage)] {
+                if value.trim().is_empty() {
+                    return Err(key_err(key, "must not be empty"));
+                }
+            }
+            let only = [manifest.group_only, manifest.private_only].iter().filter(|f| **f).count();
+            if only > 1 || (manifest.private_only && manifest.admin_group_only) {
+                return Err(key_err("private_only", "cannot be combined with group_only or admin_group_only"));
+            }
+            for (i, alias) in manifest.aliases.iter().enumerate() {
+                if !is_command_name(alias) {
+                    return Err(key_err(&format!("aliases[{i}]"), "must be lowercase letters, digits or `-`"));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            for (i, sub) in manifest.subcommands.iter().enumerate() {
+                if !is_command_name(&sub.name) {
+                    return Err(key_err(&format!("subcommand[{i}].name"), "must be lowercase letters, digits or `-`"));
+                }
+                if !seen.insert(sub.name.clone()) {
+                    return Err(key_err(&format!("subcommand[{i}].name"), &format!("`{}` is listed twice", sub.name)));
+                }
+                for (key, value) in
+                    [("usage", &sub.usage), ("description", &sub.description), ("example", &sub.example)]
+                {
+                    if value.trim().is_empty() {
+                        return Err(key_err(&format!("subcommand[{i}].{key}"), "must not be empty"));
+                    }
+                }
+            }
+            by_file.insert(name, (file.clone(), manifest));
+        }
+        let mut set = Manifests::default();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for (name, (file, manifest)) in by_file {
+            let manifest = Arc::new(manifest);
+            format!("{manifest:?}").hash(&mut hasher);
+            for n in std::iter::once(&name).chain(&manifest.aliases) {
+                if set.by_name.insert(n.clone(), manifest.clone()).is_some() {
+                    return Err(ManifestError::Read {
+                        file,
+                        message: format!("the name `{n}` is already used by another command"),
+                    });
+                }
+            }
+            set.all.push(manifest);
+        }
+        set.version = format!("{:016x}", hasher.finish());
+        Ok(set)
+    }
+
+    /// The embedded set, overridden by every `*.toml` in `dir`.
+    pub fn load_dir(dir: &Path, handlers: &[&str]) -> Result<Manifests, ManifestError> {
+        let mut files: BTreeMap<String, (PathBuf, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), (PathBuf::from(format!("built-in/{n}")), t.to_string())))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| ManifestError::Read { file: path.clone(), message: e.to_string() })?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    files.insert(name, (path, text));
+                }
+            }
+        }
+        Manifests::parse(&files.into_values().collect::<Vec<_>>(), handlers)
+    }
+}
+
+fn is_command_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Loadable for Manifests {
+    type Error = ManifestError;
+    const WHAT: &'static str = "command manifests";
+
+    fn load(dir: &Path) -> Result<Manifests, ManifestError> {
+        Manifests::load_dir(dir, super::HANDLER_NAMES)
+    }
+
+    /// The shipped manifests; a test keeps them valid.
+    fn embedded() -> Manifests {
+        Manifests::load_dir(Path::new("/nonexistent"), super::HANDLER_NAMES).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the built-in command manifests are invalid");
+            Manifests::default()
+        })
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifests, ManifestError> {
+        Manifests::parse(&[(PathBuf::from("commands/crm.toml"), text.to_string())], &["crm", "help"])
+    }
+
+    #[test]
+    fn the_shipped_manifests_are_valid() {
+        let set = Manifests::load_dir(Path::new("/nonexistent"), super::super::HANDLER_NAMES).unwrap();
+        assert!(set.get("crm").is_some_and(|m| m.owner_only && m.subcommand("deals").is_some()));
+        assert!(set.get("menu").is_some(), "help answers to #menu too");
+    }
+
+    #[test]
+    fn a_misspelt_key_names_the_file_and_the_key() {
+        let err = parse("description = \"d\"\nusage = \"u\"\n[[subcommand]]\nname = \"x\"\nusage = \"u\"\ndescription = \"d\"\nexmaple = \"e\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("commands/crm.toml: key `subcommand[0]"), "{err}");
+        assert!(err.contains("exmaple"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_and_a_bad_plan_name_the_key() {
+        let err = parse("description = \"d\"\nusage = \"u\"\ncooldown = \"ten\"\n").unwrap_err().to_string();
+        assert!(err.contains("key `cooldown`"), "{err}");
+        let err = parse("description = \"d\"\nusage = \"u\"\nplan = \"gold\"\n").unwrap_err().to_string();
+        assert!(err.contains("key `plan`") && err.contains("nitro"), "{err}");
+    }
+
+    #[test]
+    fn contradictory_flags_and_unknown_handlers_are_refused() {
+        let err = parse("description = \"d\"\nusage = \"u\"\ngroup_only = true\nprivate_only = true\n").unwrap_err();
+        assert!(err.to_string().contains("private_only"), "{err}");
+        let err = Manifests::parse(
+            &[(PathBuf::from("commands/dance.toml"), "description = \"d\"\nusage = \"u\"\n".into())],
+            &["crm"],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no handler for `dance`"), "{err}");
+    }
+}

@@ -1,0 +1,314 @@
+//! Chat commands: prefix parsing, manifests, access checks, cooldowns and
+//! daily limits, then the command's handler.
+//!
+//! Adding a command = a manifest `commands/NAME.toml` + a handler file here,
+//! registered in [`HANDLERS`]. Handlers are plain functions over the local
+//! CRM: they read what they need and return their effects (reply text and
+//! [`Changes`]); the runtime commits those with the audit record in one
+//! transaction, then sends the reply. No handler performs I/O of its own.
+
+pub mod args;
+pub mod checks;
+mod crm;
+mod crm_contacts;
+mod crm_deals;
+mod crm_nurture;
+mod crm_platforms;
+mod crm_segments;
+pub mod format;
+mod help;
+pub mod manifest;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use args::ArgsError;
+pub use checks::{Caller, Refusal, Usage};
+pub use manifest::{Manifest, Manifests};
+
+use crate::channel::{ChatId, Control, Inbound};
+use crate::config::{Config, Language, Plan};
+use crate::crm::{Changes, Crm, CrmError};
+use crate::live::LiveDir;
+use crate::store::{TreeName, Write, decode, encode, key2};
+
+/// A handler: the parsed invocation in, the reply text out.
+pub type Handler = fn(&mut Ctx<'_>) -> Result<String, CommandError>;
+
+/// Every command this build can run, by manifest name.
+pub const HANDLERS: [(&str, Handler); 2] = [("crm", crm::run), ("help", help::run)];
+pub const HANDLER_NAMES: &[&str] = &["crm", "help"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Wrong arguments: the reply adds the (sub)command's usage and example.
+    #[error("{problem}")]
+    Usage { sub: Option<&'static str>, problem: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+}
+
+impl CommandError {
+    pub fn usage(sub: &'static str, problem: impl std::fmt::Display) -> CommandError {
+        CommandError::Usage { sub: Some(sub), problem: problem.to_string() }
+    }
+}
+
+/// Arguments errors belong to the subcommand being parsed.
+pub trait ForSub<T> {
+    fn for_sub(self, sub: &'static str) -> Result<T, CommandError>;
+}
+
+impl<T> ForSub<T> for Result<T, ArgsError> {
+    fn for_sub(self, sub: &'static str) -> Result<T, CommandError> {
+        self.map_err(|e| CommandError::usage(sub, e))
+    }
+}
+
+/// Asked of the WhatsApp side when a manifest needs it.
+pub trait Directory: Sync {
+    /// Whether `member` is an admin of `group`; `None` when it cannot be told.
+    fn is_group_admin(&self, group: &ChatId, member: &ChatId) -> impl Future<Output = Option<bool>> + Send;
+}
+
+/// No group API: nobody is a group admin.
+pub struct NoDirectory;
+
+impl Directory for NoDirectory {
+    async fn is_group_admin(&self, _: &ChatId, _: &ChatId) -> Option<bool> {
+        None
+    }
+}
+
+/// Settings from config the commands need.
+#[derive(Debug, Clone)]
+pub struct CommandSettings {
+    pub prefixes: Vec<String>,
+    pub owners: Vec<String>,
+    pub owner_from_me: bool,
+    pub plan: Plan,
+    /// Phone → (level, premium).
+    pub staff: HashMap<String, (u32, bool)>,
+    pub language: Language,
+    pub public_url: Option<String>,
+    /// OAuth client ids by platform name.
+    pub oauth_clients: HashMap<&'static str, String>,
+    /// Length of a nurture day in ms.
+    pub day_ms: u64,
+}
+
+impl CommandSettings {
+    pub fn from_config(config: &Config) -> CommandSettings {
+        let crm = &config.crm;
+        let oauth_clients = [
+            ("hubspot", &crm.hubspot),
+            ("salesforce", &crm.salesforce),
+            ("pipedrive", &crm.pipedrive),
+            ("zoho", &crm.zoho),
+        ]
+        .into_iter()
+        .filter_map(|(name, app)| app.client_id.clone().map(|id| (name, id)))
+        .collect();
+        CommandSettings {
+            prefixes: config.bot.prefixes.clone(),
+            owners: config.bot.owners.iter().map(|p| p.0.clone()).collect(),
+            owner_from_me: config.bot.owner_from_me,
+            plan: config.bot.plan,
+            staff: config.bot.staff.iter().map(|s| (s.phone.0.clone(), (s.level, s.premium))).collect(),
+            language: config.sales.default_language,
+            public_url: crm.public_url.as_ref().map(|u| u.as_str().to_string()),
+            oauth_clients,
+            day_ms: crm.nurture_day_secs * 1000,
+        }
+    }
+}
+
+pub struct Commands {
+    manifests: LiveDir<Manifests>,
+    pub settings: CommandSettings,
+    crm: Arc<Crm>,
+}
+
+/// A message recognised as a command.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub manifest: Arc<Manifest>,
+    /// The name typed (may be an alias).
+    pub name: String,
+    pub prefix: String,
+    /// Everything after the name.
+    pub rest: String,
+}
+
+/// What one command produced, for the runtime to commit and send.
+#[derive(Default)]
+pub struct Outcome {
+    /// Reply texts, each within WhatsApp's length limit, in order.
+    pub replies: Vec<String>,
+    pub changes: Changes,
+    /// Operator actions on other chats (`#crm release`).
+    pub controls: Vec<Control>,
+    /// The command as the audit trail keeps it (credentials masked).
+    pub audit_text: String,
+    /// `ok`, `refused: owner_only`, `error` — for logs and the audit trail.
+    pub result: String,
+}
+
+/// What a handler sees.
+pub struct Ctx<'a> {
+    pub inv: &'a Invocation,
+    pub caller: &'a Caller,
+    pub chat: &'a ChatId,
+    pub crm: &'a Crm,
+    pub settings: &'a CommandSettings,
+    pub manifests: &'a Manifests,
+    pub now_ms: u64,
+    pub changes: Changes,
+    pub controls: Vec<Control>,
+    /// Text to mask in the audit record.
+    pub secrets: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// `#crm` as typed, for usage lines.
+    pub fn command(&self) -> String {
+        format!("{}{}", self.inv.prefix, self.inv.manifest.name)
+    }
+}
+
+impl Commands {
+    pub fn new(manifests: LiveDir<Manifests>, settings: CommandSettings, crm: Arc<Crm>) -> Commands {
+        Commands { manifests, settings, crm }
+    }
+
+    pub fn open(config: &Config, crm: Arc<Crm>) -> Commands {
+        Commands::new(LiveDir::open(&config.bot.commands_dir), CommandSettings::from_config(config), crm)
+    }
+
+    pub fn crm(&self) -> &Arc<Crm> {
+        &self.crm
+    }
+
+    pub fn manifests(&self) -> Arc<Manifests> {
+        self.manifests.current()
+    }
+
+    /// A command only if a prefix is followed by a known command name (or the
+    /// bare name of a command whose manifest has `prefix = false`).
+    pub fn detect(&self, text: Option<&str>) -> Option<Invocation> {
+        let text = text?.trim_start();
+        let manifests = self.manifests.current();
+        let split = |s: &str| -> (String, String) {
+            let s = s.trim_start();
+            let end = s.find(char::is_whitespace).unwrap_or(s.len());
+            (s[..end].to_lowercase(), s[end..].trim().to_string())
+        };
+        for prefix in &self.settings.prefixes {
+            if let Some(after) = text.strip_prefix(prefix.as_str()) {
+                let (name, rest) = split(after);
+                if let Some(m) = manifests.get(&name).filter(|m| m.prefix) {
+                    return Some(Invocation { manifest: m.clone(), name, prefix: prefix.clone(), rest });
+                }
+            }
+        }
+        let (name, rest) = split(text);
+        let m = manifests.get(&name).filter(|m| !m.prefix)?;
+        Some(Invocation { manifest: m.clone(), name, prefix: String::new(), rest })
+    }
+
+    /// Who the sender is, from config and the webhook alone.
+    pub fn caller(&self, ev: &Inbound) -> Caller {
+        let id = ev.sender.key();
+        let is_owner = if ev.from_me {
+            self.settings.owner_from_me
+        } else {
+            ev.sender.phone().is_some_and(|p| self.settings.owners.iter().any(|o| o == p.as_str()))
+        };
+        let (level, premium) = self.settings.staff.get(&id).copied().unwrap_or((0, false));
+        Caller { id, is_owner, in_group: ev.chat.is_group(), premium, level: if is_owner { u32::MAX } else { level } }
+    }
+
+    /// Checks, then the handler. Never fails: errors become replies.
+    pub async fn handle(&self, ev: &Inbound, inv: &Invocation, dir: &impl Directory, now_ms: u64) -> Outcome {
+        let caller = self.caller(ev);
+        let m = &inv.manifest;
+        let usage_key = key2(&m.name, &caller.id);
+        let usage: Option<Usage> =
+            self.crm.store().command_usage.get(&usage_key).ok().flatten().and_then(|v| decode(&v).ok());
+        let admin =
+            if m.admin_group_only && caller.in_group { dir.is_group_admin(&ev.chat, &ev.sender).await } else { None };
+        let shown = format!("{}{}", inv.prefix, inv.name);
+        if let Err(refusal) = checks::check(m, &caller, admin, self.settings.plan, usage, now_ms) {
+            tracing::info!(command = %m.name, sender = %caller.id, rule = refusal.rule(), "command refused");
+            return Outcome {
+                replies: vec![refusal.text(&shown, self.settings.language)],
+                audit_text: format!("{shown} {}", inv.rest).trim_end().to_string(),
+                result: format!("refused: {}", refusal.rule()),
+                ..Outcome::default()
+            };
+        }
+        let manifests = self.manifests.current();
+        let mut ctx = Ctx {
+            inv,
+            caller: &caller,
+            chat: &ev.chat,
+            crm: &self.crm,
+            settings: &self.settings,
+            manifests: &manifests,
+            now_ms,
+            changes: Changes::default(),
+            controls: Vec::new(),
+            secrets: Vec::new(),
+        };
+        let handler = HANDLERS.iter().find(|(name, _)| *name == m.name).map(|(_, h)| *h);
+        let result = match handler {
+            Some(h) => h(&mut ctx),
+            None => Err(CommandError::Invalid(format!("{shown} is not available in this build"))),
+        };
+        let mut audit_text = format!("{shown} {}", inv.rest).trim_end().to_string();
+        for secret in &ctx.secrets {
+            audit_text = audit_text.replace(secret.as_str(), "•••");
+        }
+        let (text, result, mut changes) = match result {
+            Ok(text) => (text, "ok".to_string(), ctx.changes),
+            Err(e) => (self.error_text(&ctx, &e), "error".to_string(), Changes::default()),
+        };
+        // Refused and failed commands do not count against cooldowns and limits.
+        if result == "ok" && !caller.is_owner && (m.cooldown > 0 || m.limit > 0) {
+            let used = usage.unwrap_or_default().used(now_ms);
+            changes.writes.push(Write::Put(TreeName::CommandUsage, usage_key, encode(&used)));
+        }
+        Outcome {
+            replies: format::split(&text, format::WHATSAPP_LIMIT),
+            changes,
+            controls: if result == "ok" { ctx.controls } else { Vec::new() },
+            audit_text,
+            result,
+        }
+    }
+
+    fn error_text(&self, ctx: &Ctx<'_>, e: &CommandError) -> String {
+        match e {
+            CommandError::Usage { sub, problem } => {
+                let cmd = ctx.command();
+                let m = &ctx.inv.manifest;
+                match sub.and_then(|s| m.subcommand(s)) {
+                    Some(s) => format!("❌ {problem}\n*Usage:* {cmd} {}\n*Example:* {cmd} {}", s.usage, s.example),
+                    None => format!("❌ {problem}\n*Usage:* {}{}", ctx.inv.prefix, m.usage),
+                }
+            }
+            CommandError::Crm(e) => {
+                tracing::error!(error = %e, "command failed");
+                "❌ Something went wrong on our side; nothing was changed. Please try again.".into()
+            }
+            other => format!("❌ {other}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! Handlers called directly, over a real store: what the sender reads and
+//! what is stored after the commit.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::channel::{Channel, ChatId, Phone};
+use crate::crm::Crm;
+use crate::live::{LiveDir, Loadable};
+use crate::store::Store;
+
+const OWNER: &str = "6281111111111";
+const PROSPECT: &str = "6282222222222";
+const NOW: u64 = 1_795_402_800_000;
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    store: Store,
+    commands: Commands,
+}
+
+fn bench() -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let crm = Arc::new(Crm::open(&store, None, dir.path()).unwrap());
+    let mut config = Config::default();
+    config.bot.owners = vec![crate::config::PhoneNumber(OWNER.into())];
+    config.sales.default_language = Language::En;
+    let commands = Commands::new(LiveDir::fixed(Manifests::embedded()), CommandSettings::from_config(&config), crm);
+    Bench { _dir: dir, store, commands }
+}
+
+fn from(phone: &str, text: &str) -> Inbound {
+    let chat = ChatId::Phone(Phone::parse(phone).unwrap());
+    Inbound::text_from(Channel::Waha, "default", format!("id-{text}"), chat, text)
+}
+
+impl Bench {
+    /// Runs one message as a command and commits its changes, as the runtime does.
+    async fn run(&self, ev: Inbound) -> Outcome {
+        let inv = self.commands.detect(ev.text()).expect("a command");
+        let mut outcome = self.commands.handle(&ev, &inv, &NoDirectory, NOW).await;
+        let writes = std::mem::take(&mut outcome.changes.writes);
+        self.store.commit.commit(writes).await.unwrap();
+        self.commands.crm().refresh(&outcome.changes.touched);
+        outcome
+    }
+
+    async fn owner(&self, text: &str) -> String {
+        self.run(from(OWNER, text)).await.replies.join("\n")
+    }
+
+    async fn prospect_writes(&self, text: &str) {
+        let touch = crate::crm::Touch {
+            key: PROSPECT.into(),
+            phone: Some(PROSPECT.into()),
+            name: Some("Budi".into()),
+            channel: Channel::Waha,
+            referral: None,
+            text: Some(text.into()),
+            feature_used: false,
+            campaign_source: Some("UMR_MAR_2025_HEMAT".into()),
+            now_ms: NOW,
+            opt_in: true,
+        };
+        let changes = self.commands.crm().touch(touch);
+        self.store.commit.commit(changes.writes).await.unwrap();
+        self.commands.crm().refresh(&changes.touched);
+    }
+}
+
+#[test]
+fn only_a_prefix_and_a_known_name_make_a_command() {
+    let b = bench();
+    assert!(b.commands.detect(Some("#crm leads")).is_some());
+    assert!(b.commands.detect(Some("  #CRM leads")).is_some(), "case and leading spaces");
+    assert!(b.commands.detect(Some("#menu")).is_some(), "an alias");
+    assert!(b.commands.detect(Some("#1 best seller?")).is_none());
+    assert!(b.commands.detect(Some("crm leads")).is_none(), "no prefix");
+    assert!(b.commands.detect(Some("!crm leads")).is_none(), "not a configured prefix");
+}
+
+#[tokio::test]
+async fn a_prospect_typing_crm_is_refused_even_with_the_owners_number_in_the_text() {
+    let b = bench();
+    b.prospect_writes("halo").await;
+    let out = b.run(from(PROSPECT, &format!("#crm leads list {OWNER}"))).await;
+    assert_eq!(out.result, "refused: owner_only");
+    assert_eq!(out.replies, ["⛔ *#crm*: this command is for the owner only (not owner)."]);
+    assert!(!out.replies[0].contains(PROSPECT));
+}
+
+#[tokio::test]
+async fn a_deal_moves_through_its_stages_with_reasons_and_history() {
+    let b = bench();
+    b.prospect_writes("Berapa harga paket?").await;
+    let created =
+        b.owner(&format!("#crm deals create --title \"Kopi Kita\" --value 12,5jt --contact {PROSPECT}")).await;
+    assert!(created.contains("*D1* Kopi Kita — Rp 12.500.000 (lead)"), "{created}");
+    assert!(b.owner("#crm deals move D1 proposal").await.contains("lead → *proposal*"));
+    let refused = b.owner("#crm deals won D1").await;
+    assert!(refused.contains("needs a reason") && refused.contains("*Example:* #crm deals create"), "{refused}");
+    assert!(b.owner("#crm deals won D1 --reason \"best price\"").await.contains("proposal → *won*"));
+    assert!(b.owner("#crm deals move D1 lead").await.contains("cannot move"));
+    let deal = b.commands.crm().read().deals.get(&1).cloned().unwrap();
+    assert_eq!(deal.history.len(), 3);
+    assert_eq!(deal.history[2].by, OWNER);
+    assert_eq!(deal.reason.as_deref(), Some("best price"));
+    assert_eq!(b.commands.crm().contact(PROSPECT).unwrap().current_stage, crate::crm::Stage::Won);
+    let pipeline = b.owner("#crm pipeline view").await;
+    assert!(pipeline.contains("*won* (100%): 1 deal(s), Rp 12.500.000"), "{pipeline}");
+}
+
+#[tokio::test]
+async fn a_bad_segment_filter_points_at_the_column() {
+    let b = bench();
+    let reply = b.owner("#crm segment create \"Hot\" --where \"lead_score > and segment = Cafe\"").await;
+    assert!(reply.contains("at column 14"), "{reply}");
+    assert!(reply.contains("*Example:* #crm segment create"), "{reply}");
+    b.prospect_writes("Berapa harga paket?").await;
+    let made =
+        b.owner("#crm segment create \"Pricing\" --where \"lead_score >= 60 and campaign = UMR_MAR_2025_HEMAT\"").await;
+    assert!(made.contains("1 contact(s) match"), "{made}");
+    assert!(b.owner("#crm segment show pricing").await.contains("Budi"));
+}
+
+#[tokio::test]
+async fn an_api_key_is_stored_encrypted_and_never_echoed_or_audited() {
+    let b = bench();
+    let out = b.run(from(OWNER, "#crm auth --platform pipedrive --api-key 0123abcdSECRET")).await;
+    assert_eq!(out.result, "ok");
+    assert!(!out.replies.concat().contains("0123abcdSECRET"));
+    assert_eq!(out.audit_text, "#crm auth --platform pipedrive --api-key •••");
+    let raw = b.store.secrets.get("pipedrive").unwrap().unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("0123abcdSECRET"));
+    assert_eq!(b.commands.crm().secret(crate::crm::Platform::Pipedrive).unwrap().as_deref(), Some("0123abcdSECRET"));
+}
+
+#[tokio::test]
+async fn sync_says_plainly_that_no_connector_is_active() {
+    let b = bench();
+    assert!(b.owner("#crm sync").await.contains("no CRM platform connected"));
+    assert!(b.owner("#crm connect hubspot").await.contains("*Next step:* #crm auth --platform hubspot"));
+    let reply = b.owner("#crm sync --full").await;
+    assert!(reply.contains("Queued a full sync to HubSpot") && reply.contains("No connector is active"), "{reply}");
+}
+
+#[tokio::test]
+async fn crm_alone_and_crm_help_show_usage_from_the_manifest() {
+    let b = bench();
+    let all = b.owner("#crm").await;
+    assert!(all.contains("• *nurture-sequence*"), "{all}");
+    let one = b.owner("#crm help deals").await;
+    assert!(one.contains("*Usage:* #crm deals [list|show ID|create"), "{one}");
+    let menu = b.run(from(PROSPECT, "#menu")).await.replies.concat();
+    assert!(menu.contains("*#help*") && !menu.contains("*#crm*"), "a prospect sees only what it may use: {menu}");
+}
+
+#[tokio::test]
+async fn unknown_flags_give_usage_and_example() {
+    let b = bench();
+    let reply = b.owner("#crm deals create --title X --valeu 5").await;
+    assert!(reply.starts_with("❌ unknown option --valeu"), "{reply}");
+    assert!(reply.contains("*Example:* #crm deals create --title"), "{reply}");
+}

@@ -1,0 +1,386 @@
+//! Contacts (`contacts` tree, keyed by phone digits or `lid:…`): everyone who
+//! wrote to the business, with the CRM fields the users' field design names.
+
+use serde::{Deserialize, Serialize};
+
+use super::filter::{FieldKind, FieldValue, Fields};
+use super::scoring::{ScoringRules, Signals};
+use crate::channel::{Channel, Referral};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerGroup {
+    B2B,
+    B2C,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BusinessSegment {
+    Cafe,
+    Restaurant,
+    Hotel,
+    Office,
+    Personal,
+}
+
+impl BusinessSegment {
+    pub const ALL: [BusinessSegment; 5] = [Self::Cafe, Self::Restaurant, Self::Hotel, Self::Office, Self::Personal];
+
+    /// The group a segment belongs to: Personal is B2C, the rest B2B.
+    pub fn group(self) -> CustomerGroup {
+        if self == Self::Personal { CustomerGroup::B2C } else { CustomerGroup::B2B }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceMethod {
+    Canvassing,
+    Event,
+    CsoAcademy,
+    Referral,
+    MetaAds,
+    #[default]
+    Whatsapp,
+}
+
+impl SourceMethod {
+    pub const ALL: [SourceMethod; 6] =
+        [Self::Canvassing, Self::Event, Self::CsoAcademy, Self::Referral, Self::MetaAds, Self::Whatsapp];
+}
+
+/// Serde's name of a unit variant (`MetaAds` → `meta_ads`), for replies and filters.
+pub fn name_of<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Parses a unit variant from its serde name, case-insensitively.
+pub fn parse_variant<T: Serialize + Copy>(all: &[T], text: &str) -> Option<T> {
+    all.iter().copied().find(|v| name_of(v).eq_ignore_ascii_case(text.trim()))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub key: String,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub channel: Channel,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    pub messages: u64,
+    /// The first ad click that brought them (Cloud API referral).
+    pub referral: Option<Referral>,
+    /// The first campaign code or ad id the sales conversation recorded.
+    #[serde(default)]
+    pub campaign_source: Option<String>,
+    #[serde(default)]
+    pub first_message: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub customer_group: Option<CustomerGroup>,
+    #[serde(default)]
+    pub segment: Option<BusinessSegment>,
+    #[serde(default)]
+    pub source_method: SourceMethod,
+    #[serde(default)]
+    pub source_app: Option<String>,
+    /// The salesperson who owns the relationship.
+    #[serde(default)]
+    pub pic_owner: Option<String>,
+    /// The stage of the contact's most advanced deal (`lead` until one exists).
+    #[serde(default)]
+    pub current_stage: super::deal::Stage,
+    #[serde(default)]
+    pub estimated_deal_value: Option<u64>,
+    #[serde(default)]
+    pub product_dimension: Vec<String>,
+    #[serde(default)]
+    pub whatsapp_opt_in: bool,
+    #[serde(default)]
+    pub email_opt_in: bool,
+    #[serde(default)]
+    pub preferred_channel: Option<String>,
+    /// Last time the business wrote to them (a command, a nurture step).
+    #[serde(default)]
+    pub last_contacted_at_ms: Option<u64>,
+    #[serde(default)]
+    pub verified_business: bool,
+    /// Active WhatsApp labels, by name.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Company link: a brand or location id (see `companies`).
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub signals: Signals,
+}
+
+/// What the runtime knows of one inbound message, for the contact it comes from.
+#[derive(Debug, Clone)]
+pub struct Touch {
+    pub key: String,
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub channel: Channel,
+    pub referral: Option<Referral>,
+    pub text: Option<String>,
+    /// A button, location, contact card or document: a bot feature used.
+    pub feature_used: bool,
+    pub campaign_source: Option<String>,
+    pub now_ms: u64,
+    /// `[crm] inbound_opt_in`: writing first counts as WhatsApp opt-in.
+    pub opt_in: bool,
+}
+
+impl Contact {
+    pub fn new(key: &str, channel: Channel, now_ms: u64) -> Contact {
+        Contact {
+            key: key.to_string(),
+            phone: key.bytes().all(|b| b.is_ascii_digit()).then(|| key.to_string()),
+            name: None,
+            channel,
+            first_seen_ms: now_ms,
+            last_seen_ms: now_ms,
+            messages: 0,
+            referral: None,
+            campaign_source: None,
+            first_message: None,
+            email: None,
+            customer_group: None,
+            segment: None,
+            source_method: SourceMethod::Whatsapp,
+            source_app: None,
+            pic_owner: None,
+            current_stage: super::deal::Stage::Lead,
+            estimated_deal_value: None,
+            product_dimension: Vec::new(),
+            whatsapp_opt_in: false,
+            email_opt_in: false,
+            preferred_channel: None,
+            last_contacted_at_ms: None,
+            verified_business: false,
+            labels: Vec::new(),
+            company: None,
+            signals: Signals::default(),
+        }
+    }
+
+    /// The contact after one more inbound message: a new contact is a lead
+    /// from WhatsApp with its first message and first-contact time.
+    pub fn touched(existing: Option<Contact>, touch: &Touch) -> Contact {
+        let mut c = existing.unwrap_or_else(|| {
+            let mut c = Contact::new(&touch.key, touch.channel, touch.now_ms);
+            c.phone = touch.phone.clone().or(c.phone);
+            c.first_message = touch.text.as_ref().map(|t| t.chars().take(500).collect());
+            c.whatsapp_opt_in = touch.opt_in;
+            c.preferred_channel = Some("whatsapp".into());
+            if touch.referral.is_some() {
+                c.source_method = SourceMethod::MetaAds;
+            }
+            c
+        });
+        c.signals.observe(c.last_seen_ms, c.messages, touch);
+        c.messages += 1;
+        c.last_seen_ms = touch.now_ms;
+        if let Some(name) = &touch.name {
+            c.name = Some(name.clone());
+        }
+        if c.referral.is_none() {
+            c.referral = touch.referral.clone();
+        }
+        if c.campaign_source.is_none() {
+            c.campaign_source = touch.campaign_source.clone();
+        }
+        if c.campaign_source.is_some() && c.source_method == SourceMethod::Whatsapp {
+            c.source_method = SourceMethod::MetaAds;
+        }
+        c
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().or(self.phone.as_deref()).unwrap_or(&self.key)
+    }
+
+    /// Campaign code, ad id or ad headline that brought them, if any.
+    pub fn campaign(&self) -> Option<&str> {
+        self.campaign_source
+            .as_deref()
+            .or_else(|| self.referral.as_ref().and_then(|r| r.source_id.as_deref().or(r.headline.as_deref())))
+    }
+
+    pub fn score(&self, rules: &ScoringRules) -> i64 {
+        rules.score(self)
+    }
+
+    /// Still in the funnel: no deal won, lost or in retention yet.
+    pub fn is_lead(&self) -> bool {
+        self.current_stage.is_open()
+    }
+
+    /// Sets one field from text (`#crm contacts set PHONE FIELD VALUE`).
+    pub fn set_field(&mut self, field: &str, value: &str) -> Result<(), String> {
+        let text = || (!value.trim().is_empty() && value.trim() != "-").then(|| value.trim().to_string());
+        let flag = || match value.trim().to_lowercase().as_str() {
+            "true" | "yes" | "ya" | "on" | "1" => Ok(true),
+            "false" | "no" | "tidak" | "off" | "0" => Ok(false),
+            other => Err(format!("{field} is yes or no, not \"{other}\"")),
+        };
+        match field {
+            "name" => self.name = text(),
+            "email" => {
+                let email = text();
+                if email.as_deref().is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
+                    return Err(format!("\"{value}\" is not an email address"));
+                }
+                self.email = email;
+            }
+            "customer_group" => {
+                self.customer_group = match value.trim().to_uppercase().as_str() {
+                    "B2B" => Some(CustomerGroup::B2B),
+                    "B2C" => Some(CustomerGroup::B2C),
+                    "-" | "" => None,
+                    _ => return Err("customer_group is B2B or B2C".into()),
+                }
+            }
+            "segment" => {
+                let segment = parse_variant(&BusinessSegment::ALL, value)
+                    .ok_or("segment is one of Cafe, Restaurant, Hotel, Office (B2B) or Personal (B2C)")?;
+                self.segment = Some(segment);
+                self.customer_group = Some(segment.group());
+            }
+            "source_method" => {
+                self.source_method = parse_variant(&SourceMethod::ALL, value)
+                    .ok_or("source_method is one of canvassing, event, cso_academy, referral, meta_ads, whatsapp")?
+            }
+            "source_app" => self.source_app = text(),
+            "pic_owner" => self.pic_owner = text(),
+            "estimated_deal_value" => {
+                self.estimated_deal_value = match text() {
+                    None => None,
+                    Some(t) => Some(super::parse_money(&t).ok_or(format!("\"{t}\" is not an amount in rupiah"))?),
+                }
+            }
+            "product_dimension" => {
+                self.product_dimension =
+                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+            }
+            "whatsapp_opt_in" => self.whatsapp_opt_in = flag()?,
+            "email_opt_in" => self.email_opt_in = flag()?,
+            "preferred_channel" => self.preferred_channel = text(),
+            "verified_business" => self.verified_business = flag()?,
+            _ => {
+                return Err(format!("{field} cannot be set; settable fields: {}", SETTABLE_FIELDS.join(", ")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fields an owner may set with `#crm contacts set`.
+pub const SETTABLE_FIELDS: [&str; 13] = [
+    "name",
+    "email",
+    "customer_group",
+    "segment",
+    "source_method",
+    "source_app",
+    "pic_owner",
+    "estimated_deal_value",
+    "product_dimension",
+    "whatsapp_opt_in",
+    "email_opt_in",
+    "preferred_channel",
+    "verified_business",
+];
+
+/// Every local field: the segment filter language and field mappings name these.
+pub const LOCAL_FIELDS: [(&str, FieldKind); 22] = [
+    ("name", FieldKind::Text),
+    ("phone", FieldKind::Text),
+    ("email", FieldKind::Text),
+    ("customer_group", FieldKind::Text),
+    ("segment", FieldKind::Text),
+    ("source_method", FieldKind::Text),
+    ("source_app", FieldKind::Text),
+    ("pic_owner", FieldKind::Text),
+    ("current_stage", FieldKind::Text),
+    ("estimated_deal_value", FieldKind::Number),
+    ("product_dimension", FieldKind::TextList),
+    ("whatsapp_opt_in", FieldKind::Bool),
+    ("email_opt_in", FieldKind::Bool),
+    ("preferred_channel", FieldKind::Text),
+    ("verified_business", FieldKind::Bool),
+    ("campaign", FieldKind::Text),
+    ("label", FieldKind::TextList),
+    ("lead_score", FieldKind::Number),
+    ("messages", FieldKind::Number),
+    ("first_message", FieldKind::Text),
+    ("days_since_last_message", FieldKind::Number),
+    ("days_since_first_contact", FieldKind::Number),
+];
+
+/// A contact seen through the scoring rules and the clock, as filters read it.
+pub struct Scored<'a> {
+    pub contact: &'a Contact,
+    pub rules: &'a ScoringRules,
+    pub now_ms: u64,
+    /// Serde names of the enum fields, computed once per contact.
+    names: [Option<&'static str>; 4],
+}
+
+impl<'a> Scored<'a> {
+    pub fn new(contact: &'a Contact, rules: &'a ScoringRules, now_ms: u64) -> Scored<'a> {
+        let group = contact.customer_group.map(|g| match g {
+            CustomerGroup::B2B => "B2B",
+            CustomerGroup::B2C => "B2C",
+        });
+        let segment = contact.segment.map(|s| match s {
+            BusinessSegment::Cafe => "Cafe",
+            BusinessSegment::Restaurant => "Restaurant",
+            BusinessSegment::Hotel => "Hotel",
+            BusinessSegment::Office => "Office",
+            BusinessSegment::Personal => "Personal",
+        });
+        let source = Some(match contact.source_method {
+            SourceMethod::Canvassing => "canvassing",
+            SourceMethod::Event => "event",
+            SourceMethod::CsoAcademy => "cso_academy",
+            SourceMethod::Referral => "referral",
+            SourceMethod::MetaAds => "meta_ads",
+            SourceMethod::Whatsapp => "whatsapp",
+        });
+        Scored { contact, rules, now_ms, names: [group, segment, source, Some(contact.current_stage.as_str())] }
+    }
+}
+
+impl Fields for Scored<'_> {
+    fn field(&self, name: &str) -> FieldValue<'_> {
+        let c = self.contact;
+        let days = |ms: u64| FieldValue::Number(self.now_ms.saturating_sub(ms) as f64 / 86_400_000.0);
+        match name {
+            "name" => FieldValue::Text(c.name.as_deref()),
+            "phone" => FieldValue::Text(c.phone.as_deref()),
+            "email" => FieldValue::Text(c.email.as_deref()),
+            "customer_group" => FieldValue::Text(self.names[0]),
+            "segment" => FieldValue::Text(self.names[1]),
+            "source_method" => FieldValue::Text(self.names[2]),
+            "current_stage" => FieldValue::Text(self.names[3]),
+            "source_app" => FieldValue::Text(c.source_app.as_deref()),
+            "pic_owner" => FieldValue::Text(c.pic_owner.as_deref()),
+            "estimated_deal_value" => FieldValue::Number(c.estimated_deal_value.unwrap_or(0) as f64),
+            "product_dimension" => FieldValue::List(&c.product_dimension),
+            "whatsapp_opt_in" => FieldValue::Bool(c.whatsapp_opt_in),
+            "email_opt_in" => FieldValue::Bool(c.email_opt_in),
+            "preferred_channel" => FieldValue::Text(c.preferred_channel.as_deref()),
+            "verified_business" => FieldValue::Bool(c.verified_business),
+            "campaign" => FieldValue::Text(c.campaign()),
+            "label" => FieldValue::List(&c.labels),
+            "lead_score" => FieldValue::Number(self.rules.score(c) as f64),
+            "messages" => FieldValue::Number(c.messages as f64),
+            "first_message" => FieldValue::Text(c.first_message.as_deref()),
+            "days_since_last_message" => days(c.last_seen_ms),
+            "days_since_first_contact" => days(c.first_seen_ms),
+            _ => FieldValue::Text(None),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The nurture scheduler: every `[crm] nurture_tick_ms` it sends the steps
+//! that are due, through the outbox, to contacts who still opt in. Taking a
+//! step, queueing its message and scheduling the next step are one commit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::lanes::{queue_items, remember_texts};
+use super::outbox::{Outbox, OutboxItem};
+use super::{RuntimeError, Shared, now_ms};
+use crate::channel::{ChatId, OutBody, Outgoing, ReplyMeta};
+use crate::crm::{Activity, ActivityType, Changes};
+
+/// Steps handled per tick at most (the rest wait for the next tick).
+const BATCH: usize = 500;
+
+pub(super) async fn run_forever(shared: Arc<Shared>, outbox: Outbox) {
+    let tick = Duration::from_millis(shared.config.crm.nurture_tick_ms);
+    loop {
+        tokio::time::sleep(tick).await;
+        match send_due(&shared, &outbox).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(steps = n, "nurture steps queued"),
+            Err(e) => tracing::error!(error = %e, "nurture scheduler failed; retrying next tick"),
+        }
+    }
+}
+
+/// Queues every step due now; returns how many messages were queued.
+pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, RuntimeError> {
+    let now = now_ms();
+    let day_ms = shared.config.crm.nurture_day_secs * 1000;
+    let mut sent = 0;
+    for (key, enrollment) in shared.crm.due_enrollments(now, BATCH) {
+        let mut changes = Changes::default();
+        changes.remove_enrollment(key);
+        let contact = shared.crm.contact(&enrollment.contact);
+        let sequence = shared.crm.read().sequences.get(&enrollment.sequence.to_lowercase()).cloned();
+        let mut items = Vec::new();
+        match (contact, sequence, ChatId::parse(&enrollment.contact)) {
+            (Some(contact), Some(sequence), Some(chat)) if contact.whatsapp_opt_in => {
+                if let Some(step) = sequence.steps.get(enrollment.step) {
+                    let out = Outgoing {
+                        to: chat,
+                        body: OutBody::Text { text: step.text.clone() },
+                        reply_to: None,
+                        meta: ReplyMeta::default(),
+                    };
+                    items.push(OutboxItem::new(shared.store.next_seq()?, enrollment.channel, out, now));
+                    changes.add_activity(&Activity {
+                        seq: shared.store.next_seq()?,
+                        contact: contact.key.clone(),
+                        kind: ActivityType::NurtureMessage,
+                        source: "nurture".into(),
+                        outcome: None,
+                        next_action: None,
+                        next_action_date: None,
+                        notes: Some(format!("{} step {} (day {})", sequence.name, enrollment.step + 1, step.day)),
+                        deal: None,
+                        by: enrollment.by.clone(),
+                        at_ms: now,
+                    });
+                    changes.update_contact(&contact.key, move |c| c.last_contacted_at_ms = Some(now));
+                }
+                if let Some(next) = sequence.steps.get(enrollment.step + 1) {
+                    let due = (enrollment.started_ms + u64::from(next.day) * day_ms).max(now);
+                    let mut following = enrollment.clone();
+                    following.step += 1;
+                    changes.put_enrollment(due, &following);
+                }
+            }
+            // Opted out, sequence deleted or unknown contact: the enrollment ends.
+            _ => {
+                tracing::info!(contact = %enrollment.contact, sequence = %enrollment.sequence, "nurture enrollment ended")
+            }
+        }
+        let mut writes = changes.writes;
+        queue_items(&mut writes, &items);
+        shared.store.commit.commit(writes).await?;
+        shared.crm.refresh(&changes.touched);
+        remember_texts(shared, &items, now);
+        sent += items.len();
+        outbox.enqueue(items);
+    }
+    Ok(sent)
+}
