@@ -45,11 +45,16 @@ enum Command {
         #[command(subcommand)]
         action: PromptsAction,
     },
+    /// Work with the command manifests admins edit.
+    Commands {
+        #[command(subcommand)]
+        action: PromptsAction,
+    },
 }
 
 #[derive(Subcommand)]
 enum PromptsAction {
-    /// Validate `[sales] prompts_dir` and print its version and catalog.
+    /// Validate the folder (`[sales] prompts_dir` / `[bot] commands_dir`) and print what it holds.
     Check,
 }
 
@@ -69,6 +74,22 @@ async fn main() -> anyhow::Result<()> {
             for p in &prompts.catalog.packages {
                 let seats = if p.is_full() { "full".to_string() } else { format!("{} seats", p.quota) };
                 println!("  {} — {} — {} — departs {} — {seats}", p.code, p.name, p.price, p.departure);
+            }
+            Ok(())
+        }
+        Command::Commands { action: PromptsAction::Check } => {
+            let dir = &config.bot.commands_dir;
+            let set = juru::commands::Manifests::load_dir(dir, juru::commands::HANDLER_NAMES)
+                .with_context(|| format!("command manifests in {} are invalid", dir.display()))?;
+            println!("commands: {}", dir.display());
+            for m in set.all() {
+                let subs: Vec<&str> = m.subcommands.iter().map(|s| s.name.as_str()).collect();
+                println!(
+                    "  {} — {}{}",
+                    m.name,
+                    m.description,
+                    if subs.is_empty() { String::new() } else { format!(" [{}]", subs.join(", ")) }
+                );
             }
             Ok(())
         }

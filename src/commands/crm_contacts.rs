@@ -55,9 +55,22 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             ))
         }
         "hot" => {
-            let hot = || index.contacts.values().filter(|c| c.is_lead() && rules.score(c) >= rules.hot_threshold);
-            let total = hot().count();
-            let shown = top(hot().map(|c| c.as_ref()), PAGE, |c| rules.score(c));
+            // Each score once: they are ranked by it too.
+            let mut hot: Vec<(i64, &Contact)> = index
+                .contacts
+                .values()
+                .filter(|c| c.is_lead())
+                .map(|c| (rules.score(c), c.as_ref()))
+                .filter(|(score, _)| *score >= rules.hot_threshold)
+                .collect();
+            let total = hot.len();
+            let order = |a: &(i64, &Contact), b: &(i64, &Contact)| b.0.cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key));
+            if hot.len() > PAGE {
+                hot.select_nth_unstable_by(PAGE - 1, order);
+                hot.truncate(PAGE);
+            }
+            hot.sort_by(order);
+            let shown: Vec<&Contact> = hot.into_iter().map(|(_, c)| c).collect();
             if total == 0 {
                 return Ok(format!("No lead has reached the hot score ({}) yet.", rules.hot_threshold));
             }
@@ -165,12 +178,7 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let args = Args::parse(rest, &[]).for_sub("contacts")?;
             let needle = args.rest(0).ok_or_else(|| CommandError::usage("contacts", "missing TEXT"))?.to_lowercase();
             let index = ctx.crm.read();
-            let hit = |c: &Contact| {
-                [c.name.as_deref(), c.phone.as_deref(), c.email.as_deref(), c.campaign(), c.pic_owner.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|f| f.to_lowercase().contains(&needle))
-            };
+            let hit = |c: &Contact| c.search_text.contains(needle.as_str());
             let total = index.contacts.values().filter(|c| hit(c)).count();
             let shown = top(index.contacts.values().map(|c| c.as_ref()).filter(|c| hit(c)), PAGE, |c| c.last_seen_ms);
             if total == 0 {

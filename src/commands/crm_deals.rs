@@ -8,7 +8,7 @@ use super::format::{bullets, local_time};
 use super::{CommandError, Ctx, ForSub};
 use crate::crm::company::{CompanyKind, slug};
 use crate::crm::contact::name_of;
-use crate::crm::{Activity, ActivityType, Deal, Stage, format_money, parse_money};
+use crate::crm::{Activity, ActivityType, Contact, Deal, Stage, format_money, parse_money};
 
 const CREATE_FLAGS: [FlagSpec; 4] =
     [FlagSpec::value("title"), FlagSpec::value("value"), FlagSpec::value("contact"), FlagSpec::value("company")];
@@ -276,14 +276,29 @@ pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         "attribution" => {
             Args::parse(rest, &[]).for_sub("reports")?.at_most(0).for_sub("reports")?;
             // Leads and wins per source: the campaign code when known, else the source method.
-            let mut per_source: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-            let won_contacts = won_contacts(&index);
+            let source = |c: &Contact| c.campaign().unwrap_or(c.source_method.as_str()).to_string();
+            let mut per_source: std::collections::HashMap<String, (usize, usize)> = std::collections::HashMap::new();
+            // Runs of one source are common (contacts arrive by campaign): count
+            // each run once instead of hashing every contact.
+            let mut run: Option<(&str, usize)> = None;
             for c in index.contacts.values() {
-                let source = c.campaign().map(str::to_string).unwrap_or_else(|| name_of(&c.source_method));
-                let e = per_source.entry(source).or_default();
-                e.0 += 1;
-                if won_contacts.contains(c.key.as_str()) {
-                    e.1 += 1;
+                let s = c.campaign().unwrap_or(c.source_method.as_str());
+                match &mut run {
+                    Some((current, n)) if *current == s => *n += 1,
+                    _ => {
+                        if let Some((done, n)) = run.replace((s, 1)) {
+                            per_source.entry(done.to_string()).or_default().0 += n;
+                        }
+                    }
+                }
+            }
+            if let Some((done, n)) = run {
+                per_source.entry(done.to_string()).or_default().0 += n;
+            }
+            // Wins are counted from the won deals' contacts (fewer than contacts).
+            for key in won_contacts(&index) {
+                if let Some(c) = index.contacts.get(key) {
+                    per_source.entry(source(c)).or_default().1 += 1;
                 }
             }
             let mut rows: Vec<_> = per_source.into_iter().collect();

@@ -100,9 +100,14 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let filter =
                 Filter::parse(&segment.filter, &LOCAL_FIELDS).map_err(|e| filter_error(&segment.filter, &e))?;
             let rules = &index.rules;
-            let matches = || index.contacts.values().filter(|c| filter.matches(&Scored::new(c, rules, ctx.now_ms)));
-            let total = matches().count();
-            let shown = top(matches().map(|c| c.as_ref()), 20, |c| rules.score(c));
+            let members: Vec<&crate::crm::Contact> = index
+                .contacts
+                .values()
+                .filter(|c| filter.matches(&Scored::new(c, rules, ctx.now_ms)))
+                .map(|c| c.as_ref())
+                .collect();
+            let total = members.len();
+            let shown = top(members.into_iter(), 20, |c| rules.score(c));
             let lines = shown.iter().map(|c| {
                 format!("{} ({}) — score {}", c.display_name(), c.phone.as_deref().unwrap_or(&c.key), rules.score(c))
             });

@@ -44,6 +44,17 @@ pub enum SourceMethod {
 }
 
 impl SourceMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Canvassing => "canvassing",
+            Self::Event => "event",
+            Self::CsoAcademy => "cso_academy",
+            Self::Referral => "referral",
+            Self::MetaAds => "meta_ads",
+            Self::Whatsapp => "whatsapp",
+        }
+    }
+
     pub const ALL: [SourceMethod; 6] =
         [Self::Canvassing, Self::Event, Self::CsoAcademy, Self::Referral, Self::MetaAds, Self::Whatsapp];
 }
@@ -113,6 +124,10 @@ pub struct Contact {
     pub company: Option<String>,
     #[serde(default)]
     pub signals: Signals,
+    /// Lowercase name, phone, email, campaign and PIC, for `contacts search`
+    /// (filled by the CRM index, never stored).
+    #[serde(skip)]
+    pub search_text: String,
 }
 
 /// What the runtime knows of one inbound message, for the contact it comes from.
@@ -162,7 +177,21 @@ impl Contact {
             labels: Vec::new(),
             company: None,
             signals: Signals::default(),
+            search_text: String::new(),
         }
+    }
+
+    /// Prepares `search_text`; the index calls it on every contact it holds.
+    pub fn indexed(mut self) -> Contact {
+        let fields = [
+            self.name.as_deref(),
+            self.phone.as_deref(),
+            self.email.as_deref(),
+            self.campaign(),
+            self.pic_owner.as_deref(),
+        ];
+        self.search_text = fields.into_iter().flatten().collect::<Vec<_>>().join("\u{1f}").to_lowercase();
+        self
     }
 
     /// The contact after one more inbound message: a new contact is a lead
@@ -341,14 +370,7 @@ impl<'a> Scored<'a> {
             BusinessSegment::Office => "Office",
             BusinessSegment::Personal => "Personal",
         });
-        let source = Some(match contact.source_method {
-            SourceMethod::Canvassing => "canvassing",
-            SourceMethod::Event => "event",
-            SourceMethod::CsoAcademy => "cso_academy",
-            SourceMethod::Referral => "referral",
-            SourceMethod::MetaAds => "meta_ads",
-            SourceMethod::Whatsapp => "whatsapp",
-        });
+        let source = Some(contact.source_method.as_str());
         Scored { contact, rules, now_ms, names: [group, segment, source, Some(contact.current_stage.as_str())] }
     }
 }

@@ -200,7 +200,7 @@ impl Crm {
         {
             let mut index = crm.write_index();
             for (key, contact) in load_all::<Contact>(&store.contacts)? {
-                index.contacts.insert(String::from_utf8_lossy(&key).into_owned(), Arc::new(contact));
+                index.contacts.insert(String::from_utf8_lossy(&key).into_owned(), Arc::new(contact.indexed()));
             }
             for (_, deal) in load_all::<Deal>(&store.deals)? {
                 index.deals.insert(deal.id, Arc::new(deal));
@@ -298,7 +298,8 @@ impl Crm {
     fn try_refresh(&self, touched: &Touched) -> Result<(), CrmError> {
         let mut contacts = Vec::with_capacity(touched.contacts.len());
         for key in &touched.contacts {
-            let value = self.store.contacts.get(key.as_bytes())?.and_then(|v| decode::<Contact>(&v).ok());
+            let value =
+                self.store.contacts.get(key.as_bytes())?.and_then(|v| decode::<Contact>(&v).ok()).map(Contact::indexed);
             contacts.push((key, value));
         }
         let mut deals = Vec::with_capacity(touched.deals.len());
