@@ -46,8 +46,6 @@ pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
 const AUTH_FLAGS: [FlagSpec; 3] = [FlagSpec::value("platform"), FlagSpec::value("api-key"), FlagSpec::switch("oauth")];
 
 pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
-    // The key must not reach the audit trail even when parsing fails.
-    mask_key(ctx, args);
     let args = Args::parse(args, &AUTH_FLAGS).for_sub("auth")?;
     args.at_most(0).for_sub("auth")?;
     let connected = ctx.crm.setting::<Connection>("platform").map(|c| c.platform);
@@ -145,24 +143,6 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 p.title(),
                 p.title()
             ))
-        }
-    }
-}
-
-/// Masks whatever follows `--api-key` in the audit copy of the command.
-fn mask_key(ctx: &mut Ctx<'_>, args: &str) {
-    if let Ok(tokens) = super::args::tokenize(args) {
-        let mut next_is_key = false;
-        for t in tokens {
-            if next_is_key {
-                ctx.secrets.push(t.text.clone());
-                next_is_key = false;
-            } else if let Some(value) = t.text.strip_prefix("--api-key=").or_else(|| t.text.strip_prefix("--api_key="))
-            {
-                ctx.secrets.push(value.to_string());
-            } else {
-                next_is_key = matches!(t.text.to_lowercase().as_str(), "--api-key" | "--api_key");
-            }
         }
     }
 }

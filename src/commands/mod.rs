@@ -232,6 +232,12 @@ impl Commands {
         Caller { id, is_owner, in_group: ev.chat.is_group(), premium, level: if is_owner { u32::MAX } else { level } }
     }
 
+    /// An owner or a listed staff member (their commands do not make them leads).
+    pub fn is_team(&self, ev: &Inbound) -> bool {
+        let caller = self.caller(ev);
+        caller.is_owner || self.settings.staff.contains_key(&caller.id)
+    }
+
     /// Checks, then the handler. Never fails: errors become replies.
     pub async fn handle(&self, ev: &Inbound, inv: &Invocation, dir: &impl Directory, now_ms: u64) -> Outcome {
         let caller = self.caller(ev);
@@ -242,11 +248,13 @@ impl Commands {
         let admin =
             if m.admin_group_only && caller.in_group { dir.is_group_admin(&ev.chat, &ev.sender).await } else { None };
         let shown = format!("{}{}", inv.prefix, inv.name);
+        // Credentials never reach the audit trail, whether the command runs or not.
+        let audit_text = mask_secrets(&format!("{shown} {}", inv.rest), &inv.rest);
         if let Err(refusal) = checks::check(m, &caller, admin, self.settings.plan, usage, now_ms) {
             tracing::info!(command = %m.name, sender = %caller.id, rule = refusal.rule(), "command refused");
             return Outcome {
                 replies: vec![refusal.text(&shown, self.settings.language)],
-                audit_text: format!("{shown} {}", inv.rest).trim_end().to_string(),
+                audit_text,
                 result: format!("refused: {}", refusal.rule()),
                 ..Outcome::default()
             };
@@ -269,7 +277,7 @@ impl Commands {
             Some(h) => h(&mut ctx),
             None => Err(CommandError::Invalid(format!("{shown} is not available in this build"))),
         };
-        let mut audit_text = format!("{shown} {}", inv.rest).trim_end().to_string();
+        let mut audit_text = audit_text;
         for secret in &ctx.secrets {
             audit_text = audit_text.replace(secret.as_str(), "•••");
         }
@@ -308,6 +316,36 @@ impl Commands {
             other => format!("❌ {other}"),
         }
     }
+}
+
+/// Flags whose value is a credential.
+const SECRET_FLAGS: [&str; 6] = ["--api-key", "--api_key", "--token", "--password", "--secret", "--client-secret"];
+
+/// `text` with the values of [`SECRET_FLAGS`] in `args` replaced by `•••`.
+fn mask_secrets(text: &str, args: &str) -> String {
+    let masked = text.trim_end().to_string();
+    let Ok(tokens) = args::tokenize(args) else {
+        // Unbalanced quotes: keep nothing after a secret flag.
+        let lower = masked.to_lowercase();
+        return match SECRET_FLAGS.iter().filter_map(|f| lower.find(f)).min() {
+            Some(at) => format!("{}•••", &masked[..at]),
+            None => masked,
+        };
+    };
+    let mut secrets = Vec::new();
+    let mut next_is_secret = false;
+    for t in tokens {
+        let lower = t.text.to_lowercase();
+        if next_is_secret {
+            secrets.push(t.text.clone());
+        } else if let Some((flag, value)) = t.text.split_once('=')
+            && SECRET_FLAGS.contains(&flag.to_lowercase().as_str())
+        {
+            secrets.push(value.to_string());
+        }
+        next_is_secret = SECRET_FLAGS.contains(&lower.as_str());
+    }
+    secrets.into_iter().filter(|s| !s.is_empty()).fold(masked, |text, s| text.replace(&s, "•••"))
 }
 
 #[cfg(test)]

@@ -163,3 +163,12 @@ async fn unknown_flags_give_usage_and_example() {
     assert!(reply.starts_with("❌ unknown option --valeu"), "{reply}");
     assert!(reply.contains("*Example:* #crm deals create --title"), "{reply}");
 }
+
+#[test]
+fn secrets_are_masked_in_every_form() {
+    let m = |args: &str| mask_secrets(&format!("#crm auth {args}"), args);
+    assert_eq!(m("--platform hubspot --api-key pat-123"), "#crm auth --platform hubspot --api-key •••");
+    assert_eq!(m("--api-key=\"pat 123\""), "#crm auth --api-key=\"•••\"");
+    assert_eq!(m("--API_KEY pat-123"), "#crm auth --API_KEY •••");
+    assert_eq!(m("--api-key \"pat-123"), "#crm auth •••", "unbalanced quote: nothing after the flag kept");
+}

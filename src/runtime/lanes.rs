@@ -339,7 +339,12 @@ async fn handle_command(
         Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), encode(&audit)),
     ];
     let mut crm = outcome.changes;
-    if let Some(touch) = touch_of(shared, &inbound, None, now) {
+    // The team's own commands are not leads; anyone else who types one is a
+    // prospect, recorded with the masked text (a pasted key never lands there).
+    if !shared.commands.is_team(&inbound)
+        && let Some(mut touch) = touch_of(shared, &inbound, None, now)
+    {
+        touch.text = Some(audit.text.clone().unwrap_or_default());
         crm.extend(shared.crm.touch(touch));
     }
     // Operator actions go through the inbox, so they run in their chat's lane, in order.
