@@ -8,7 +8,7 @@ use super::format::{bullets, local_time};
 use super::{CommandError, Ctx, ForSub};
 use crate::crm::company::{CompanyKind, slug};
 use crate::crm::contact::name_of;
-use crate::crm::{Activity, ActivityType, Contact, Deal, Stage, format_money, parse_money};
+use crate::crm::{Activity, ActivityType, Deal, Stage, format_money, parse_money};
 
 const CREATE_FLAGS: [FlagSpec; 4] =
     [FlagSpec::value("title"), FlagSpec::value("value"), FlagSpec::value("contact"), FlagSpec::value("company")];
@@ -218,11 +218,6 @@ pub fn pipeline(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     Ok(lines.join("\n"))
 }
 
-/// Contacts with a won deal.
-fn won_contacts(index: &crate::crm::Index) -> std::collections::HashSet<&str> {
-    index.deals.values().filter(|d| d.is_won()).filter_map(|d| d.contact.as_deref()).collect()
-}
-
 const REPORT_FLAGS: [FlagSpec; 1] = [FlagSpec::value("period")];
 
 pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
@@ -243,9 +238,8 @@ pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 }
             };
             let since = ctx.now_ms.saturating_sub(days * 86_400_000);
-            let won_contacts = won_contacts(&index);
             let new_leads: Vec<_> = index.contacts.values().filter(|c| c.first_seen_ms >= since).collect();
-            let converted = new_leads.iter().filter(|c| won_contacts.contains(c.key.as_str())).count();
+            let converted = new_leads.iter().filter(|c| index.has_won(&c.key)).count();
             let closed: Vec<&Deal> =
                 index.deals.values().filter(|d| d.closed_ms.is_some_and(|t| t >= since)).map(|d| d.as_ref()).collect();
             let won: Vec<&&Deal> = closed.iter().filter(|d| d.is_won()).collect();
@@ -276,31 +270,9 @@ pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         "attribution" => {
             Args::parse(rest, &[]).for_sub("reports")?.at_most(0).for_sub("reports")?;
             // Leads and wins per source: the campaign code when known, else the source method.
-            let source = |c: &Contact| c.campaign().unwrap_or(c.source_method.as_str()).to_string();
-            let mut per_source: std::collections::HashMap<String, (usize, usize)> = std::collections::HashMap::new();
-            // Runs of one source are common (contacts arrive by campaign): count
-            // each run once instead of hashing every contact.
-            let mut run: Option<(&str, usize)> = None;
-            for c in index.contacts.values() {
-                let s = c.campaign().unwrap_or(c.source_method.as_str());
-                match &mut run {
-                    Some((current, n)) if *current == s => *n += 1,
-                    _ => {
-                        if let Some((done, n)) = run.replace((s, 1)) {
-                            per_source.entry(done.to_string()).or_default().0 += n;
-                        }
-                    }
-                }
-            }
-            if let Some((done, n)) = run {
-                per_source.entry(done.to_string()).or_default().0 += n;
-            }
-            // Wins are counted from the won deals' contacts (fewer than contacts).
-            for key in won_contacts(&index) {
-                if let Some(c) = index.contacts.get(key) {
-                    per_source.entry(source(c)).or_default().1 += 1;
-                }
-            }
+            // Kept up to date on every contact and deal change (see `crm::Index`).
+            let per_source =
+                index.sources.iter().filter(|(_, n)| n.leads > 0).map(|(s, n)| (s.clone(), (n.leads, n.won)));
             let mut rows: Vec<_> = per_source.into_iter().collect();
             rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
             let total = rows.len();

@@ -54,16 +54,14 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let lines: Vec<String> = index
                 .segments
                 .values()
-                .map(|s| match Filter::parse(&s.filter, &LOCAL_FIELDS) {
-                    Ok(f) => {
-                        let n = index
-                            .contacts
-                            .values()
-                            .filter(|c| f.matches(&Scored::new(c, &index.rules, ctx.now_ms)))
-                            .count();
-                        format!("*{}*: {n} contact(s) — `{}`", s.name, s.filter)
-                    }
-                    Err(e) => format!("*{}*: filter no longer valid ({e})", s.name),
+                .map(|view| match &view.filter {
+                    Ok(_) => format!(
+                        "*{}*: {} contact(s) — `{}`",
+                        view.segment.name,
+                        index.members(view, ctx.now_ms).len(),
+                        view.segment.filter
+                    ),
+                    Err(e) => format!("*{}*: filter no longer valid ({e})", view.segment.name),
                 })
                 .collect();
             Ok(format!("*Segments*\n{}", bullets(lines.iter().cloned(), 30, lines.len())))
@@ -93,19 +91,16 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let args = Args::parse(rest, &[]).for_sub("segment")?;
             let name = args.required(0, "NAME").for_sub("segment")?;
             let index = ctx.crm.read();
-            let segment = index
+            let view = index
                 .segments
                 .get(&name.to_lowercase())
                 .ok_or_else(|| CommandError::NotFound(format!("no segment named \"{name}\"")))?;
-            let filter =
-                Filter::parse(&segment.filter, &LOCAL_FIELDS).map_err(|e| filter_error(&segment.filter, &e))?;
+            let segment = &view.segment;
+            if let Err(e) = &view.filter {
+                return Err(filter_error(&segment.filter, e));
+            }
             let rules = &index.rules;
-            let members: Vec<&crate::crm::Contact> = index
-                .contacts
-                .values()
-                .filter(|c| filter.matches(&Scored::new(c, rules, ctx.now_ms)))
-                .map(|c| c.as_ref())
-                .collect();
+            let members = index.members(view, ctx.now_ms);
             let total = members.len();
             let shown = top(members.into_iter(), 20, |c| rules.score(c));
             let lines = shown.iter().map(|c| {

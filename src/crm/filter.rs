@@ -202,6 +202,18 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether any condition reads one of `names` (e.g. fields that change with the clock).
+    pub fn uses_any(&self, names: &[&str]) -> bool {
+        fn walk(node: &Node, names: &[&str]) -> bool {
+            match node {
+                Node::All(nodes) | Node::Any(nodes) => nodes.iter().any(|n| walk(n, names)),
+                Node::Not(node) => walk(node, names),
+                Node::Test(condition) => names.contains(&&*condition.field),
+            }
+        }
+        walk(&self.root, names)
+    }
+
     /// Parses `source`, checking every field name against `fields` and every value against the field's kind.
     ///
     /// Field names in the filter are matched without case; the stored name (what

@@ -51,15 +51,137 @@ impl From<sled::Error> for CrmError {
     }
 }
 
-/// What is kept in memory: small enough (≈1 KB a contact) and read on every command.
+/// What is kept in memory: small enough (≈1 KB a contact) and read on every
+/// command. Contacts and deals change only through [`Index::set_contact`] and
+/// [`Index::set_deal`], which keep the per-source counts and the segment
+/// memberships up to date, so no command has to scan every contact for them.
 #[derive(Default)]
 pub struct Index {
     pub contacts: HashMap<String, Arc<Contact>>,
     pub deals: BTreeMap<u64, Arc<Deal>>,
     pub companies: BTreeMap<String, Company>,
-    pub segments: BTreeMap<String, Segment>,
+    pub segments: BTreeMap<String, SegmentView>,
     pub sequences: BTreeMap<String, Sequence>,
     pub rules: ScoringRules,
+    /// Leads and won contacts per source (campaign code, else source method).
+    pub sources: HashMap<String, SourceCount>,
+    /// Won (or retained) deals per contact key.
+    won_deals: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceCount {
+    pub leads: usize,
+    pub won: usize,
+}
+
+/// A saved segment with its parsed filter and, unless the filter reads the
+/// clock, its members kept up to date.
+pub struct SegmentView {
+    pub segment: Segment,
+    pub filter: Result<filter::Filter, filter::FilterError>,
+    /// `None`: the filter uses a time field, so members are found when asked.
+    pub members: Option<std::collections::HashSet<String>>,
+}
+
+/// Fields whose value changes with the clock alone.
+const CLOCK_FIELDS: [&str; 2] = ["days_since_last_message", "days_since_first_contact"];
+
+fn source_of(c: &Contact) -> &str {
+    c.campaign().unwrap_or(c.source_method.as_str())
+}
+
+impl Index {
+    pub fn has_won(&self, contact: &str) -> bool {
+        self.won_deals.get(contact).is_some_and(|n| *n > 0)
+    }
+
+    fn count_source(&mut self, c: &Contact, sign: isize) {
+        let won = self.has_won(&c.key);
+        let entry = self.sources.entry(source_of(c).to_string()).or_default();
+        entry.leads = entry.leads.saturating_add_signed(sign);
+        if won {
+            entry.won = entry.won.saturating_add_signed(sign);
+        }
+    }
+
+    /// Replaces (or removes) one contact, keeping counts and memberships.
+    pub fn set_contact(&mut self, key: &str, new: Option<Contact>, now_ms: u64) {
+        if let Some(old) = self.contacts.remove(key) {
+            self.count_source(&old, -1);
+        }
+        for view in self.segments.values_mut() {
+            if let Some(members) = &mut view.members {
+                members.remove(key);
+            }
+        }
+        let Some(contact) = new else { return };
+        self.count_source(&contact, 1);
+        let rules = &self.rules;
+        for view in self.segments.values_mut() {
+            if let (Some(members), Ok(filter)) = (&mut view.members, &view.filter)
+                && filter.matches(&Scored::new(&contact, rules, now_ms))
+            {
+                members.insert(key.to_string());
+            }
+        }
+        self.contacts.insert(key.to_string(), Arc::new(contact));
+    }
+
+    /// Replaces (or removes) one deal, keeping the won counts.
+    pub fn set_deal(&mut self, id: u64, new: Option<Deal>) {
+        let old = self.deals.remove(&id);
+        for (deal, sign) in [(old.as_deref(), -1isize), (new.as_ref(), 1)] {
+            let Some(contact) = deal.filter(|d| d.is_won()).and_then(|d| d.contact.clone()) else { continue };
+            let before = self.has_won(&contact);
+            let n = self.won_deals.entry(contact.clone()).or_default();
+            *n = n.saturating_add_signed(sign);
+            if before != self.has_won(&contact)
+                && let Some(c) = self.contacts.get(&contact).cloned()
+            {
+                let entry = self.sources.entry(source_of(&c).to_string()).or_default();
+                entry.won = entry.won.saturating_add_signed(if before { -1 } else { 1 });
+            }
+        }
+        if let Some(deal) = new {
+            self.deals.insert(id, Arc::new(deal));
+        }
+    }
+
+    /// Parses every segment and finds its members (start, and after a
+    /// segment or the scoring rules changed).
+    fn set_segments(&mut self, segments: Vec<Segment>, now_ms: u64) {
+        let mut views = BTreeMap::new();
+        for segment in segments {
+            let filter = filter::Filter::parse(&segment.filter, &contact::LOCAL_FIELDS);
+            let members = match &filter {
+                Ok(f) if !f.uses_any(&CLOCK_FIELDS) => Some(
+                    self.contacts
+                        .iter()
+                        .filter(|(_, c)| f.matches(&Scored::new(c, &self.rules, now_ms)))
+                        .map(|(k, _)| k.clone())
+                        .collect(),
+                ),
+                _ => None,
+            };
+            views.insert(segment.name.to_lowercase(), SegmentView { segment, filter, members });
+        }
+        self.segments = views;
+    }
+
+    /// A segment's members now: kept, or found by evaluating its filter.
+    pub fn members(&self, view: &SegmentView, now_ms: u64) -> Vec<&Contact> {
+        match (&view.members, &view.filter) {
+            (Some(keys), _) => keys.iter().filter_map(|k| self.contacts.get(k)).map(|c| c.as_ref()).collect(),
+            (None, Ok(f)) => self
+                .contacts
+                .values()
+                .filter(|c| f.matches(&Scored::new(c, &self.rules, now_ms)))
+                .map(|c| c.as_ref())
+                .collect(),
+            (None, Err(_)) => Vec::new(),
+        }
+    }
 }
 
 pub struct Crm {
@@ -199,11 +321,12 @@ impl Crm {
         };
         {
             let mut index = crm.write_index();
-            for (key, contact) in load_all::<Contact>(&store.contacts)? {
-                index.contacts.insert(String::from_utf8_lossy(&key).into_owned(), Arc::new(contact.indexed()));
-            }
+            let now = crate::clock::now_ms();
             for (_, deal) in load_all::<Deal>(&store.deals)? {
-                index.deals.insert(deal.id, Arc::new(deal));
+                index.set_deal(deal.id, Some(deal));
+            }
+            for (key, contact) in load_all::<Contact>(&store.contacts)? {
+                index.set_contact(&String::from_utf8_lossy(&key), Some(contact.indexed()), now);
             }
         }
         crm.reload_small()?;
@@ -308,17 +431,12 @@ impl Crm {
         }
         {
             let mut index = self.write_index();
+            let now = crate::clock::now_ms();
             for (key, value) in contacts {
-                match value {
-                    Some(c) => index.contacts.insert(key.clone(), Arc::new(c)),
-                    None => index.contacts.remove(key),
-                };
+                index.set_contact(key, value, now);
             }
             for (id, value) in deals {
-                match value {
-                    Some(d) => index.deals.insert(id, Arc::new(d)),
-                    None => index.deals.remove(&id),
-                };
+                index.set_deal(id, value);
             }
         }
         if touched.companies || touched.settings || touched.segments || touched.sequences {
@@ -331,16 +449,15 @@ impl Crm {
     fn reload_small(&self) -> Result<(), CrmError> {
         let companies =
             load_all::<Company>(&self.store.companies)?.into_iter().map(|(_, c)| (c.id.clone(), c)).collect();
-        let segments =
-            load_all::<Segment>(&self.store.segments)?.into_iter().map(|(_, s)| (s.name.to_lowercase(), s)).collect();
+        let segments = load_all::<Segment>(&self.store.segments)?.into_iter().map(|(_, s)| s).collect();
         let sequences =
             load_all::<Sequence>(&self.store.sequences)?.into_iter().map(|(_, s)| (s.name.to_lowercase(), s)).collect();
         let rules = self.setting::<ScoringRules>("scoring").unwrap_or_default();
         let mut index = self.write_index();
         index.companies = companies;
-        index.segments = segments;
         index.sequences = sequences;
         index.rules = rules;
+        index.set_segments(segments, crate::clock::now_ms());
         Ok(())
     }
 
@@ -432,6 +549,88 @@ pub fn format_money(value: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::Channel;
+
+    fn contact(i: u64, campaign: Option<&str>, messages: u64) -> Contact {
+        let mut c = Contact::new(&format!("62812{i:08}"), Channel::Waha, 0);
+        c.campaign_source = campaign.map(str::to_string);
+        c.messages = messages;
+        c
+    }
+
+    fn deal(id: u64, contact: u64, stage: Stage) -> Deal {
+        Deal {
+            id,
+            title: "d".into(),
+            value: 1,
+            stage,
+            contact: Some(format!("62812{contact:08}")),
+            company: None,
+            customer_group: None,
+            segment: None,
+            reason: None,
+            created_by: "x".into(),
+            created_ms: 0,
+            updated_ms: 0,
+            closed_ms: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// The kept counts and memberships equal what a full scan finds, after
+    /// any sequence of contact and deal changes.
+    #[test]
+    fn kept_counts_and_members_match_a_full_scan() {
+        let mut index = Index::default();
+        index.set_segments(
+            vec![Segment {
+                name: "Busy".into(),
+                filter: "messages >= 5".into(),
+                created_by: "x".into(),
+                created_ms: 0,
+            }],
+            0,
+        );
+        let campaigns = [None, Some("UMR_A"), Some("UMR_B")];
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for _ in 0..2000 {
+            let (i, roll) = (next() % 40, next() % 10);
+            match roll {
+                0..=5 => index.set_contact(
+                    &format!("62812{i:08}"),
+                    Some(contact(i, campaigns[(next() % 3) as usize], next() % 10)),
+                    0,
+                ),
+                6 => index.set_contact(&format!("62812{i:08}"), None, 0),
+                _ => {
+                    let stage = [Stage::Lead, Stage::Won, Stage::Lost, Stage::Retention][(next() % 4) as usize];
+                    let id = next() % 30;
+                    index.set_deal(id, (roll != 9).then(|| deal(id, i, stage)));
+                }
+            }
+        }
+        let mut expected: HashMap<String, SourceCount> = HashMap::new();
+        for c in index.contacts.values() {
+            let won = index.deals.values().any(|d| d.is_won() && d.contact.as_deref() == Some(c.key.as_str()));
+            let e = expected.entry(source_of(c).to_string()).or_default();
+            e.leads += 1;
+            e.won += usize::from(won);
+        }
+        let kept: HashMap<String, SourceCount> =
+            index.sources.iter().filter(|(_, n)| n.leads > 0 || n.won > 0).map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(kept, expected);
+        let view = &index.segments["busy"];
+        let mut members: Vec<&str> = view.members.as_ref().unwrap().iter().map(String::as_str).collect();
+        members.sort();
+        let mut scanned: Vec<&str> =
+            index.contacts.values().filter(|c| c.messages >= 5).map(|c| c.key.as_str()).collect();
+        scanned.sort();
+        assert_eq!(members, scanned);
+    }
 
     #[test]
     fn money_is_read_the_way_indonesians_write_it() {
