@@ -651,3 +651,54 @@ async fn juru_chat_without_owner_is_refused_crm_commands() {
     assert!(bot_lines[0].contains('⛔') && bot_lines[0].contains("owner"), "{out}");
     assert!(!out.contains("Open deals") && !out.contains("No open deals"), "{out}");
 }
+
+// ------------------------------------------------- premium, private, release
+
+#[tokio::test]
+async fn premium_only_refuses_staff_without_premium() {
+    let dir = commands_dir(&[("owner_only", "false"), ("premium_only", "true")]);
+    let staff = format!(
+        "staff = [{{ phone = \"{STAFF}\", level = 1 }}, {{ phone = \"{STAFF_SENIOR}\", level = 1, premium = true }}]\n{}",
+        commands_dir_line(&dir)
+    );
+    let bot = TestBot::with_config(&config(&staff, "")).await;
+    let refused = ask(&bot, STAFF, "PR1", "#crm pipeline view").await;
+    assert_eq!(refused, "⛔ *#crm*: this command is for premium users only.");
+    let answered = ask(&bot, STAFF_SENIOR, "PR2", "#crm pipeline view").await;
+    assert!(answered.starts_with("*Pipeline*"), "{answered}");
+}
+
+#[tokio::test]
+async fn private_only_refuses_in_a_group_and_answers_in_private() {
+    let dir = commands_dir(&[("private_only", "true")]);
+    let bot = TestBot::with_config(&config(&commands_dir_line(&dir), "")).await;
+    bot.waha_webhook(&waha_group(OWNER, "PV1", "#crm pipeline view")).await.assert_ok();
+    let in_group = bot.waha.wait_messages_to(GROUP, 1).await;
+    assert_eq!(text_of(&in_group[0]), "⛔ *#crm*: this command works only in a private chat.");
+    assert!(ask(&bot, OWNER, "PV2", "#crm pipeline view").await.starts_with("*Pipeline*"));
+}
+
+#[tokio::test]
+async fn crm_release_gives_a_handed_over_chat_back_to_the_bot() {
+    const CUSTOMER: &str = "6281234567890";
+    let bot = TestBot::with_config(&config("", "")).await;
+    bot.waha_webhook(&waha_text(CUSTOMER, "RL1", "Saya mau bicara dengan admin")).await.assert_ok();
+    bot.waha.wait_messages_to(CUSTOMER, 1).await;
+    bot.waha_webhook(&waha_text(CUSTOMER, "RL2", "halo?")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.waha.messages_to(CUSTOMER).len(), 1, "handed over: the bot is silent");
+    let reply = ask(&bot, OWNER, "RL3", &format!("#crm release {CUSTOMER}")).await;
+    assert_eq!(reply, format!("✅ {CUSTOMER} is back with the bot."));
+    // The release was queued to the customer's lane before the reply went out,
+    // so the next message there is handled after it.
+    bot.waha_webhook(&waha_text(CUSTOMER, "RL4", "Paket apa saja?")).await.assert_ok();
+    let answers = bot.waha.wait_messages_to(CUSTOMER, 2).await;
+    assert!(!text_of(&answers[1]).is_empty(), "the bot answers again");
+    let mut bot = bot;
+    bot.stop().await;
+    let store = bot.store();
+    let released = audit(&store, CUSTOMER)
+        .into_iter()
+        .any(|r| r.kind == "release" && r.route.as_deref() == Some(&format!("by {OWNER}")));
+    assert!(released, "the release is audited with who did it");
+}
