@@ -12,6 +12,15 @@ const STEP_FLAGS: [FlagSpec; 1] = [FlagSpec::value("day")];
 const MAX_STEPS: usize = 30;
 const MAX_TEXT: usize = 1500;
 
+fn sequence(ctx: &Ctx<'_>, name: &str) -> Result<Sequence, CommandError> {
+    let index = ctx.crm.read();
+    index
+        .sequences
+        .get(&name.to_lowercase())
+        .cloned()
+        .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))
+}
+
 pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     let (action, rest) = split_first(args);
     match action.as_str() {
@@ -64,13 +73,7 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             if text.chars().count() > MAX_TEXT {
                 return Err(CommandError::Invalid(format!("a step's text is at most {MAX_TEXT} characters")));
             }
-            let mut sequence = ctx
-                .crm
-                .read()
-                .sequences
-                .get(&name.to_lowercase())
-                .cloned()
-                .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))?;
+            let mut sequence = sequence(ctx, name)?;
             if sequence.steps.len() >= MAX_STEPS {
                 return Err(CommandError::Invalid(format!("a sequence has at most {MAX_STEPS} steps")));
             }
@@ -85,13 +88,7 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let name = args.required(0, "NAME").for_sub(SUB)?;
             let contact = find_contact(ctx, args.required(1, "PHONE").for_sub(SUB)?)?;
             args.at_most(2).for_sub(SUB)?;
-            let sequence = ctx
-                .crm
-                .read()
-                .sequences
-                .get(&name.to_lowercase())
-                .cloned()
-                .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))?;
+            let sequence = sequence(ctx, name)?;
             let running: Vec<Vec<u8>> = ctx
                 .crm
                 .enrollments()

@@ -242,13 +242,7 @@ async fn handle_message(lanes: &Arc<LaneState>, seq: u64, mut inbound: Inbound) 
     if let Some(lead) = lead {
         writes.push(upsert_lead(lead));
     }
-    queue_items(&mut writes, &items);
-    writes.extend(crm.writes);
-    // Nothing is sent before the commit that queued it is on disk.
-    store.commit.commit(writes).await?;
-    shared.crm.refresh(&crm.touched);
-    remember_texts(shared, &items, now);
-    outbox.enqueue(items);
+    commit_and_send(shared, outbox, writes, crm, items, now).await?;
     if let Some(due) = due {
         coalescer.schedule(due);
     }
@@ -299,13 +293,7 @@ async fn answer_burst(
         Some(source) => shared.crm.campaign_found(&chat_key, source),
         None => Changes::default(),
     };
-    queue_items(&mut writes, &items);
-    writes.extend(crm.writes);
-    store.commit.commit(writes).await?;
-    shared.crm.refresh(&crm.touched);
-    remember_texts(shared, &items, now);
-    outbox.enqueue(items);
-    Ok(())
+    commit_and_send(shared, outbox, writes, crm, items, now).await
 }
 
 /// A command: checks and handler, then its reply, audit record (credentials
@@ -354,12 +342,7 @@ async fn handle_command(
         writes.push(Write::Put(TreeName::Inbox, item.seq.to_be_bytes().to_vec(), encode(&item)));
         controls.push(item);
     }
-    queue_items(&mut writes, &items);
-    writes.extend(crm.writes);
-    store.commit.commit(writes).await?;
-    shared.crm.refresh(&crm.touched);
-    remember_texts(shared, &items, now);
-    lanes.outbox.enqueue(items);
+    commit_and_send(shared, &lanes.outbox, writes, crm, items, now).await?;
     for item in controls {
         shared.progress.inbox_added(1);
         LaneState::dispatch(lanes, item);
@@ -392,8 +375,28 @@ fn touch_of(shared: &Shared, ev: &Inbound, campaign_source: Option<String>, now:
     })
 }
 
+/// Commits `writes` with the CRM changes and the outbox items (and their
+/// audit records) as one transaction, then refreshes the CRM index and hands
+/// the items to the outbox. Nothing is sent before the commit is on disk.
+pub(super) async fn commit_and_send(
+    shared: &Shared,
+    outbox: &Outbox,
+    mut writes: Vec<Write>,
+    crm: Changes,
+    items: Vec<OutboxItem>,
+    now: u64,
+) -> Result<(), RuntimeError> {
+    queue_items(&mut writes, &items);
+    writes.extend(crm.writes);
+    shared.store.commit.commit(writes).await?;
+    shared.crm.refresh(&crm.touched);
+    remember_texts(shared, &items, now);
+    outbox.enqueue(items);
+    Ok(())
+}
+
 /// Texts just queued, so their echoes are recognised even under new ids.
-pub(super) fn remember_texts(shared: &Shared, items: &[OutboxItem], now: u64) {
+fn remember_texts(shared: &Shared, items: &[OutboxItem], now: u64) {
     for item in items {
         if let OutBody::Text { text } = &item.out.body {
             shared.echoes.record(&item.out.to.key(), text, now);
@@ -412,7 +415,7 @@ fn upsert_lead(lead: LeadRecord) -> Write {
 }
 
 /// The outbox items and their "queued" audit records.
-pub(super) fn queue_items(writes: &mut Vec<Write>, items: &[OutboxItem]) {
+fn queue_items(writes: &mut Vec<Write>, items: &[OutboxItem]) {
     for item in items {
         let to = item.out.to.key();
         writes.push(Write::Put(TreeName::Outbox, item.seq.to_be_bytes().to_vec(), encode(item)));

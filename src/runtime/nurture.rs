@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lanes::{queue_items, remember_texts};
+use super::lanes::commit_and_send;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{ChatId, OutBody, Outgoing, ReplyMeta};
@@ -74,13 +74,8 @@ pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, 
                 tracing::info!(contact = %enrollment.contact, sequence = %enrollment.sequence, "nurture enrollment ended")
             }
         }
-        let mut writes = changes.writes;
-        queue_items(&mut writes, &items);
-        shared.store.commit.commit(writes).await?;
-        shared.crm.refresh(&changes.touched);
-        remember_texts(shared, &items, now);
         sent += items.len();
-        outbox.enqueue(items);
+        commit_and_send(shared, outbox, Vec::new(), changes, items, now).await?;
     }
     Ok(sent)
 }
