@@ -281,6 +281,9 @@ pub struct LabelChange {
     pub label_name: Option<String>,
     pub color: Option<u32>,
     pub action: LabelAction,
+    /// The business account's own number (WAHA `me.id`), when the gateway says.
+    #[serde(default)]
+    pub account_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,9 @@ struct Probe<'a> {
     session: Option<String>,
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
+    /// The session's own WhatsApp account (`{"id": "628…@c.us"}`).
+    #[serde(default)]
+    me: Option<Me>,
     // flat form
     from: Option<String>,
     body: Option<String>,
@@ -112,6 +115,11 @@ struct WaLabelChat {
 }
 
 /// Parses one WAHA webhook body (envelope or flat form) into events.
+#[derive(Deserialize)]
+struct Me {
+    id: Option<String>,
+}
+
 pub fn parse(body: &[u8], default_session: &str) -> Result<Vec<Event>, ParseError> {
     let probe: Probe = serde_json::from_slice(body)?;
     match probe.event.as_deref() {
@@ -119,7 +127,18 @@ pub fn parse(body: &[u8], default_session: &str) -> Result<Vec<Event>, ParseErro
             let session = probe.session.as_deref().unwrap_or(default_session);
             let payload = probe.payload.ok_or_else(|| ParseError::Shape("envelope without `payload`".into()))?;
             let event_id = probe.id.unwrap_or_else(|| format!("{event}:{}", probe.timestamp.unwrap_or(0)));
-            envelope(event, session, &event_id, payload.get())
+            let me = probe
+                .me
+                .and_then(|m| m.id)
+                .and_then(|id| ChatId::from_jid(&id))
+                .and_then(|c| c.phone().map(|p| p.to_string()));
+            let mut events = envelope(event, session, &event_id, payload.get())?;
+            for e in &mut events {
+                if let Event::Label(change) = e {
+                    change.account_number = me.clone();
+                }
+            }
+            Ok(events)
         }
         None => flat(probe, default_session),
     }
@@ -140,6 +159,7 @@ fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result
                 label_name: l.name.filter(|n| !n.is_empty()),
                 color: l.color,
                 action,
+                account_number: None,
             })
         }
         "label.chat.added" | "label.chat.deleted" => {
@@ -157,6 +177,7 @@ fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result
                 color: a.label.as_ref().and_then(|l| l.color),
                 label_id: a.label_id,
                 action,
+                account_number: None,
             })
         }
         "session.status" => Event::ignored("session.status"),

@@ -11,6 +11,7 @@ pub mod company;
 pub mod contact;
 pub mod deal;
 pub mod filter;
+pub mod labels;
 pub mod nurture;
 pub mod scoring;
 pub mod secrets;
@@ -218,6 +219,31 @@ impl Changes {
             key.as_bytes().to_vec(),
             Box::new(move |old| {
                 let mut contact: Contact = decode(old?).ok()?;
+                f(&mut contact);
+                Some(encode(&contact))
+            }),
+        ));
+        self.touched.contacts.push(key.to_string());
+    }
+
+    /// Like [`Changes::update_contact`], creating the contact when it is new
+    /// (a WhatsApp chat labelled before it wrote to juru).
+    pub fn upsert_contact(
+        &mut self,
+        key: &str,
+        channel: crate::channel::Channel,
+        now_ms: u64,
+        f: impl Fn(&mut Contact) + Send + Sync + 'static,
+    ) {
+        let new_key = key.to_string();
+        self.writes.push(Write::Update(
+            TreeName::Contacts,
+            key.as_bytes().to_vec(),
+            Box::new(move |old| {
+                let mut contact = match old {
+                    Some(bytes) => decode(bytes).ok()?,
+                    None => Contact::new(&new_key, channel, now_ms),
+                };
                 f(&mut contact);
                 Some(encode(&contact))
             }),

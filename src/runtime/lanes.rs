@@ -16,10 +16,12 @@ use super::delivery;
 use super::inbox::InboxItem;
 use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared, now_ms};
+use crate::channel::LabelAction;
 use crate::channel::{
     ChatId, Content, Control, ControlAction, Event, Inbound, LabelChange, OutBody, Outgoing, ReplyMeta,
 };
 use crate::commands::Invocation;
+use crate::crm::labels::{AppliedBy, Detected};
 use crate::crm::{Changes, Touch};
 use crate::router::{self, ChatState, Facts, HistoryLine, LeadRecord};
 use crate::store::{StoreError, TreeName, Write, chat_seq_key, decode, encode};
@@ -492,16 +494,35 @@ async fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(
     Ok(())
 }
 
+/// A WhatsApp label event: the catalogue, the contact's active labels and the
+/// history change together with the audit record. Labels on groups are
+/// audited only (only personal chats count).
 async fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result<(), RuntimeError> {
+    let now = now_ms();
     let chat_key = change.chat.as_ref().map(|c| c.key()).unwrap_or_else(|| format!("label:{}", change.label_id));
-    let audit = encode(&AuditRecord::label(seq, change, now_ms()));
-    shared
-        .store
-        .commit
-        .commit(vec![
-            Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
-            Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), audit),
-        ])
-        .await?;
+    let by = AppliedBy::WhatsappAccount { session: change.account.clone(), number: change.account_number.clone() };
+    let crm = &shared.crm;
+    let changes = match (change.action, &change.chat) {
+        (_, Some(chat)) if chat.is_group() => Changes::default(),
+        (LabelAction::Upserted, _) => {
+            crm.label_upserted(&change.label_id, change.label_name.as_deref(), change.color, now)
+        }
+        (LabelAction::Deleted, _) => crm.label_deleted(&change.label_id, &by, Detected::Webhook, now)?,
+        (LabelAction::AddedToChat, Some(chat)) => {
+            crm.label_added(&chat.key(), &change.label_id, change.label_name.as_deref(), &by, Detected::Webhook, now)?
+        }
+        (LabelAction::RemovedFromChat, Some(chat)) => {
+            crm.label_removed(&chat.key(), &change.label_id, &by, Detected::Webhook, now)?
+        }
+        (_, None) => Changes::default(),
+    };
+    let audit = encode(&AuditRecord::label(seq, change, now));
+    let mut writes = vec![
+        Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
+        Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), audit),
+    ];
+    writes.extend(changes.writes);
+    shared.store.commit.commit(writes).await?;
+    crm.refresh(&changes.touched);
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod ai;
 mod health;
+mod labels;
 mod leads;
 mod webhooks;
 
@@ -42,6 +43,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/process-message", axum::routing::post(ai::process_message))
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
+        .route("/api/labels", get(labels::list))
+        .route("/api/labels/{label}/contacts", get(labels::contacts))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
         .route("/api/conversations/{id}/settings", axum::routing::put(admin::settings))

@@ -44,9 +44,12 @@ pub enum TreeName {
     Sequences,
     Enrollments,
     CommandUsage,
+    Labels,
+    LabelAssignments,
+    LabelLog,
 }
 
-pub const TREE_NAMES: [&str; 19] = [
+pub const TREE_NAMES: [&str; 22] = [
     "inbox",
     "seen",
     "outbox",
@@ -66,6 +69,9 @@ pub const TREE_NAMES: [&str; 19] = [
     "sequences",
     "enrollments",
     "command_usage",
+    "labels",
+    "label_assignments",
+    "label_log",
 ];
 
 /// Computes a key's new value from its current one, inside the transaction

@@ -29,6 +29,9 @@
 //! | `sequences` | lowercase name | `Sequence` of nurture steps |
 //! | `enrollments` | due ms (u64 BE) ++ sequence `\0` contact | `Enrollment` — the next step due |
 //! | `command_usage` | command `\0` user | `Usage` — cooldown and daily count |
+//! | `labels` | label id | `Label` — the WhatsApp label catalogue |
+//! | `label_assignments` | contact `\0` label id | `Assignment` — active labels, who and when |
+//! | `label_log` | seq (u64 BE) | `LabelEvent` — append-only add/remove history |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]); the value types
 //! live with the modules that own them (runtime, router, sales).
@@ -99,6 +102,9 @@ pub struct Store {
     pub sequences: sled::Tree,
     pub enrollments: sled::Tree,
     pub command_usage: sled::Tree,
+    pub labels: sled::Tree,
+    pub label_assignments: sled::Tree,
+    pub label_log: sled::Tree,
     pub commit: GroupCommit,
 }
 
@@ -149,6 +155,9 @@ impl Store {
             sequences: tree("sequences")?,
             enrollments: tree("enrollments")?,
             command_usage: tree("command_usage")?,
+            labels: tree("labels")?,
+            label_assignments: tree("label_assignments")?,
+            label_log: tree("label_log")?,
             commit: GroupCommit::start(
                 db.clone(),
                 commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?,
