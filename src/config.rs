@@ -75,6 +75,9 @@ pub struct WahaConfig {
     pub webhook_hmac_key: Option<Secret>,
     /// Minimum gap between two messages to one chat (anti-ban pacing).
     pub min_gap_ms: u64,
+    /// Poll WAHA's labels API this often (0 = off) to catch label changes
+    /// the engine sends no events for (WEBJS) or missed while juru was down.
+    pub label_poll_secs: u64,
 }
 
 impl Default for WahaConfig {
@@ -85,6 +88,7 @@ impl Default for WahaConfig {
             session: "default".into(),
             webhook_hmac_key: None,
             min_gap_ms: 1000,
+            label_poll_secs: 300,
         }
     }
 }

@@ -50,6 +50,18 @@ enum Command {
         #[command(subcommand)]
         action: PromptsAction,
     },
+    /// WhatsApp labels (stop `serve` first: one process owns the data;
+    /// while it runs, use `POST /api/labels/resync`).
+    Labels {
+        #[command(subcommand)]
+        action: LabelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabelsAction {
+    /// Read WAHA's labels API and apply what juru missed, without double counting.
+    Resync,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +87,22 @@ async fn main() -> anyhow::Result<()> {
                 let seats = if p.is_full() { "full".to_string() } else { format!("{} seats", p.quota) };
                 println!("  {} — {} — {} — departs {} — {seats}", p.code, p.name, p.price, p.departure);
             }
+            Ok(())
+        }
+        Command::Labels { action: LabelsAction::Resync } => {
+            let store =
+                juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
+            let senders = juru::channel::Senders::from_config(&config)?;
+            let bot = juru::router::BotSettings::from_config(&config);
+            let runtime = juru::runtime::Runtime::start(config, bot, store, senders)?;
+            let report = runtime.resync_labels().await;
+            runtime.idle(juru::channel::Channel::Waha).await;
+            runtime.shutdown(std::time::Duration::from_secs(5)).await;
+            let report = report.context("label resync failed")?;
+            println!(
+                "labels: {} in WAHA · {} added · {} removed · {} labels deleted",
+                report.labels, report.added, report.removed, report.deleted_labels
+            );
             Ok(())
         }
         Command::Commands { action: PromptsAction::Check } => {

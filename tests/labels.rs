@@ -121,3 +121,70 @@ async fn a_label_feeds_the_segment_filter() {
     let text = reply[0].body["text"].as_str().unwrap();
     assert!(text.contains("1 contact(s) match"), "{text}");
 }
+
+/// WAHA's labels API as it stands after changes juru did not see: label 6
+/// taken off the customer, a new label 7 on another person and on a group.
+fn waha_now_has(bot: &TestBot) {
+    let labels = r##"[{"id":"6","name":"Lead Iklan Maret","color":1,"colorHex":"#64c4ff"},{"id":"7","name":"Grade A","color":2,"colorHex":"#ff9485"}]"##;
+    bot.waha.on(usize::MAX, |r| r.method == "GET" && r.path == "/api/default/labels", Canned::status(200, labels));
+    bot.waha.on(
+        usize::MAX,
+        |r| r.method == "GET" && r.path == "/api/default/labels/6/chats",
+        Canned::status(200, "[]"),
+    );
+    bot.waha.on(
+        usize::MAX,
+        |r| r.method == "GET" && r.path == "/api/default/labels/7/chats",
+        // Engines differ: an object with an id, and a bare JID.
+        Canned::status(200, r#"[{"id":"6289876543210@c.us","name":"Sari"},"120363041234567890@g.us"]"#),
+    );
+}
+
+#[tokio::test]
+async fn a_resync_applies_what_was_missed_once_and_marks_it_detected() {
+    let bot = TestBot::start().await;
+    bot.waha_webhook(&fixture("waha/label-upsert.json")).await.assert_ok();
+    bot.waha_webhook(&fixture("waha/label-chat-added.json")).await.assert_ok();
+    wait_count(&bot, 1).await;
+    waha_now_has(&bot);
+    let report = bot.raw_post_method("POST", "/api/labels/resync", "{}").await;
+    report.assert_ok();
+    let report: Value = serde_json::from_str(&report.body).unwrap();
+    assert_eq!(
+        (report["labels"].as_u64(), report["added"].as_u64(), report["removed"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    wait_count(&bot, 0).await;
+    let started = std::time::Instant::now();
+    let page = loop {
+        let page = json(&bot, "/api/labels/7/contacts").await;
+        if page["total"] == 1 {
+            break page;
+        }
+        assert!(started.elapsed() < LIMIT, "label 7 never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(page["contacts"][0]["phone"], "6289876543210", "the group is not counted");
+    assert_eq!(page["contacts"][0]["detected"], "reconcile", "the time is when it was detected");
+    let again = bot.raw_post_method("POST", "/api/labels/resync", "{}").await;
+    let again: Value = serde_json::from_str(&again.body).unwrap();
+    assert_eq!((again["added"].as_u64(), again["removed"].as_u64()), (Some(0), Some(0)), "nothing twice");
+    settle().await;
+    bot.waha.assert_contract();
+    let mut bot = bot;
+    bot.stop().await;
+    let history = bot.store().label_log.len();
+    assert_eq!(history, 3, "added (webhook), removed and added (reconcile)");
+}
+
+#[tokio::test]
+async fn a_bot_that_was_down_catches_up_on_labels_at_start() {
+    let bot = TestBot::with_config("[waha]\nlabel_poll_secs = 1\n").await;
+    waha_now_has(&bot);
+    let started = std::time::Instant::now();
+    // 404 until the label is known, then its one contact.
+    while !bot.get("/api/labels/7/contacts").await.body.contains("\"total\":1") {
+        assert!(started.elapsed() < LIMIT, "the poller never applied label 7");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -284,6 +284,9 @@ pub struct LabelChange {
     /// The business account's own number (WAHA `me.id`), when the gateway says.
     #[serde(default)]
     pub account_number: Option<String>,
+    /// Found by reading the labels API (resync), not sent as an event.
+    #[serde(default)]
+    pub polled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

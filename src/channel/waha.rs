@@ -115,6 +115,54 @@ struct WaLabelChat {
 }
 
 /// Parses one WAHA webhook body (envelope or flat form) into events.
+/// A label as WAHA's labels API lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub color: Option<u32>,
+}
+
+/// A chat in `labels/{id}/chats`: `"628…@c.us"`, `{"id": "628…@c.us"}` or
+/// `{"id": {"_serialized": "628…@c.us"}}` depending on the engine.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ChatRef {
+    Jid(String),
+    Object { id: JidField },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JidField {
+    Jid(String),
+    Serialized {
+        #[serde(rename = "_serialized")]
+        serialized: String,
+    },
+}
+
+impl ChatRef {
+    fn jid(&self) -> &str {
+        match self {
+            ChatRef::Jid(s) | ChatRef::Object { id: JidField::Jid(s) } => s,
+            ChatRef::Object { id: JidField::Serialized { serialized } } => serialized,
+        }
+    }
+}
+
+async fn json_of<T: serde::de::DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, SendError> {
+    if !response.status().is_success() {
+        return Err(SendError::Transient {
+            reason: format!("{what} API answered {}", response.status()),
+            retry_after: None,
+        });
+    }
+    let bytes = response.bytes().await.map_err(SendError::from_transport)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| SendError::Transient { reason: format!("{what} API answer unreadable: {e}"), retry_after: None })
+}
+
 #[derive(Deserialize)]
 struct Me {
     id: Option<String>,
@@ -160,6 +208,7 @@ fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result
                 color: l.color,
                 action,
                 account_number: None,
+                polled: false,
             })
         }
         "label.chat.added" | "label.chat.deleted" => {
@@ -178,6 +227,7 @@ fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result
                 label_id: a.label_id,
                 action,
                 account_number: None,
+                polled: false,
             })
         }
         "session.status" => Event::ignored("session.status"),
@@ -386,12 +436,9 @@ impl WahaClient {
     /// `GET {base}/api/{session}/{what}/{id}{tail}` with the API key and a short timeout.
     async fn lookup(&self, what: &str, id: &str, tail: &str) -> Result<reqwest::Response, SendError> {
         use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-        let url = format!(
-            "{}/api/{}/{what}/{}{tail}",
-            self.base_url,
-            utf8_percent_encode(&self.session, NON_ALPHANUMERIC),
-            utf8_percent_encode(id, NON_ALPHANUMERIC)
-        );
+        let id = if id.is_empty() { String::new() } else { format!("/{}", utf8_percent_encode(id, NON_ALPHANUMERIC)) };
+        let url =
+            format!("{}/api/{}/{what}{id}{tail}", self.base_url, utf8_percent_encode(&self.session, NON_ALPHANUMERIC));
         let mut req = self.http.get(url).timeout(Duration::from_secs(5));
         if let Some(key) = &self.api_key {
             req = req.header("X-Api-Key", key);
@@ -421,6 +468,24 @@ impl WahaClient {
             .filter(|p| matches!(p.role.as_str(), "admin" | "superadmin"))
             .filter_map(|p| ChatId::from_jid(&p.id))
             .collect())
+    }
+
+    /// `GET /api/{session}/labels` → the account's label catalogue.
+    pub async fn labels(&self) -> Result<Vec<LabelInfo>, SendError> {
+        let response = self.lookup("labels", "", "").await?;
+        let labels: Vec<WaLabel> = json_of(response, "labels").await?;
+        Ok(labels
+            .into_iter()
+            .map(|l| LabelInfo { id: l.id, name: l.name.filter(|n| !n.is_empty()), color: l.color })
+            .collect())
+    }
+
+    /// `GET /api/{session}/labels/{labelId}/chats` → the chats carrying a
+    /// label (the shape varies by engine: ids as strings or objects).
+    pub async fn label_chats(&self, label_id: &str) -> Result<Vec<ChatId>, SendError> {
+        let response = self.lookup("labels", label_id, "/chats").await?;
+        let chats: Vec<ChatRef> = json_of(response, "label chats").await?;
+        Ok(chats.into_iter().filter_map(|c| ChatId::from_jid(c.jid())).collect())
     }
 
     /// `GET /api/{session}/lids/{lid}` → the phone number behind a LID, if WAHA knows it.

@@ -501,18 +501,19 @@ async fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result
     let now = now_ms();
     let chat_key = change.chat.as_ref().map(|c| c.key()).unwrap_or_else(|| format!("label:{}", change.label_id));
     let by = AppliedBy::WhatsappAccount { session: change.account.clone(), number: change.account_number.clone() };
+    let detected = if change.polled { Detected::Reconcile } else { Detected::Webhook };
     let crm = &shared.crm;
     let changes = match (change.action, &change.chat) {
         (_, Some(chat)) if chat.is_group() => Changes::default(),
         (LabelAction::Upserted, _) => {
             crm.label_upserted(&change.label_id, change.label_name.as_deref(), change.color, now)
         }
-        (LabelAction::Deleted, _) => crm.label_deleted(&change.label_id, &by, Detected::Webhook, now)?,
+        (LabelAction::Deleted, _) => crm.label_deleted(&change.label_id, &by, detected, now)?,
         (LabelAction::AddedToChat, Some(chat)) => {
-            crm.label_added(&chat.key(), &change.label_id, change.label_name.as_deref(), &by, Detected::Webhook, now)?
+            crm.label_added(&chat.key(), &change.label_id, change.label_name.as_deref(), &by, detected, now)?
         }
         (LabelAction::RemovedFromChat, Some(chat)) => {
-            crm.label_removed(&chat.key(), &change.label_id, &by, Detected::Webhook, now)?
+            crm.label_removed(&chat.key(), &change.label_id, &by, detected, now)?
         }
         (_, None) => Changes::default(),
     };

@@ -8,6 +8,7 @@ pub mod delivery;
 mod echoes;
 mod identity;
 pub mod inbox;
+pub mod labels;
 mod lanes;
 mod nurture;
 pub mod outbox;
@@ -99,6 +100,18 @@ impl Runtime {
         let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
         let nurture = tokio::spawn(nurture::run_forever(shared.clone(), outbox.clone()));
         Ok(Runtime { shared, lanes, outbox, pruner, nurture })
+    }
+
+    /// Reads WAHA's labels API and applies what juru missed (see [`labels`]).
+    pub async fn resync_labels(&self) -> Result<labels::ResyncReport, labels::ResyncError> {
+        let (events, report) = labels::differences(&self.shared).await?;
+        if !events.is_empty() {
+            self.accept(events).await?;
+        }
+        if report.added + report.removed + report.deleted_labels > 0 {
+            tracing::info!(?report, "labels reconciled with WAHA");
+        }
+        Ok(report)
     }
 
     /// Stores the events durably (deduped) and queues them for their lanes.

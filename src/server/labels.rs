@@ -121,3 +121,17 @@ pub async fn contacts(
         .collect();
     Ok(Json(LabelContacts { label, total, page: page.page, per_page: page.per_page, contacts }))
 }
+
+/// `POST /api/labels/resync`: read WAHA's labels API now and apply what juru missed.
+pub async fn resync(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<crate::runtime::labels::ResyncReport>, AppError> {
+    require_admin(&app, &headers)?;
+    match app.runtime.resync_labels().await {
+        Ok(report) => Ok(Json(report)),
+        Err(crate::runtime::labels::ResyncError::NoWaha) => Err(AppError::NotConfigured("waha")),
+        Err(crate::runtime::labels::ResyncError::Runtime(e)) => Err(AppError::Unavailable(e)),
+        Err(e) => Err(AppError::BadGateway(e.to_string())),
+    }
+}

@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/labels", get(labels::list))
+        .route("/api/labels/resync", axum::routing::post(labels::resync))
         .route("/api/labels/{label}/contacts", get(labels::contacts))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
@@ -76,6 +77,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("not found")]
     NotFound,
+    /// A gateway this request depends on failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("storage unavailable, retry later")]
     Unavailable(#[from] RuntimeError),
 }
@@ -90,6 +94,7 @@ impl IntoResponse for AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(e) => {
                 tracing::error!(error = %e, "request failed on storage");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -153,9 +158,25 @@ impl Started {
                 }
             }
         });
+        let poller = (config.waha.is_active() && config.waha.label_poll_secs > 0).then(|| {
+            let (runtime, every) = (runtime.clone(), Duration::from_secs(config.waha.label_poll_secs));
+            // At start (catching up on what happened while down), then periodically.
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = runtime.resync_labels().await {
+                        tracing::warn!(error = %e, "label reconciliation failed; retrying at the next poll");
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            })
+        });
         let state = AppState { runtime: runtime.clone(), config: Arc::new(config), metrics };
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
         upkeep.abort();
+        if let Some(poller) = poller {
+            poller.abort();
+            let _ = poller.await;
+        }
         tracing::info!("stopped accepting; draining lanes and outbox");
         // The router's state clones are gone once serve returned.
         match Arc::try_unwrap(runtime) {

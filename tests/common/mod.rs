@@ -216,7 +216,9 @@ fn check_waha(r: &Recorded) {
     assert_eq!(r.header("x-api-key"), Some(WAHA_KEY), "{} without X-Api-Key", r.path);
     if r.method == "GET" {
         let group_admins = r.path.starts_with("/api/default/groups/") && r.path.ends_with("%40g%2Eus/participants/v2");
-        assert!(r.path.starts_with("/api/default/lids/") || group_admins, "unexpected GET {}", r.path);
+        let labels = r.path == "/api/default/labels"
+            || (r.path.starts_with("/api/default/labels/") && r.path.ends_with("/chats"));
+        assert!(r.path.starts_with("/api/default/lids/") || group_admins || labels, "unexpected GET {}", r.path);
         return;
     }
     assert_eq!(r.body["session"], "default", "{}: {}", r.path, r.body);
@@ -495,6 +497,7 @@ path = "{db}"
 base_url = "{waha}"
 api_key = "{WAHA_KEY}"
 min_gap_ms = 0
+label_poll_secs = 0
 [cloud]
 graph_base_url = "{graph}"
 access_token = "{ACCESS_TOKEN}"
