@@ -188,3 +188,26 @@ async fn a_bot_that_was_down_catches_up_on_labels_at_start() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_trend_counts_additions_per_day_per_cs_and_per_campaign() {
+    let bot = TestBot::start().await;
+    bot.waha_webhook(&fixture("waha/label-upsert.json")).await.assert_ok();
+    bot.waha_webhook(&fixture("waha/label-chat-added.json")).await.assert_ok();
+    bot.waha_webhook(&event("label-chat-added", "evt_second", Some("6289876543210@c.us"))).await.assert_ok();
+    wait_count(&bot, 2).await;
+    let by_day = json(&bot, "/api/labels/trend?days=7").await;
+    let label = &by_day["labels"][0];
+    assert_eq!((label["id"].as_str(), label["added"].as_u64()), (Some("6"), Some(2)));
+    let buckets = label["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 7, "every day listed, zeros included");
+    assert_eq!(buckets[6]["added"], 2, "both today");
+    assert!(buckets[..6].iter().all(|b| b["added"] == 0));
+    let by_cs = json(&bot, "/api/labels/trend?days=7&by=cs").await;
+    assert_eq!(by_cs["labels"][0]["buckets"][0]["key"], "whatsapp:default:6285712345678");
+    assert_eq!(by_cs["labels"][0]["buckets"][0]["added"], 2);
+    let by_campaign = json(&bot, "/api/labels/trend?by=campaign").await;
+    assert_eq!(by_campaign["labels"][0]["buckets"][0]["key"], "(none)");
+    assert_eq!(bot.get("/api/labels/trend?days=0").await.status, 400);
+    assert_eq!(bot.get("/api/labels/trend?by=week").await.status, 400);
+}

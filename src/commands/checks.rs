@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
+use crate::clock::local_day;
 use crate::config::{Language, Plan};
 
 /// Who is asking, as far as the checks care. Every fact comes from the
@@ -38,11 +39,6 @@ pub struct Usage {
     pub day: u64,
     pub count: u32,
     pub last_ms: u64,
-}
-
-/// Days since the epoch in WIB: a daily limit resets at local midnight.
-pub fn local_day(ms: u64) -> u64 {
-    (ms + 7 * 3_600_000) / 86_400_000
 }
 
 impl Usage {

@@ -51,25 +51,8 @@ pub fn bullets<I: IntoIterator<Item = String>>(items: I, max: usize, total: usiz
 
 /// `2026-11-23 14:05` in WIB.
 pub fn local_time(ms: u64) -> String {
-    let local = ms as i64 + 7 * 3_600_000;
-    let days = local.div_euclid(86_400_000);
-    let minutes = local.rem_euclid(86_400_000) / 60_000;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// Howard Hinnant's days → civil date.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let minutes = (ms + crate::clock::LOCAL_OFFSET_MS) % 86_400_000 / 60_000;
+    format!("{} {:02}:{:02}", crate::clock::date_of_day(crate::clock::local_day(ms)), minutes / 60, minutes % 60)
 }
 
 #[cfg(test)]

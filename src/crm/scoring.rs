@@ -14,8 +14,6 @@ use super::contact::{Contact, Touch};
 
 /// Two messages closer than this count as one engaged stretch.
 const ENGAGED_GAP_MS: u64 = 30 * 60_000;
-/// WIB (UTC+7): the users' business hours are local.
-const LOCAL_OFFSET_MS: i64 = 7 * 3_600_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -67,7 +65,8 @@ impl Signals {
 
 /// Monday to Friday, 08:00–17:00 WIB.
 pub fn is_business_hours(ms: u64) -> bool {
-    let local = ms as i64 + LOCAL_OFFSET_MS;
+    // The users' business hours are local (WIB).
+    let local = (ms + crate::clock::LOCAL_OFFSET_MS) as i64;
     let day = local.div_euclid(86_400_000);
     let minute_of_day = local.rem_euclid(86_400_000) / 60_000;
     // 1970-01-01 was a Thursday: weekday 0 = Monday.

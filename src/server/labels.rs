@@ -135,3 +135,113 @@ pub async fn resync(
         Err(e) => Err(AppError::BadGateway(e.to_string())),
     }
 }
+
+#[derive(Deserialize)]
+pub struct TrendQuery {
+    #[serde(default = "thirty")]
+    days: u64,
+    #[serde(default)]
+    by: TrendBy,
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendBy {
+    #[default]
+    Day,
+    /// Who applied it: the WhatsApp account (`whatsapp:SESSION:NUMBER`) or the staff member (`staff:ID`).
+    Cs,
+    /// The contact's campaign code or ad (`(none)` when unknown).
+    Campaign,
+}
+
+#[derive(Serialize)]
+pub struct Bucket {
+    key: String,
+    added: usize,
+}
+
+#[derive(Serialize)]
+pub struct LabelTrend {
+    id: String,
+    name: String,
+    added: usize,
+    buckets: Vec<Bucket>,
+}
+
+#[derive(Serialize)]
+pub struct Trend {
+    days: u64,
+    by: &'static str,
+    labels: Vec<LabelTrend>,
+}
+
+/// `GET /api/labels/trend?days=30&by=day|cs|campaign`: label additions in the
+/// last `days` days (WIB dates), per day (every day listed, zeros included),
+/// per CS or per campaign, for each label. Removals are not subtracted.
+pub async fn trend(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TrendQuery>,
+) -> Result<Json<Trend>, AppError> {
+    require_admin(&app, &headers)?;
+    if !(1..=366).contains(&q.days) {
+        return Err(AppError::BadRequest("days is 1 to 366".into()));
+    }
+    let crm = app.runtime.crm();
+    let now = crate::clock::now_ms();
+    let today = crate::clock::local_day(now);
+    let first_day = today + 1 - q.days;
+    let date = crate::clock::date_of_day;
+    let mut per_label: std::collections::BTreeMap<String, (String, std::collections::BTreeMap<String, usize>)> =
+        std::collections::BTreeMap::new();
+    for label in crm.labels().into_iter().filter(|l| !l.deleted) {
+        let mut buckets = std::collections::BTreeMap::new();
+        if q.by == TrendBy::Day {
+            for day in first_day..=today {
+                buckets.insert(date(day), 0);
+            }
+        }
+        per_label.insert(label.id.clone(), (label.name, buckets));
+    }
+    for e in crm.label_history() {
+        let day = crate::clock::local_day(e.at_ms);
+        if e.action != crate::crm::labels::LabelAction::Added || day < first_day {
+            continue;
+        }
+        let key = match q.by {
+            TrendBy::Day => date(day),
+            TrendBy::Cs => match &e.by {
+                AppliedBy::WhatsappAccount { session, number } => {
+                    format!("whatsapp:{session}:{}", number.as_deref().unwrap_or("?"))
+                }
+                AppliedBy::Staff { id } => format!("staff:{id}"),
+            },
+            TrendBy::Campaign => crm
+                .contact(&e.contact)
+                .and_then(|c| c.campaign().map(str::to_string))
+                .unwrap_or_else(|| "(none)".into()),
+        };
+        let entry = per_label.entry(e.label_id.clone()).or_insert_with(|| (e.label_name.clone(), Default::default()));
+        *entry.1.entry(key).or_default() += 1;
+    }
+    let labels = per_label
+        .into_iter()
+        .map(|(id, (name, buckets))| LabelTrend {
+            added: buckets.values().sum(),
+            buckets: buckets.into_iter().map(|(key, added)| Bucket { key, added }).collect(),
+            id,
+            name,
+        })
+        .collect();
+    let by = match q.by {
+        TrendBy::Day => "day",
+        TrendBy::Cs => "cs",
+        TrendBy::Campaign => "campaign",
+    };
+    Ok(Json(Trend { days: q.days, by, labels }))
+}

@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
+        .route("/api/labels/trend", get(labels::trend))
         .route("/api/labels/{label}/contacts", get(labels::contacts))
         .route("/api/conversations/handover", axum::routing::post(admin::handover))
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
