@@ -211,3 +211,54 @@ async fn the_trend_counts_additions_per_day_per_cs_and_per_campaign() {
     assert_eq!(bot.get("/api/labels/trend?days=0").await.status, 400);
     assert_eq!(bot.get("/api/labels/trend?by=week").await.status, 400);
 }
+
+#[tokio::test]
+async fn a_label_put_through_juru_names_the_staff_member_and_is_set_in_whatsapp() {
+    const STAFF: &str = "6281300000002";
+    let bot = TestBot::with_config(&format!(
+        "[bot]\nsend_seen = false\nsend_typing = false\nstaff = [{{ phone = \"{STAFF}\", level = 1 }}]\n"
+    ))
+    .await;
+    bot.waha_webhook(&fixture("waha/label-upsert.json")).await.assert_ok();
+    wait_count(&bot, 0).await;
+    bot.waha_webhook(&waha_text(STAFF, "S1", &format!("#label add {CUSTOMER} \"lead iklan maret\""))).await.assert_ok();
+    let reply = bot.waha.wait_messages_to(STAFF, 1).await;
+    assert_eq!(reply[0].body["text"], format!("🏷️ \"Lead Iklan Maret\" added to {CUSTOMER}, recorded as yours."));
+    let started = std::time::Instant::now();
+    let put = loop {
+        if let Some(put) = bot.waha.requests().into_iter().find(|r| r.method == "PUT") {
+            break put;
+        }
+        assert!(started.elapsed() < LIMIT, "the label was never set in WhatsApp");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(put.path, "/api/default/labels/chats/6281234567890%40c%2Eus/");
+    assert_eq!(put.body, serde_json::json!({"labels": [{"id": "6"}]}));
+    // WAHA then reports the change as an event: it neither counts twice nor
+    // takes the staff member's name away.
+    bot.waha_webhook(&fixture("waha/label-chat-added.json")).await.assert_ok();
+    settle().await;
+    let page = json(&bot, "/api/labels/6/contacts").await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["contacts"][0]["applied_by"], serde_json::json!({"kind": "staff", "id": STAFF}));
+    assert_eq!(page["contacts"][0]["detected"], "juru");
+    bot.waha_webhook(&waha_text(STAFF, "S2", &format!("#label remove {CUSTOMER} \"Lead Iklan Maret\"")))
+        .await
+        .assert_ok();
+    bot.waha.wait_messages_to(STAFF, 2).await;
+    wait_count(&bot, 0).await;
+    let started = std::time::Instant::now();
+    while bot.waha.requests().iter().filter(|r| r.method == "PUT").count() < 2 {
+        assert!(started.elapsed() < LIMIT, "the removal was never set in WhatsApp");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last = bot.waha.requests().into_iter().rfind(|r| r.method == "PUT").unwrap();
+    assert_eq!(last.body, serde_json::json!({"labels": []}), "WAHA replaces the whole set");
+    bot.waha.assert_contract();
+    // A prospect (no staff level) cannot label anyone.
+    bot.waha_webhook(&waha_text("6289876543210", "S3", &format!("#label add {CUSTOMER} \"Lead Iklan Maret\"")))
+        .await
+        .assert_ok();
+    let refused = bot.waha.wait_messages_to("6289876543210", 1).await;
+    assert!(refused[0].body["text"].as_str().unwrap().contains("level 1"), "{:?}", refused[0].body);
+}

@@ -379,6 +379,12 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
         }
     };
     let mut body = match &out.body {
+        OutBody::Labels { .. } => {
+            return Err(SendError::Permanent {
+                code: None,
+                reason: "WhatsApp labels can be set only through WAHA".into(),
+            });
+        }
         OutBody::Seen { message_id } => {
             return Ok(json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id}));
         }

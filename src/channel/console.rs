@@ -44,6 +44,10 @@ impl ConsoleSink {
             OutBody::Video { url, caption } => (caption.as_deref(), Some(url.as_str())),
             OutBody::Location { address, .. } => (address.as_deref(), None),
             OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
+            OutBody::Labels { names, .. } => {
+                numbered = format!("labels: {}", names.join(", "));
+                (Some(numbered.as_str()), None)
+            }
         };
         let line = if self.json {
             let line = Line {

@@ -357,6 +357,12 @@ pub enum OutBody {
     Seen {
         message_id: String,
     },
+    /// Sets the chat's full WhatsApp label set (WAHA only): `names` are for
+    /// people reading the audit trail and consoles.
+    Labels {
+        label_ids: Vec<String>,
+        names: Vec<String>,
+    },
 }
 
 impl OutBody {
@@ -370,6 +376,7 @@ impl OutBody {
             OutBody::Location { .. } => "location",
             OutBody::Typing { .. } => "typing",
             OutBody::Seen { .. } => "seen",
+            OutBody::Labels { .. } => "labels",
         }
     }
 

@@ -414,7 +414,20 @@ impl WahaClient {
 
     pub async fn send(&self, out: &Outgoing) -> Result<Sent, SendError> {
         let (path, body) = request(&self.session, out);
-        let response = self.post(path).json(&body).send().await.map_err(SendError::from_transport)?;
+        let request = match &out.body {
+            OutBody::Labels { .. } => {
+                use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+                let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+                let url = format!("{}/api/{}/labels/chats/{}/", self.base_url, enc(&self.session), enc(&out.to.jid()));
+                let req = self.http.put(url);
+                match &self.api_key {
+                    Some(key) => req.header("X-Api-Key", key),
+                    None => req,
+                }
+            }
+            _ => self.post(path),
+        };
+        let response = request.json(&body).send().await.map_err(SendError::from_transport)?;
         let status = response.status();
         let wait = retry_after(response.headers());
         let bytes = response.bytes().await.map_err(SendError::from_transport)?;
@@ -552,6 +565,11 @@ pub fn request(session: &str, out: &Outgoing) -> (&'static str, serde_json::Valu
         OutBody::Typing { .. } => ("/api/startTyping", json!({"session": session, "chatId": chat_id})),
         OutBody::Seen { message_id } => {
             ("/api/sendSeen", json!({"session": session, "chatId": chat_id, "messageIds": [message_id]}))
+        }
+        // PUT /api/{session}/labels/chats/{chatId}/ (the path is built by the client).
+        OutBody::Labels { label_ids, .. } => {
+            let labels: Vec<_> = label_ids.iter().map(|id| json!({"id": id})).collect();
+            ("/api/{session}/labels/chats/{chatId}/", json!({"labels": labels}))
         }
     }
 }

@@ -90,8 +90,11 @@ pub struct Manifests {
 }
 
 /// The manifests this build ships; `commands/` overrides them file by file.
-const EMBEDDED: [(&str, &str); 2] =
-    [("crm.toml", include_str!("../../commands/crm.toml")), ("help.toml", include_str!("../../commands/help.toml"))];
+const EMBEDDED: [(&str, &str); 3] = [
+    ("crm.toml", include_str!("../../commands/crm.toml")),
+    ("help.toml", include_str!("../../commands/help.toml")),
+    ("label.toml", include_str!("../../commands/label.toml")),
+];
 
 impl Manifests {
     pub fn get(&self, name: &str) -> Option<&Arc<Manifest>> {

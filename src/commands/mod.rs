@@ -17,6 +17,7 @@ mod crm_platforms;
 mod crm_segments;
 pub mod format;
 mod help;
+mod label;
 pub mod manifest;
 
 use std::collections::HashMap;
@@ -36,8 +37,8 @@ use crate::store::{TreeName, Write, decode, encode, key2};
 pub type Handler = fn(&mut Ctx<'_>) -> Result<String, CommandError>;
 
 /// Every command this build can run, by manifest name.
-pub const HANDLERS: [(&str, Handler); 2] = [("crm", crm::run), ("help", help::run)];
-pub const HANDLER_NAMES: &[&str] = &["crm", "help"];
+pub const HANDLERS: [(&str, Handler); 3] = [("crm", crm::run), ("help", help::run), ("label", label::run)];
+pub const HANDLER_NAMES: &[&str] = &["crm", "help", "label"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -152,6 +153,8 @@ pub struct Outcome {
     pub changes: Changes,
     /// Operator actions on other chats (`#crm release`).
     pub controls: Vec<Control>,
+    /// Items for other chats (WhatsApp labels set by `#label`).
+    pub sends: Vec<crate::channel::Outgoing>,
     /// The command as the audit trail keeps it (credentials masked).
     pub audit_text: String,
     /// `ok`, `refused: owner_only`, `error` — for logs and the audit trail.
@@ -169,6 +172,7 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     pub changes: Changes,
     pub controls: Vec<Control>,
+    pub sends: Vec<crate::channel::Outgoing>,
     /// Text to mask in the audit record.
     pub secrets: Vec<String>,
 }
@@ -270,6 +274,7 @@ impl Commands {
             now_ms,
             changes: Changes::default(),
             controls: Vec::new(),
+            sends: Vec::new(),
             secrets: Vec::new(),
         };
         let handler = HANDLERS.iter().find(|(name, _)| *name == m.name).map(|(_, h)| *h);
@@ -294,6 +299,7 @@ impl Commands {
             replies: format::split(&text, format::WHATSAPP_LIMIT),
             changes,
             controls: if result == "ok" { ctx.controls } else { Vec::new() },
+            sends: if result == "ok" { ctx.sends } else { Vec::new() },
             audit_text,
             result,
         }

@@ -84,6 +84,7 @@ impl AuditRecord {
             OutBody::Video { url, caption } => (caption.clone(), Some(url.clone())),
             OutBody::Location { address, .. } => (address.clone(), None),
             OutBody::Typing { .. } | OutBody::Seen { .. } => (None, None),
+            OutBody::Labels { names, .. } => (Some(names.join(", ")), None),
         };
         AuditRecord {
             seq: item.seq,

@@ -321,6 +321,14 @@ async fn handle_command(
         };
         items.push(OutboxItem::new(store.next_seq()?, inbound.channel, out, now));
     }
+    for out in outcome.sends {
+        // Labels exist only in WAHA; elsewhere (`juru chat`) they are shown.
+        let channel = match out.body {
+            OutBody::Labels { .. } if shared.senders.waha.is_some() => crate::channel::Channel::Waha,
+            _ => inbound.channel,
+        };
+        items.push(OutboxItem::new(store.next_seq()?, channel, out, now));
+    }
     let mut audit = AuditRecord::inbound(seq, &inbound, &format!("command: {}", outcome.result), now);
     audit.text = Some(outcome.audit_text);
     let chat_key = inbound.chat.key();

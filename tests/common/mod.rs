@@ -221,6 +221,17 @@ fn check_waha(r: &Recorded) {
         assert!(r.path.starts_with("/api/default/lids/") || group_admins || labels, "unexpected GET {}", r.path);
         return;
     }
+    if r.method == "PUT" {
+        // Reference A7: PUT /api/{session}/labels/chats/{chatId}/ replaces the chat's label set.
+        assert!(
+            r.path.starts_with("/api/default/labels/chats/") && r.path.ends_with("%40c%2Eus/"),
+            "unexpected PUT {}",
+            r.path
+        );
+        let labels = r.body["labels"].as_array().unwrap_or_else(|| panic!("{}: no labels array: {}", r.path, r.body));
+        assert!(labels.iter().all(|l| l["id"].is_string()), "{}: label ids are strings: {}", r.path, r.body);
+        return;
+    }
     assert_eq!(r.body["session"], "default", "{}: {}", r.path, r.body);
     let chat = r.body["chatId"].as_str().unwrap_or_default();
     assert!(chat.ends_with("@c.us") || chat.ends_with("@lid") || chat.ends_with("@g.us"), "chatId {chat}");
