@@ -104,8 +104,9 @@ pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) ->
         _ if facts.command && (!ev.from_me || bot.owner_from_me) => Route::Command,
         _ if ev.from_me => Route::HumanOnPhone,
         _ if ev.chat.is_group() => Route::Ignore("group chat"),
-        _ if ev.text().is_some_and(is_opt_out) => Route::OptOut,
         _ if bot.ignore_chats.contains(&ev.chat.key()) => Route::Ignore("ignored chat"),
+        // Before the handover/pause rules: opting out of follow-ups always works.
+        _ if ev.text().is_some_and(is_opt_out) => Route::OptOut,
         _ if bot.is_finish(ev.text()) => Route::Finish,
         _ if chat.bot_disabled => Route::Ignore("bot switched off for this chat"),
         _ if chat.handed_over => Route::Ignore("handed over"),
@@ -378,6 +379,13 @@ mod tests {
         let mut bot = bot();
         bot.ignore_chats.insert("6281234567890".into());
         assert_eq!(route(&text("halo"), &bot, &ChatState::default(), Facts::default()), Route::Ignore("ignored chat"));
+        assert_eq!(route(&text("STOP"), &bot, &ChatState::default(), Facts::default()), Route::Ignore("ignored chat"));
+    }
+
+    #[test]
+    fn a_handed_over_prospect_can_still_opt_out() {
+        let chat = ChatState { handed_over: true, ..ChatState::default() };
+        assert_eq!(route(&text("BERHENTI"), &bot(), &chat, Facts::default()), Route::OptOut);
     }
 
     #[test]
