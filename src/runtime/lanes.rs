@@ -245,6 +245,7 @@ async fn handle_message(lanes: &Arc<LaneState>, seq: u64, mut inbound: Inbound) 
         writes.push(upsert_lead(lead));
     }
     commit_and_send(shared, outbox, writes, crm, items, now).await?;
+    shared.stats.observe(&chat_key, &reply.state, inbound.text().filter(|_| !inbound.from_me));
     if let Some(due) = due {
         coalescer.schedule(due);
     }
@@ -295,7 +296,9 @@ async fn answer_burst(
         Some(source) => shared.crm.campaign_found(&chat_key, source),
         None => Changes::default(),
     };
-    commit_and_send(shared, outbox, writes, crm, items, now).await
+    commit_and_send(shared, outbox, writes, crm, items, now).await?;
+    shared.stats.observe(&chat_key, &reply.state, None);
+    Ok(())
 }
 
 /// A command: checks and handler, then its reply, audit record (credentials
@@ -499,6 +502,7 @@ async fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(
             Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), encode(&audit)),
         ])
         .await?;
+    shared.stats.observe(&chat_key, &state, None);
     Ok(())
 }
 

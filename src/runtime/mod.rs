@@ -13,6 +13,7 @@ mod lanes;
 mod nurture;
 pub mod outbox;
 mod progress;
+pub mod stats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     pub commands: crate::commands::Commands,
     /// Texts recently queued, to recognise echoes that come back under new ids.
     pub echoes: echoes::RecentTexts,
+    /// Dashboard figures, kept as conversations change.
+    pub stats: stats::ConversationStats,
     /// Dedupe keys whose inbox commit is in flight (see `inbox::accept`).
     pub in_flight_keys: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -80,6 +83,7 @@ impl Runtime {
             &config.storage.path,
         )?);
         let commands = crate::commands::Commands::open(&config, crm.clone());
+        let stats = stats::ConversationStats::load(&store)?;
         let shared = Arc::new(Shared {
             store,
             senders,
@@ -91,6 +95,7 @@ impl Runtime {
             crm,
             commands,
             echoes: Default::default(),
+            stats,
             in_flight_keys: Default::default(),
         });
         let outbox = outbox::Outbox::start(shared.clone())?;
@@ -123,6 +128,11 @@ impl Runtime {
 
     pub fn store(&self) -> &Store {
         &self.shared.store
+    }
+
+    /// The dashboard's conversation figures (kept, not scanned).
+    pub fn dashboard(&self) -> stats::Dashboard {
+        self.shared.stats.dashboard(now_ms())
     }
 
     pub fn crm(&self) -> &crate::crm::Crm {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod ai;
+mod dashboard;
 mod health;
 mod labels;
 mod leads;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/process-message", axum::routing::post(ai::process_message))
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
+        .route("/api/marketing/dashboard", get(dashboard::dashboard))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
         .route("/api/labels/trend", get(labels::trend))
