@@ -1,4 +1,4 @@
-# Shared by bench/run.sh and bench/rss_1m.sh (sourced, not run).
+# Shared by bench/run.sh, bench/rss_1m.sh and bench/dashboard.sh (sourced, not run).
 
 # Shared by the servers and the load generator (loopback only, not secrets).
 export BENCH_APP_SECRET=bench-app-secret

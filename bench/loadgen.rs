@@ -46,6 +46,14 @@ struct Cli {
 enum Command {
     /// Drive signed Cloud API webhooks at a server and report the figures.
     Run(RunArgs),
+    /// `GET URL` N times, one after another on one keep-alive connection;
+    /// prints p50/p99/max latency (e.g. the dashboard API on a full store).
+    Probe {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Poll `GET URL` until it answers 200 (or time out).
     Wait {
         #[arg(long)]
@@ -168,6 +176,10 @@ fn main() -> anyhow::Result<()> {
         Command::Wait { url, timeout } => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(wait(&url, timeout))
+        }
+        Command::Probe { url, requests } => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(probe(&url, requests))
         }
         Command::Verify { data, tree, acked, phone_number_id } => verify(&data, &tree, &acked, &phone_number_id),
         Command::Stats { data } => stats(&data),
@@ -300,6 +312,31 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         body.extend_from_slice(&data[..size]);
         data = &data[size + 2..];
     }
+}
+
+async fn probe(url: &str, requests: usize) -> anyhow::Result<()> {
+    let (addr, host, path) = parse_url(url)?;
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n");
+    let mut conn = HttpConn::connect(addr).await?;
+    let mut ms = Vec::with_capacity(requests);
+    for _ in 0..requests.max(1) {
+        let started = Instant::now();
+        let response = conn.roundtrip(request.as_bytes()).await?;
+        ms.push(started.elapsed().as_secs_f64() * 1e3);
+        if response.status != 200 {
+            bail!("{url} answered HTTP {}", response.status);
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).clamp(1, ms.len()) - 1];
+    println!(
+        "{{\"url\":\"{url}\",\"requests\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+        ms.len(),
+        at(0.5),
+        at(0.99),
+        ms[ms.len() - 1]
+    );
+    Ok(())
 }
 
 async fn wait(url: &str, timeout: f64) -> anyhow::Result<()> {
@@ -1157,9 +1194,19 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
     }
     let mut people = sled::Batch::default();
     let mut conversations = sled::Batch::default();
-    for (chat, contact) in &contacts {
+    let phases = [juru::sales::Phase::Leads, juru::sales::Phase::Interest, juru::sales::Phase::Booking];
+    for (n, (chat, contact)) in contacts.iter().enumerate() {
         people.insert(chat.as_bytes(), encode(contact));
-        conversations.insert(chat.as_bytes(), encode(&juru::router::ChatState::default()));
+        // Spread over the phases; one chat in a hundred handed over to a human.
+        let state = juru::router::ChatState {
+            phase: phases[n % 3],
+            last_inbound_ms: contact.last_seen_ms,
+            inbound_count: contact.messages,
+            handed_over: n % 100 == 0,
+            handover_reason: (n % 100 == 0).then(|| "payment intent".to_string()),
+            ..juru::router::ChatState::default()
+        };
+        conversations.insert(chat.as_bytes(), encode(&state));
     }
     store.contacts.apply_batch(people)?;
     store.conversations.apply_batch(conversations)?;
