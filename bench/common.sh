@@ -63,3 +63,15 @@ juru_env() { # PORT GRAPH_PORT DATA_DIR
     JURU_CLOUD__VERIFY_TOKEN=bench-verify-token \
     JURU_CLOUD__MAX_MPS=100000
 }
+
+# start_juru LOG — `juru serve` on $DATA (built-in defaults plus JURU_* only:
+# $WORK/empty.toml) at $P_JURU, replies to the fake Graph API at $P_GRAPH;
+# killed after $SERVER_LIFETIME s; returns once /healthz answers.
+start_juru() {
+  port_free "$P_JURU" || { echo "port $P_JURU in use" >&2; exit 1; }
+  # shellcheck disable=SC2046 # juru_env prints NAME=value words
+  env $(juru_env "$P_JURU" "$P_GRAPH" "$DATA") "$BIN/juru" --config "$WORK/empty.toml" serve >>"$1" 2>&1 &
+  SERVER_PID=$!
+  watchdog "$SERVER_PID" "${SERVER_LIFETIME:-900}"
+  "$BIN/loadgen" wait --url "http://127.0.0.1:$P_JURU/healthz" --timeout 600 || { cat "$1" >&2; exit 1; }
+}

@@ -38,11 +38,7 @@ echo "   filled in $(($(date +%s) - started)) s; $(du -sh "$DATA" | cut -f1) on 
 
 echo "== 2. juru serve on it"
 started=$(date +%s%N)
-# shellcheck disable=SC2046 # juru_env prints NAME=value words
-env $(juru_env "$P_JURU" "$P_GRAPH" "$DATA") "$BIN/juru" --config "$WORK/empty.toml" serve >>"$OUT/juru.log" 2>&1 &
-SERVER_PID=$!
-watchdog "$SERVER_PID" 900
-"$BIN/loadgen" wait --url "http://127.0.0.1:$P_JURU/healthz" --timeout 600 || { cat "$OUT/juru.log" >&2; exit 1; }
+start_juru "$OUT/juru.log"
 echo "   ready in $((($(date +%s%N) - started) / 1000000)) ms"
 
 echo "== 3. $REQUESTS × GET /api/marketing/dashboard"

@@ -47,14 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_juru() { # LOG
-  port_free "$P_JURU" || { echo "port $P_JURU in use" >&2; exit 1; }
-  # shellcheck disable=SC2046 # juru_env prints NAME=value words
-  env $(juru_env "$P_JURU" "$P_GRAPH" "$DATA") "$BIN/juru" --config "$WORK/empty.toml" serve >>"$1" 2>&1 &
-  SERVER_PID=$!
-  watchdog "$SERVER_PID" "$((FILL_TIMEOUT + 900))"
-  "$BIN/loadgen" wait --url "http://127.0.0.1:$P_JURU/healthz" --timeout 600 || { cat "$1" >&2; exit 1; }
-}
+SERVER_LIFETIME=$((FILL_TIMEOUT + 900))
 
 # field FILE LABEL KEY — a top-level number of one JSON line (no jq needed).
 field() { grep -F "\"label\":\"$2\"" "$1" | grep -o "\"$3\":[0-9.]*" | head -1 | cut -d: -f2; }
