@@ -11,6 +11,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crm;
+pub mod export;
 pub mod live;
 pub mod router;
 pub mod runtime;

@@ -50,6 +50,15 @@ enum Command {
         #[command(subcommand)]
         action: PromptsAction,
     },
+    /// Write leads, contacts, labels or audit as CSV (stop `serve` first:
+    /// one process owns the data; while it runs, use `GET /api/export/{what}.csv`).
+    Export {
+        /// leads | contacts | labels | audit
+        what: String,
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// WhatsApp labels (stop `serve` first: one process owns the data;
     /// while it runs, use `POST /api/labels/resync`).
     Labels {
@@ -103,6 +112,23 @@ async fn main() -> anyhow::Result<()> {
                 "labels: {} in WAHA · {} added · {} removed · {} labels deleted",
                 report.labels, report.added, report.removed, report.deleted_labels
             );
+            Ok(())
+        }
+        Command::Export { what, out } => {
+            let what = juru::export::Export::parse(&what)?;
+            let store =
+                juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
+            let rows = match &out {
+                Some(path) => {
+                    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+                    what.write(&store, file)?
+                }
+                None => what.write(&store, std::io::stdout().lock())?,
+            };
+            store.close();
+            if let Some(path) = out {
+                eprintln!("{rows} rows written to {}", path.display());
+            }
             Ok(())
         }
         Command::Commands { action: PromptsAction::Check } => {

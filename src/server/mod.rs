@@ -3,6 +3,7 @@
 mod admin;
 mod ai;
 mod dashboard;
+mod export;
 mod health;
 mod labels;
 mod leads;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/marketing/dashboard", get(dashboard::dashboard))
+        .route("/api/export/{file}", get(export::export))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
         .route("/api/labels/trend", get(labels::trend))
