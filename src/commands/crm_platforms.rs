@@ -59,7 +59,6 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         (None, false) => Err(CommandError::usage("auth", "missing --api-key KEY or --oauth")),
         (Some(key), false) => {
             let key = key.trim().to_string();
-            ctx.secrets.push(key.clone());
             if matches!(p, Platform::Salesforce | Platform::Zoho) {
                 return Err(CommandError::Invalid(format!(
                     "{} uses OAuth: {} auth --platform {} --oauth",

@@ -28,7 +28,7 @@ pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError>
             let value = args.required(1, "VALUE").for_sub("lead-score")?;
             args.at_most(2).for_sub("lead-score")?;
             rules.set(key, value).map_err(|e| CommandError::usage("lead-score", e))?;
-            ctx.changes.put_setting("scoring", &rules);
+            ctx.changes.put_setting(crate::crm::SCORING_KEY, &rules);
             Ok(format!("✅ {} = {value}; scores use it from now on.", key.to_lowercase().replace('-', "_")))
         }
         other => Err(CommandError::usage("lead-score", format!("unknown action `{other}`"))),

@@ -173,8 +173,6 @@ pub struct Ctx<'a> {
     pub changes: Changes,
     pub controls: Vec<Control>,
     pub sends: Vec<crate::channel::Outgoing>,
-    /// Text to mask in the audit record.
-    pub secrets: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -275,17 +273,12 @@ impl Commands {
             changes: Changes::default(),
             controls: Vec::new(),
             sends: Vec::new(),
-            secrets: Vec::new(),
         };
         let handler = HANDLERS.iter().find(|(name, _)| *name == m.name).map(|(_, h)| *h);
         let result = match handler {
             Some(h) => h(&mut ctx),
             None => Err(CommandError::Invalid(format!("{shown} is not available in this build"))),
         };
-        let mut audit_text = audit_text;
-        for secret in &ctx.secrets {
-            audit_text = audit_text.replace(secret.as_str(), "•••");
-        }
         let (text, result, mut changes) = match result {
             Ok(text) => (text, "ok".to_string(), ctx.changes),
             Err(e) => (self.error_text(&ctx, &e), "error".to_string(), Changes::default()),

@@ -192,13 +192,16 @@ pub struct Crm {
     sealer: Sealer,
 }
 
+/// The `crm_settings` key of the scoring rules.
+pub const SCORING_KEY: &str = "scoring";
+
 /// Keys a change touched, re-read into the index after its commit.
 #[derive(Debug, Default, Clone)]
 pub struct Touched {
     contacts: Vec<String>,
     deals: Vec<u64>,
     companies: bool,
-    settings: bool,
+    rules: bool,
     segments: bool,
     sequences: bool,
 }
@@ -251,11 +254,6 @@ impl Changes {
         self.touched.contacts.push(key.to_string());
     }
 
-    pub fn put_contact(&mut self, contact: &Contact) {
-        self.writes.push(Write::Put(TreeName::Contacts, contact.key.as_bytes().to_vec(), encode(contact)));
-        self.touched.contacts.push(contact.key.clone());
-    }
-
     pub fn put_deal(&mut self, deal: &Deal) {
         self.writes.push(Write::Put(TreeName::Deals, deal.id.to_be_bytes().to_vec(), encode(deal)));
         self.touched.deals.push(deal.id);
@@ -266,14 +264,11 @@ impl Changes {
         self.touched.companies = true;
     }
 
+    /// Settings are read from the store when needed; only the scoring rules
+    /// live in the index (and the segment memberships that depend on them).
     pub fn put_setting<T: Serialize>(&mut self, key: &str, value: &T) {
         self.writes.push(Write::Put(TreeName::CrmSettings, key.as_bytes().to_vec(), encode(value)));
-        self.touched.settings = true;
-    }
-
-    pub fn remove_setting(&mut self, key: &str) {
-        self.writes.push(Write::Remove(TreeName::CrmSettings, key.as_bytes().to_vec()));
-        self.touched.settings = true;
+        self.touched.rules |= key == SCORING_KEY;
     }
 
     pub fn put_secret(&mut self, platform: Platform, sealed: &Sealed) {
@@ -318,7 +313,7 @@ impl Changes {
         self.touched.contacts.extend(other.touched.contacts);
         self.touched.deals.extend(other.touched.deals);
         self.touched.companies |= other.touched.companies;
-        self.touched.settings |= other.touched.settings;
+        self.touched.rules |= other.touched.rules;
         self.touched.segments |= other.touched.segments;
         self.touched.sequences |= other.touched.sequences;
     }
@@ -355,7 +350,13 @@ impl Crm {
                 index.set_contact(&String::from_utf8_lossy(&key), Some(contact.indexed()), now);
             }
         }
-        crm.reload_small()?;
+        crm.try_refresh(&Touched {
+            companies: true,
+            rules: true,
+            segments: true,
+            sequences: true,
+            ..Touched::default()
+        })?;
         let last = crm.read().deals.keys().next_back().copied().unwrap_or(0);
         crm.next_deal.store(last + 1, Ordering::SeqCst);
         Ok(crm)
@@ -465,23 +466,27 @@ impl Crm {
                 index.set_deal(id, value);
             }
         }
-        if touched.companies || touched.settings || touched.segments || touched.sequences {
-            self.reload_small()?;
+        if touched.companies {
+            let companies = load_all::<Company>(&self.store.companies)?;
+            self.write_index().companies = companies.into_iter().map(|(_, c)| (c.id.clone(), c)).collect();
+        }
+        if touched.sequences {
+            let sequences = load_all::<Sequence>(&self.store.sequences)?;
+            self.write_index().sequences = sequences.into_iter().map(|(_, s)| (s.name.to_lowercase(), s)).collect();
+        }
+        // Memberships are found by scanning every contact: only when a
+        // segment or the rules its scores use changed.
+        if touched.rules || touched.segments {
+            self.reload_segments()?;
         }
         Ok(())
     }
 
-    /// Companies, segments, sequences and rules: small, re-read whole.
-    fn reload_small(&self) -> Result<(), CrmError> {
-        let companies =
-            load_all::<Company>(&self.store.companies)?.into_iter().map(|(_, c)| (c.id.clone(), c)).collect();
+    /// The scoring rules, then every segment with its members.
+    fn reload_segments(&self) -> Result<(), CrmError> {
         let segments = load_all::<Segment>(&self.store.segments)?.into_iter().map(|(_, s)| s).collect();
-        let sequences =
-            load_all::<Sequence>(&self.store.sequences)?.into_iter().map(|(_, s)| (s.name.to_lowercase(), s)).collect();
-        let rules = self.setting::<ScoringRules>("scoring").unwrap_or_default();
+        let rules = self.setting::<ScoringRules>(SCORING_KEY).unwrap_or_default();
         let mut index = self.write_index();
-        index.companies = companies;
-        index.sequences = sequences;
         index.rules = rules;
         index.set_segments(segments, crate::clock::now_ms());
         Ok(())
