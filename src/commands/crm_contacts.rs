@@ -30,7 +30,11 @@ pub(super) fn top<'a, K: Ord>(
     n: usize,
     key: impl Fn(&Contact) -> K,
 ) -> Vec<&'a Contact> {
-    let mut all: Vec<(K, &Contact)> = items.map(|c| (key(c), c)).collect();
+    top_ranked(items.map(|c| (key(c), c)).collect(), n)
+}
+
+/// The `n` highest of already-ranked contacts.
+fn top_ranked<K: Ord>(mut all: Vec<(K, &Contact)>, n: usize) -> Vec<&Contact> {
     let order = |a: &(K, &Contact), b: &(K, &Contact)| b.0.cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key));
     if all.len() > n && n > 0 {
         all.select_nth_unstable_by(n - 1, order);
@@ -56,7 +60,7 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         }
         "hot" => {
             // Each score once: they are ranked by it too.
-            let mut hot: Vec<(i64, &Contact)> = index
+            let hot: Vec<(i64, &Contact)> = index
                 .contacts
                 .values()
                 .filter(|c| c.is_lead())
@@ -64,13 +68,7 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 .filter(|(score, _)| *score >= rules.hot_threshold)
                 .collect();
             let total = hot.len();
-            let order = |a: &(i64, &Contact), b: &(i64, &Contact)| b.0.cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key));
-            if hot.len() > PAGE {
-                hot.select_nth_unstable_by(PAGE - 1, order);
-                hot.truncate(PAGE);
-            }
-            hot.sort_by(order);
-            let shown: Vec<&Contact> = hot.into_iter().map(|(_, c)| c).collect();
+            let shown = top_ranked(hot, PAGE);
             if total == 0 {
                 return Ok(format!("No lead has reached the hot score ({}) yet.", rules.hot_threshold));
             }

@@ -54,9 +54,9 @@ fn change(ctx: &mut Ctx<'_>, action: &str, args: &str) -> Result<String, Command
     // The chat's whole set after this change, for WhatsApp.
     let mut set: Vec<(String, String)> = ctx
         .crm
-        .assignments()
+        .assignments_of(&key)
         .into_iter()
-        .filter(|a| a.contact == key && a.label_id != label.id)
+        .filter(|a| a.label_id != label.id)
         .map(|a| (a.label_id, a.label_name))
         .collect();
     if sub == "add" {
@@ -77,12 +77,12 @@ fn change(ctx: &mut Ctx<'_>, action: &str, args: &str) -> Result<String, Command
 
 fn list(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     let args = Args::parse(args, &[]).for_sub("list")?;
-    let assignments = ctx.crm.assignments();
     if let Some(phone) = args.positional(0) {
         let key = contact_key(phone)?;
-        let mine: Vec<String> = assignments
+        let mine: Vec<String> = ctx
+            .crm
+            .assignments_of(&key)
             .iter()
-            .filter(|a| a.contact == key)
             .map(|a| {
                 let by = match &a.applied_by {
                     AppliedBy::Staff { id } => format!("by {id}"),
@@ -98,6 +98,7 @@ fn list(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         }
         return Ok(format!("*Labels of {key}*\n{}", bullets(mine.iter().cloned(), 30, mine.len())));
     }
+    let assignments = ctx.crm.assignments();
     let labels: Vec<String> = ctx
         .crm
         .labels()

@@ -184,12 +184,14 @@ impl Manifests {
         Ok(set)
     }
 
-    /// The embedded set, overridden by every `*.toml` in `dir`.
+    /// The set this build ships, with nothing overridden.
+    pub fn builtin(handlers: &[&str]) -> Result<Manifests, ManifestError> {
+        Manifests::parse(&builtin_files().into_values().collect::<Vec<_>>(), handlers)
+    }
+
+    /// The embedded set, overridden by every `*.toml` in `dir` (a missing folder overrides nothing).
     pub fn load_dir(dir: &Path, handlers: &[&str]) -> Result<Manifests, ManifestError> {
-        let mut files: BTreeMap<String, (PathBuf, String)> = EMBEDDED
-            .iter()
-            .map(|(n, t)| (n.to_string(), (PathBuf::from(format!("built-in/{n}")), t.to_string())))
-            .collect();
+        let mut files = builtin_files();
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
                 let path = entry.path();
@@ -203,6 +205,11 @@ impl Manifests {
         }
         Manifests::parse(&files.into_values().collect::<Vec<_>>(), handlers)
     }
+}
+
+/// The shipped manifests by file name, as `built-in/NAME.toml`.
+fn builtin_files() -> BTreeMap<String, (PathBuf, String)> {
+    EMBEDDED.iter().map(|(n, t)| (n.to_string(), (PathBuf::from(format!("built-in/{n}")), t.to_string()))).collect()
 }
 
 fn is_command_name(name: &str) -> bool {
@@ -219,7 +226,7 @@ impl Loadable for Manifests {
 
     /// The shipped manifests; a test keeps them valid.
     fn embedded() -> Manifests {
-        Manifests::load_dir(Path::new("/nonexistent"), super::HANDLER_NAMES).unwrap_or_else(|e| {
+        Manifests::builtin(super::HANDLER_NAMES).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the built-in command manifests are invalid");
             Manifests::default()
         })
@@ -240,7 +247,7 @@ mod tests {
 
     #[test]
     fn the_shipped_manifests_are_valid() {
-        let set = Manifests::load_dir(Path::new("/nonexistent"), super::super::HANDLER_NAMES).unwrap();
+        let set = Manifests::builtin(super::super::HANDLER_NAMES).unwrap();
         assert!(set.get("crm").is_some_and(|m| m.owner_only && m.subcommand("deals").is_some()));
         assert!(set.get("menu").is_some(), "help answers to #menu too");
     }

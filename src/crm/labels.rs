@@ -88,6 +88,15 @@ impl Crm {
         self.store().label_assignments.get(key2(contact, label_id)).ok().flatten().and_then(|v| decode(&v).ok())
     }
 
+    /// One contact's active labels (a prefix read, not a scan).
+    pub fn assignments_of(&self, contact: &str) -> Vec<Assignment> {
+        self.store()
+            .label_assignments
+            .scan_prefix(key2(contact, ""))
+            .filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok()))
+            .collect()
+    }
+
     /// Every active assignment.
     pub fn assignments(&self) -> Vec<Assignment> {
         self.store().label_assignments.iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
