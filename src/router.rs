@@ -147,6 +147,7 @@ pub async fn respond(
         Reply { outgoing: Vec::new(), alerts: Vec::new(), state: chat.clone(), turn: None, due_ms: None, lead: None };
     match route {
         Route::Conversation => {
+            reply.state.playground |= ev.chat.is_playground();
             reply.state.inbound_count += 1;
             reply.state.last_inbound_ms = now_ms;
             if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
@@ -157,7 +158,12 @@ pub async fn respond(
                     Some(open) => open,
                     None => {
                         reply.due_ms = Some(now_ms + bot.coalesce_ms);
-                        PendingTurn { token: reply.state.inbound_count, texts: Vec::new(), last: Box::new(ev.clone()) }
+                        PendingTurn {
+                            token: reply.state.inbound_count,
+                            texts: Vec::new(),
+                            last: Box::new(ev.clone()),
+                            opened_ms: now_ms,
+                        }
                     }
                 };
                 pending.texts.extend(ev.text().map(str::to_string));
@@ -178,6 +184,7 @@ pub async fn respond(
                 reply.state = turn.state;
                 reply.turn = Some(turn.record);
                 reply.lead = turn.lead;
+                count_turn(&mut reply, now_ms);
             } else if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
                 let text = texts::acknowledgement(bot.language, ev.sender_name.as_deref());
                 // Quoting the message keeps a burst's answers readable.
@@ -200,7 +207,12 @@ pub async fn respond(
         }
         Route::Finish => {
             // A new session: the next message starts from a fresh state.
-            reply.state = ChatState { lang: chat.lang, ..ChatState::default() };
+            reply.state = ChatState {
+                lang: chat.lang,
+                playground: chat.playground,
+                tally: chat.tally.clone(),
+                ..ChatState::default()
+            };
             let text = texts::session_finished(chat.lang.unwrap_or(bot.language));
             reply.outgoing.push(Outgoing {
                 to: ev.chat.clone(),
@@ -249,7 +261,20 @@ pub async fn respond_to_burst(
     reply.state = turn.state;
     reply.turn = Some(turn.record);
     reply.lead = turn.lead;
+    count_turn(&mut reply, if pending.opened_ms > 0 { pending.opened_ms } else { now_ms });
     Some(reply)
+}
+
+/// Counts a sales turn for analytics. A playground chat's turn is a test:
+/// it alerts no admin and makes no lead.
+fn count_turn(reply: &mut Reply, started_ms: u64) {
+    if let Some(turn) = &reply.turn {
+        reply.state.tally.turn(turn, crate::clock::now_ms().saturating_sub(started_ms));
+    }
+    if reply.state.playground {
+        reply.alerts.clear();
+        reply.lead = None;
+    }
 }
 
 /// Read receipt and typing indicator ahead of a reply, each switchable in `[bot]`.

@@ -91,6 +91,16 @@ impl ChatId {
         }
     }
 
+    /// The dashboard playground's test chat `name` (`playground-NAME@lid`).
+    pub fn playground(name: &str) -> ChatId {
+        ChatId::Lid(format!("playground-{name}@lid"))
+    }
+
+    /// A test chat of the dashboard playground: kept out of the CRM and analytics.
+    pub fn is_playground(&self) -> bool {
+        matches!(self, ChatId::Lid(l) if l.starts_with("playground-"))
+    }
+
     pub fn is_group(&self) -> bool {
         matches!(self, ChatId::Group(_))
     }

@@ -71,6 +71,9 @@ pub enum ControlAction {
     Settings { bot_enabled: Option<bool>, stop_bot_from_me: Option<bool> },
     /// A burst's quiet window ended: answer it (internal, from the coalescer).
     Turn { token: u64 },
+    /// Start the conversation afresh (the dashboard playground's reset); the
+    /// chat's analytics tally is kept.
+    Reset,
 }
 
 /// Why an event is ignored (a fixed phrase).

@@ -108,6 +108,7 @@ impl AuditRecord {
     pub fn control(seq: u64, control: &Control, now_ms: u64) -> AuditRecord {
         let (kind, text) = match &control.action {
             ControlAction::Release => ("release".to_string(), None),
+            ControlAction::Reset => ("reset".to_string(), None),
             ControlAction::Settings { bot_enabled, stop_bot_from_me } => (
                 "settings".to_string(),
                 Some(format!("bot_enabled={bot_enabled:?} stop_bot_from_me={stop_bot_from_me:?}")),

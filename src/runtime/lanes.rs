@@ -366,7 +366,7 @@ async fn handle_command(
 /// What the CRM learns from one inbound message: only people writing in a
 /// 1:1 chat become contacts (not groups, not the business phone).
 fn touch_of(shared: &Shared, ev: &Inbound, campaign_source: Option<String>, now: u64) -> Option<Touch> {
-    if ev.chat.is_group() || ev.from_me {
+    if ev.chat.is_group() || ev.from_me || ev.chat.is_playground() {
         return None;
     }
     let feature_used = match &ev.content {
@@ -478,6 +478,13 @@ async fn apply_control(shared: &Shared, seq: u64, control: &Control) -> Result<(
             state.paused_until_ms = None;
         }
         ControlAction::Turn { .. } => {}
+        ControlAction::Reset => {
+            state = ChatState {
+                playground: state.playground,
+                tally: std::mem::take(&mut state.tally),
+                ..ChatState::default()
+            };
+        }
         ControlAction::Settings { bot_enabled, stop_bot_from_me } => {
             if let Some(enabled) = bot_enabled {
                 state.bot_disabled = !enabled;

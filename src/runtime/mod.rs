@@ -135,6 +135,22 @@ impl Runtime {
         self.shared.stats.dashboard(now_ms())
     }
 
+    /// Funnel, campaigns, AI performance, questions and drop-offs (see [`stats`]).
+    pub fn analytics(&self) -> stats::Analytics {
+        let crm = self.shared.crm.read();
+        self.shared.stats.analytics(now_ms(), |chat| crm.has_won(chat))
+    }
+
+    /// The latest conversations, newest first; a last message juru has not
+    /// seen since start is read back from the audit trail.
+    pub fn recent_conversations(&self, limit: usize) -> Vec<stats::ConversationRow> {
+        let mut rows = self.shared.stats.recent_conversations(limit);
+        for row in rows.iter_mut().filter(|r| r.last_message.is_none()) {
+            row.last_message = stats::last_inbound_text(&self.shared.store, &row.id);
+        }
+        rows
+    }
+
     pub fn crm(&self) -> &crate::crm::Crm {
         &self.shared.crm
     }

@@ -1,7 +1,11 @@
 //! What the bot remembers about one conversation (`conversations` tree).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::TurnRecord;
+use super::brain::Intent;
 use crate::channel::Inbound;
 use crate::config::Language;
 
@@ -54,6 +58,56 @@ pub struct ChatState {
     pub options: Vec<String>,
     /// Messages of a burst waiting to be answered as one turn.
     pub pending: Option<PendingTurn>,
+    /// A dashboard playground chat: a test, kept out of the CRM and analytics.
+    pub playground: bool,
+    /// What analytics sums over chats; kept across finished sessions.
+    pub tally: Tally,
+}
+
+/// One chat's figures for `GET /api/marketing/analytics`, stored with its
+/// state so they survive restarts and `runtime::stats` can sum them without
+/// reading the audit trail.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    /// Turns the bot answered, and their summed response time: from the
+    /// message reaching juru (a burst's first message) to the reply queued.
+    pub replies: u32,
+    pub reply_ms: u64,
+    /// Times the bot handed the chat to a human.
+    pub handovers: u32,
+    /// The bot handed over before the prospect reached booking.
+    pub escalated_before_booking: bool,
+    /// The furthest phase reached: a finished session starts at leads again.
+    pub furthest: Phase,
+    /// Turns per intent, and how many of them the bot answered itself.
+    pub intents: BTreeMap<Intent, IntentTally>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntentTally {
+    pub asked: u32,
+    /// Answered without handing over.
+    pub answered: u32,
+}
+
+impl Tally {
+    /// Counts one turn the bot took, `took_ms` after the message arrived.
+    pub fn turn(&mut self, turn: &TurnRecord, took_ms: u64) {
+        self.replies = self.replies.saturating_add(1);
+        self.reply_ms = self.reply_ms.saturating_add(took_ms);
+        self.furthest = self.furthest.max(turn.phase_after);
+        if turn.handover {
+            self.handovers = self.handovers.saturating_add(1);
+            self.escalated_before_booking |= turn.phase_after < Phase::Booking;
+        }
+        if let Some(intent) = turn.intent {
+            let n = self.intents.entry(intent).or_default();
+            n.asked = n.asked.saturating_add(1);
+            n.answered = n.answered.saturating_add(u32::from(!turn.handover));
+        }
+    }
 }
 
 /// A burst being collected (`[sales] coalesce_ms`).
@@ -64,4 +118,7 @@ pub struct PendingTurn {
     pub texts: Vec<String>,
     /// The latest message, answered on behalf of the whole burst.
     pub last: Box<Inbound>,
+    /// When the burst's first message arrived (response times count from it).
+    #[serde(default)]
+    pub opened_ms: u64,
 }

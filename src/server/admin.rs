@@ -14,14 +14,42 @@ use crate::runtime::audit::AuditRecord;
 use crate::sales::ChatState;
 use crate::store::decode;
 
+/// The dashboard's login cookie.
+pub const SESSION_COOKIE: &str = "juru_admin";
+
+/// Admin routes take `Authorization: Bearer TOKEN` or the dashboard's login cookie.
 pub fn require_admin(app: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(token) = &app.config.server.admin_token else { return Ok(()) };
-    let given = headers
+    if is_admin(app, headers) { Ok(()) } else { Err(AppError::Unauthorized) }
+}
+
+pub fn is_admin(app: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = &app.config.server.admin_token else { return true };
+    let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if super::webhooks::constant_time_eq(given, token.expose()) { Ok(()) } else { Err(AppError::Unauthorized) }
+        .is_some_and(|given| super::webhooks::constant_time_eq(given, token.expose()));
+    bearer
+        || cookie(headers, SESSION_COOKIE)
+            .is_some_and(|given| super::webhooks::constant_time_eq(given, &session_value(token.expose())))
+}
+
+/// The cookie holds a value derived from the admin token, never the token itself.
+pub fn session_value(token: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes any key length");
+    mac.update(b"juru dashboard session v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v))
 }
 
 fn chat_id(id: &str) -> Result<ChatId, AppError> {

@@ -1,16 +1,44 @@
-//! `GET /api/marketing/dashboard`: the bot at work, from figures the runtime
-//! keeps as conversations change (see `runtime::stats` for how each figure
-//! is computed); nothing is scanned per request.
+//! `GET /api/marketing/dashboard`, `GET /api/marketing/analytics` and
+//! `GET /api/conversations`: the bot at work, from figures the runtime keeps
+//! as conversations change (see `runtime::stats` for how each figure is
+//! computed); nothing is scanned per request.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::admin::require_admin;
 use super::{AppError, AppState};
-use crate::runtime::stats::Dashboard;
+use crate::runtime::stats::{Analytics, Dashboard};
 
 pub async fn dashboard(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Dashboard>, AppError> {
     require_admin(&app, &headers)?;
     Ok(Json(app.runtime.dashboard()))
+}
+
+pub async fn analytics(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Analytics>, AppError> {
+    require_admin(&app, &headers)?;
+    Ok(Json(app.runtime.analytics()))
+}
+
+#[derive(Deserialize)]
+pub struct Recent {
+    limit: Option<usize>,
+}
+
+/// `GET /api/conversations?limit=20` (at most 200): the latest chats, newest first.
+pub async fn conversations(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Recent>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 200);
+    let runtime = app.runtime.clone();
+    let rows = tokio::task::spawn_blocking(move || runtime.recent_conversations(limit))
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(Json(json!({"conversations": rows})))
 }

@@ -7,6 +7,8 @@ mod export;
 mod health;
 mod labels;
 mod leads;
+mod page;
+mod playground;
 mod webhooks;
 
 use std::future::Future;
@@ -46,6 +48,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
         .route("/api/marketing/dashboard", get(dashboard::dashboard))
+        .route("/api/marketing/analytics", get(dashboard::analytics))
+        .route("/api/conversations", get(dashboard::conversations))
+        .route("/api/playground/messages", axum::routing::post(playground::say))
+        .route("/api/playground/reset", axum::routing::post(playground::reset))
+        .route("/dashboard", get(page::dashboard))
+        .route("/dashboard/app.js", get(page::app_js))
+        .route("/dashboard/app.css", get(page::app_css))
+        .route("/dashboard/login", axum::routing::post(page::login))
+        .route("/dashboard/logout", axum::routing::post(page::logout))
         .route("/api/export/{file}", get(export::export))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
@@ -85,6 +96,9 @@ pub enum AppError {
     /// A gateway this request depends on failed.
     #[error("{0}")]
     BadGateway(String),
+    /// The work was queued but did not finish in time.
+    #[error("{0}")]
+    Timeout(String),
     #[error("storage unavailable, retry later")]
     Unavailable(#[from] RuntimeError),
 }
@@ -100,6 +114,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Unavailable(e) => {
                 tracing::error!(error = %e, "request failed on storage");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -140,7 +155,10 @@ pub struct Started {
 /// Opens the store and starts the pipeline (replaying what a previous run left).
 pub fn start(config: Config) -> Result<Started, ServeError> {
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
-    let senders = Senders::from_config(&config)?;
+    let mut senders = Senders::from_config(&config)?;
+    // The dashboard playground's replies are read from the audit trail; the
+    // console channel just accepts them.
+    senders.console = Some(crate::channel::console::ConsoleSink::new(Box::new(std::io::sink()), false));
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
     Ok(Started { runtime, config })

@@ -12,7 +12,7 @@ use super::state::{ChatState, Phase};
 use crate::config::Language;
 
 /// What the prospect is after in this turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
     Greeting,
@@ -27,6 +27,26 @@ pub enum Intent {
     OtherPackages,
     Complex,
     Smalltalk,
+}
+
+impl Intent {
+    /// What the prospect asked, in words for the analytics page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Intent::Greeting => "Greeting",
+            Intent::CampaignCode => "Came with an ad's campaign code",
+            Intent::TripPlan => "Trip plans (when, how many people)",
+            Intent::Details => "Package details and price",
+            Intent::Payment => "How to pay",
+            Intent::HumanRequest => "Asked for a human",
+            Intent::Complaint => "Complaint",
+            Intent::OfficeLocation => "Office location",
+            Intent::Proof => "Proof of legitimacy (licence, testimonials)",
+            Intent::OtherPackages => "Other packages",
+            Intent::Complex => "Complex question",
+            Intent::Smalltalk => "Small talk",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
