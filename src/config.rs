@@ -306,9 +306,9 @@ pub struct CrmConfig {
     pub nurture_tick_ms: u64,
     /// Length of a nurture "day" in seconds (86400; shorter only for trials).
     pub nurture_day_secs: u64,
-    pub hubspot: OAuthApp,
-    pub salesforce: OAuthApp,
-    pub pipedrive: OAuthApp,
+    pub hubspot: HubspotConfig,
+    pub salesforce: SalesforceConfig,
+    pub pipedrive: PipedriveConfig,
     pub zoho: OAuthApp,
 }
 
@@ -320,9 +320,9 @@ impl Default for CrmConfig {
             inbound_opt_in: true,
             nurture_tick_ms: 30_000,
             nurture_day_secs: 86_400,
-            hubspot: OAuthApp::default(),
-            salesforce: OAuthApp::default(),
-            pipedrive: OAuthApp::default(),
+            hubspot: HubspotConfig::default(),
+            salesforce: SalesforceConfig::default(),
+            pipedrive: PipedriveConfig::default(),
             zoho: OAuthApp::default(),
         }
     }
@@ -333,6 +333,132 @@ impl Default for CrmConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct OAuthApp {
     pub client_id: Option<String>,
+}
+
+/// How a platform's sync outbox drains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Continuously, as the CRM changes.
+    #[default]
+    Realtime,
+    /// Only on `#crm sync` or `juru sync`.
+    Manual,
+}
+
+/// `[crm.hubspot]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubspotConfig {
+    pub base_url: Url,
+    /// Date-versioned CRM paths (`/crm/objects/{api_version}/…`).
+    pub api_version: String,
+    /// A private-app access token or service key (`pat-…`); `#crm auth --api-key` also sets one.
+    pub token: Option<Secret>,
+    pub client_id: Option<String>,
+    /// The OAuth app's secret: token exchange and webhook v3 signatures.
+    pub client_secret: Option<Secret>,
+    pub mode: SyncMode,
+    /// The account's budget: 100 (Free/Starter) or 190 (Professional/Enterprise) per 10 s.
+    pub requests_per_10s: usize,
+    /// Pull remote changes this often (0: never).
+    pub pull_secs: u64,
+}
+
+impl Default for HubspotConfig {
+    fn default() -> Self {
+        HubspotConfig {
+            base_url: Url("https://api.hubapi.com".into()),
+            api_version: "2026-03".into(),
+            token: None,
+            client_id: None,
+            client_secret: None,
+            mode: SyncMode::Realtime,
+            requests_per_10s: 100,
+            pull_secs: 300,
+        }
+    }
+}
+
+/// `[crm.salesforce]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SalesforceConfig {
+    /// Where tokens come from: the org's My Domain for client credentials,
+    /// `https://login.salesforce.com` (or `test.`) for JWT bearer and refresh.
+    pub login_url: Url,
+    /// Pinned REST version (`/services/data/{api_version}/…`).
+    pub api_version: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// JWT bearer flow: the user to act as and the app's RS256 private key (PEM file).
+    pub username: Option<String>,
+    pub private_key_path: Option<std::path::PathBuf>,
+    /// Refresh-token flow (after the web-server OAuth flow).
+    pub refresh_token: Option<Secret>,
+    /// The External ID (unique) field holding our id on every synced object.
+    pub external_id_field: String,
+    pub mode: SyncMode,
+    /// Calls at once (Salesforce limits concurrent long-running requests).
+    pub concurrency: usize,
+    pub pull_secs: u64,
+}
+
+impl Default for SalesforceConfig {
+    fn default() -> Self {
+        SalesforceConfig {
+            login_url: Url("https://login.salesforce.com".into()),
+            api_version: "v66.0".into(),
+            client_id: None,
+            client_secret: None,
+            username: None,
+            private_key_path: None,
+            refresh_token: None,
+            external_id_field: "WA_Id__c".into(),
+            mode: SyncMode::Realtime,
+            concurrency: 4,
+            pull_secs: 300,
+        }
+    }
+}
+
+/// `[crm.pipedrive]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipedriveConfig {
+    /// `https://api.pipedrive.com` (API token) or `https://{company}.pipedrive.com`;
+    /// with OAuth the token answer's `api_domain` wins.
+    pub base_url: Url,
+    pub oauth_url: Url,
+    /// A personal API token (`x-api-token`); `#crm auth --api-key` also sets one.
+    pub api_token: Option<Secret>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// Burst budget per rolling 2 s: API token 20/40/100/120 (Lite/Growth/
+    /// Premium/Ultimate), OAuth 80/160/400/480.
+    pub requests_per_2s: usize,
+    /// Basic-auth credentials Pipedrive's webhooks must present.
+    pub webhook_user: Option<String>,
+    pub webhook_password: Option<Secret>,
+    pub mode: SyncMode,
+    pub pull_secs: u64,
+}
+
+impl Default for PipedriveConfig {
+    fn default() -> Self {
+        PipedriveConfig {
+            base_url: Url("https://api.pipedrive.com".into()),
+            oauth_url: Url("https://oauth.pipedrive.com".into()),
+            api_token: None,
+            client_id: None,
+            client_secret: None,
+            requests_per_2s: 20,
+            webhook_user: None,
+            webhook_password: None,
+            mode: SyncMode::Realtime,
+            pull_secs: 300,
+        }
+    }
 }
 
 impl Default for OutboxConfig {

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod connectors;
 pub mod crm;
 pub mod export;
 pub mod live;

@@ -106,13 +106,13 @@ impl CommandSettings {
     pub fn from_config(config: &Config) -> CommandSettings {
         let crm = &config.crm;
         let oauth_clients = [
-            ("hubspot", &crm.hubspot),
-            ("salesforce", &crm.salesforce),
-            ("pipedrive", &crm.pipedrive),
-            ("zoho", &crm.zoho),
+            ("hubspot", &crm.hubspot.client_id),
+            ("salesforce", &crm.salesforce.client_id),
+            ("pipedrive", &crm.pipedrive.client_id),
+            ("zoho", &crm.zoho.client_id),
         ]
         .into_iter()
-        .filter_map(|(name, app)| app.client_id.clone().map(|id| (name, id)))
+        .filter_map(|(name, id)| id.clone().map(|id| (name, id)))
         .collect();
         CommandSettings {
             prefixes: config.bot.prefixes.clone(),

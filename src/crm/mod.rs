@@ -16,6 +16,7 @@ pub mod nurture;
 pub mod scoring;
 pub mod secrets;
 pub mod settings;
+pub mod sync;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -190,6 +191,23 @@ pub struct Crm {
     index: RwLock<Index>,
     next_deal: AtomicU64,
     sealer: Sealer,
+    /// Platforms with a running connector: every change is queued for them.
+    sync_targets: RwLock<Vec<Platform>>,
+}
+
+/// An activity's id in the sync outbox: `A{seq}/{contact}` (the vendor sees
+/// `A{seq}`; the contact finds it in the `activities` tree).
+pub fn activity_sync_id(activity: &Activity) -> String {
+    format!("A{}/{}", activity.seq, activity.contact)
+}
+
+/// The `activities` key of a sync id made by [`activity_sync_id`].
+pub fn activity_key(sync_id: &str) -> Option<Vec<u8>> {
+    let (seq, contact) = sync_id.strip_prefix('A')?.split_once('/')?;
+    let mut key = contact.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&seq.parse::<u64>().ok()?.to_be_bytes());
+    Some(key)
 }
 
 /// The `crm_settings` key of the scoring rules.
@@ -201,6 +219,9 @@ pub struct Touched {
     contacts: Vec<String>,
     deals: Vec<u64>,
     companies: bool,
+    /// Company ids and activity sync ids, for the sync outbox.
+    company_ids: Vec<String>,
+    activities: Vec<String>,
     rules: bool,
     segments: bool,
     sequences: bool,
@@ -262,6 +283,7 @@ impl Changes {
     pub fn put_company(&mut self, company: &Company) {
         self.writes.push(Write::Put(TreeName::Companies, company.id.as_bytes().to_vec(), encode(company)));
         self.touched.companies = true;
+        self.touched.company_ids.push(company.id.clone());
     }
 
     /// Settings are read from the store when needed; only the scoring rules
@@ -306,6 +328,7 @@ impl Changes {
         key.push(0);
         key.extend_from_slice(&activity.seq.to_be_bytes());
         self.writes.push(Write::Put(TreeName::Activities, key, encode(activity)));
+        self.touched.activities.push(activity_sync_id(activity));
     }
 
     pub fn extend(&mut self, other: Changes) {
@@ -313,6 +336,8 @@ impl Changes {
         self.touched.contacts.extend(other.touched.contacts);
         self.touched.deals.extend(other.touched.deals);
         self.touched.companies |= other.touched.companies;
+        self.touched.company_ids.extend(other.touched.company_ids);
+        self.touched.activities.extend(other.touched.activities);
         self.touched.rules |= other.touched.rules;
         self.touched.segments |= other.touched.segments;
         self.touched.sequences |= other.touched.sequences;
@@ -339,6 +364,7 @@ impl Crm {
             index: RwLock::new(Index::default()),
             next_deal: AtomicU64::new(1),
             sealer: Sealer::open(secret_key, data_dir)?,
+            sync_targets: RwLock::new(Vec::new()),
         };
         {
             let mut index = crm.write_index();
@@ -439,6 +465,41 @@ impl Crm {
     }
 
     /// After a commit: re-reads what the change touched.
+    /// Connectors register the platforms they push to; from then on every
+    /// CRM change is queued for them (see [`Crm::sync_writes`]).
+    pub fn set_sync_targets(&self, platforms: Vec<Platform>) {
+        *self.sync_targets.write().unwrap_or_else(|p| p.into_inner()) = platforms;
+    }
+
+    pub fn sync_targets(&self) -> Vec<Platform> {
+        self.sync_targets.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The sync outbox entries for what `touched` changed, to commit with it.
+    pub fn sync_writes(&self, touched: &Touched, now_ms: u64) -> Vec<Write> {
+        let targets = self.sync_targets();
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let deals: Vec<String> = touched.deals.iter().map(|id| format!("D{id}")).collect();
+        let records = [
+            (sync::Kind::Company, &touched.company_ids),
+            (sync::Kind::Contact, &touched.contacts),
+            (sync::Kind::Deal, &deals),
+            (sync::Kind::Activity, &touched.activities),
+        ];
+        let mut writes = Vec::new();
+        for platform in targets {
+            for (kind, ids) in &records {
+                let mut ids: Vec<&String> = ids.iter().collect();
+                ids.sort();
+                ids.dedup();
+                writes.extend(ids.into_iter().map(|id| sync::enqueue(platform, *kind, id, now_ms)));
+            }
+        }
+        writes
+    }
+
     pub fn refresh(&self, touched: &Touched) {
         if let Err(e) = self.try_refresh(touched) {
             tracing::error!(error = %e, "refreshing the CRM index failed; it catches up on the next change");

@@ -401,6 +401,7 @@ pub(super) async fn commit_and_send(
 ) -> Result<(), RuntimeError> {
     queue_items(&mut writes, &items);
     writes.extend(crm.writes);
+    writes.extend(shared.crm.sync_writes(&crm.touched, now));
     shared.store.commit.commit(writes).await?;
     shared.crm.refresh(&crm.touched);
     remember_texts(shared, &items, now);
@@ -542,6 +543,7 @@ async fn record_label(shared: &Shared, seq: u64, change: &LabelChange) -> Result
         Write::Put(TreeName::Messages, chat_seq_key(&chat_key, seq), audit),
     ];
     writes.extend(changes.writes);
+    writes.extend(crm.sync_writes(&changes.touched, now));
     shared.store.commit.commit(writes).await?;
     crm.refresh(&changes.touched);
     Ok(())

@@ -47,9 +47,13 @@ pub enum TreeName {
     Labels,
     LabelAssignments,
     LabelLog,
+    SyncOutbox,
+    SyncIds,
+    SyncDead,
+    SyncState,
 }
 
-pub const TREE_NAMES: [&str; 22] = [
+pub const TREE_NAMES: [&str; 26] = [
     "inbox",
     "seen",
     "outbox",
@@ -72,6 +76,10 @@ pub const TREE_NAMES: [&str; 22] = [
     "labels",
     "label_assignments",
     "label_log",
+    "sync_outbox",
+    "sync_ids",
+    "sync_dead",
+    "sync_state",
 ];
 
 /// Computes a key's new value from its current one, inside the transaction
@@ -79,11 +87,17 @@ pub const TREE_NAMES: [&str; 22] = [
 /// leaves the key as it is. Must be pure: a transaction may run more than once.
 pub type Update = Box<dyn Fn(Option<&[u8]>) -> Option<Vec<u8>> + Send>;
 
+/// Whether a stored value may go (see [`Write::RemoveIf`]). Pure, like [`Update`].
+pub type Check = Box<dyn Fn(&[u8]) -> bool + Send>;
+
 /// One change, computed by the writer and applied by the committer.
 pub enum Write {
     Put(TreeName, Vec<u8>, Vec<u8>),
     Remove(TreeName, Vec<u8>),
     Update(TreeName, Vec<u8>, Update),
+    /// Removes the key only if its current value passes the check (a queue
+    /// item not replaced by a newer version meanwhile).
+    RemoveIf(TreeName, Vec<u8>, Check),
 }
 
 struct Request {
@@ -204,6 +218,12 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
                     let current = tree.get(k.as_slice())?;
                     if let Some(value) = f(current.as_deref()) {
                         tree.insert(k.as_slice(), value)?;
+                    }
+                }
+                Write::RemoveIf(t, k, check) => {
+                    let tree = &view[*t as usize];
+                    if tree.get(k.as_slice())?.is_some_and(|v| check(&v)) {
+                        tree.remove(k.as_slice())?;
                     }
                 }
             }

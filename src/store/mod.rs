@@ -32,6 +32,10 @@
 //! | `labels` | label id | `Label` — the WhatsApp label catalogue |
 //! | `label_assignments` | contact `\0` label id | `Assignment` — active labels, who and when |
 //! | `label_log` | seq (u64 BE) | `LabelEvent` — append-only add/remove history |
+//! | `sync_outbox` | platform, kind (one byte each) ++ local id | `SyncItem` — a record to push (latest version wins) |
+//! | `sync_ids` | platform, kind ++ local id | `RemoteRef` — its id at the vendor and what we last wrote |
+//! | `sync_dead` | platform, kind ++ local id | `DeadSync` — refused for good, with the vendor's message |
+//! | `sync_state` | platform | `SyncStatus` — counters, cursors, last error |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]); the value types
 //! live with the modules that own them (runtime, router, sales).
@@ -105,6 +109,10 @@ pub struct Store {
     pub labels: sled::Tree,
     pub label_assignments: sled::Tree,
     pub label_log: sled::Tree,
+    pub sync_outbox: sled::Tree,
+    pub sync_ids: sled::Tree,
+    pub sync_dead: sled::Tree,
+    pub sync_state: sled::Tree,
     pub commit: GroupCommit,
 }
 
@@ -158,6 +166,10 @@ impl Store {
             labels: tree("labels")?,
             label_assignments: tree("label_assignments")?,
             label_log: tree("label_log")?,
+            sync_outbox: tree("sync_outbox")?,
+            sync_ids: tree("sync_ids")?,
+            sync_dead: tree("sync_dead")?,
+            sync_state: tree("sync_state")?,
             commit: GroupCommit::start(
                 db.clone(),
                 commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?,
