@@ -11,6 +11,7 @@
 //! External ID field, a custom field), so a record pushed twice exists once.
 //! No other module calls a vendor API.
 
+pub mod credential;
 pub mod http;
 pub mod limit;
 
