@@ -331,15 +331,14 @@ async function openTranscript(id) {
 }
 
 async function loadTranscript() {
-  if (!openId) return;
-  const id = openId;
-  const conv = await get(`/api/conversations/${encodeURIComponent(id)}`);
-  if (id === openId) renderTranscript(conv);
+  if (openId) await load(transcriptPath(openId), 'transcript', renderTranscriptOf(openId));
 }
 
 function closeTranscript() {
   openId = null;
-  document.getElementById('transcript').hidden = true;
+  const section = document.getElementById('transcript');
+  section.hidden = true;
+  section.querySelector(':scope > .error')?.remove();
   markSelected();
 }
 
@@ -484,7 +483,7 @@ async function refreshAll() {
       renderLabels(l.labels);
       renderTrend(await get(`/api/labels/trend?days=${TREND_DAYS}&by=day`), l.labels);
     }),
-    openId && load(`/api/conversations/${encodeURIComponent(openId)}`, 'transcript', renderTranscriptIfOpen),
+    openId && load(transcriptPath(openId), 'transcript', renderTranscriptOf(openId)),
   ]);
   const ok = results.every((r) => r !== false);
   const stamp = document.getElementById('refreshed');
@@ -493,8 +492,15 @@ async function refreshAll() {
   stamp.parentElement.classList.toggle('stale', !ok);
 }
 
-function renderTranscriptIfOpen(conv) {
-  if (openId && conv.conversation_id === openId) renderTranscript(conv);
+/** Renders a transcript unless another one was opened (or it was closed) meanwhile. */
+function renderTranscriptOf(id) {
+  return (conv) => {
+    if (id === openId) renderTranscript(conv);
+  };
+}
+
+function transcriptPath(id) {
+  return `/api/conversations/${encodeURIComponent(id)}`;
 }
 
 // One refresh at a time; a request for another while one runs is kept, not lost.
