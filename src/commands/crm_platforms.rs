@@ -138,7 +138,7 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 },
             );
             Ok(format!(
-                "🔗 Authorize juru in {} (link valid 15 minutes):\n{url}\n\n⚠️ This build cannot finish the OAuth exchange yet (the {} connector is not installed); until it is, use --api-key where the platform offers one.",
+                "🔗 Authorize juru in {} (link valid 15 minutes):\n{url}\n\nI'll confirm here once {} sends you back.",
                 p.title(),
                 p.title()
             ))
@@ -182,15 +182,35 @@ pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     let auth_line = match auth.map(|a| a.kind) {
         Some(AuthKind::ApiKey) => "credential: API key stored".to_string(),
         Some(AuthKind::OauthPending) => "credential: OAuth not completed".to_string(),
+        Some(AuthKind::Oauth) => "credential: OAuth tokens stored".to_string(),
         None => format!("credential: none yet ({} auth --platform {} …)", ctx.command(), p.as_str()),
     };
     let previous_line = previous.map(|r| format!("\nPrevious request: {}", local_time(r.at_ms))).unwrap_or_default();
-    Ok(format!(
-        "🔄 Queued a {} sync to {}: {contacts} contact(s), {deals} deal(s), {activities} activit(ies).\n{auth_line}{previous_line}\n⚠️ No connector is active in this build: nothing is sent to {} yet. The request is kept and runs when the connector is installed.",
-        if full { "full" } else { "incremental" },
+    let r = crate::crm::sync::report(ctx.crm.store(), p);
+    let mut reply = format!(
+        "🔄 {} sync requested ({}): {contacts} contact(s), {deals} deal(s), {activities} activit(ies) in the CRM.\nqueued {} · sent {} · failed {} · dead {}",
         p.title(),
-        p.title()
-    ))
+        if full { "full" } else { "incremental" },
+        r.queued,
+        r.sent,
+        r.failed,
+        r.dead
+    );
+    if let Some(at) = r.last_sync_ms {
+        reply.push_str(&format!("\nlast push: {}", local_time(at)));
+    }
+    if let Some(error) = &r.last_error {
+        let at = r.last_error_ms.map(|t| format!(" ({})", local_time(t))).unwrap_or_default();
+        reply.push_str(&format!("\nlast error{at}: {error}"));
+    }
+    reply.push_str(&format!("\n{auth_line}{previous_line}"));
+    if !ctx.crm.sync_targets().contains(&p) {
+        reply.push_str(&format!(
+            "\n⚠️ The {} connector is not running yet: it starts once a credential is stored.",
+            p.title()
+        ));
+    }
+    Ok(reply)
 }
 
 pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {

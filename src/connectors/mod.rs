@@ -14,6 +14,8 @@
 pub mod credential;
 pub mod http;
 pub mod limit;
+pub mod supervisor;
+pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;

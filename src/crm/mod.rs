@@ -193,6 +193,8 @@ pub struct Crm {
     sealer: Sealer,
     /// Platforms with a running connector: every change is queued for them.
     sync_targets: RwLock<Vec<Platform>>,
+    /// Bumped after a commit that changed settings or credentials.
+    settings_changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// An activity's id in the sync outbox: `A{seq}/{contact}` (the vendor sees
@@ -222,6 +224,8 @@ pub struct Touched {
     /// Company ids and activity sync ids, for the sync outbox.
     company_ids: Vec<String>,
     activities: Vec<String>,
+    /// A setting or credential changed (connectors react: sync requests, auth).
+    settings: bool,
     rules: bool,
     segments: bool,
     sequences: bool,
@@ -291,10 +295,12 @@ impl Changes {
     pub fn put_setting<T: Serialize>(&mut self, key: &str, value: &T) {
         self.writes.push(Write::Put(TreeName::CrmSettings, key.as_bytes().to_vec(), encode(value)));
         self.touched.rules |= key == SCORING_KEY;
+        self.touched.settings = true;
     }
 
     pub fn put_secret(&mut self, platform: Platform, sealed: &Sealed) {
         self.writes.push(Write::Put(TreeName::Secrets, platform.as_str().as_bytes().to_vec(), encode(sealed)));
+        self.touched.settings = true;
     }
 
     pub fn put_segment(&mut self, segment: &Segment) {
@@ -338,6 +344,7 @@ impl Changes {
         self.touched.companies |= other.touched.companies;
         self.touched.company_ids.extend(other.touched.company_ids);
         self.touched.activities.extend(other.touched.activities);
+        self.touched.settings |= other.touched.settings;
         self.touched.rules |= other.touched.rules;
         self.touched.segments |= other.touched.segments;
         self.touched.sequences |= other.touched.sequences;
@@ -365,6 +372,7 @@ impl Crm {
             next_deal: AtomicU64::new(1),
             sealer: Sealer::open(secret_key, data_dir)?,
             sync_targets: RwLock::new(Vec::new()),
+            settings_changed: tokio::sync::watch::channel(0).0,
         };
         {
             let mut index = crm.write_index();
@@ -504,6 +512,19 @@ impl Crm {
         if let Err(e) = self.try_refresh(touched) {
             tracing::error!(error = %e, "refreshing the CRM index failed; it catches up on the next change");
         }
+        if touched.settings {
+            self.settings_changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Wakes when a commit changed CRM settings or credentials.
+    pub fn settings_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.settings_changed.subscribe()
+    }
+
+    /// Notes a settings change made outside a command (the OAuth callback).
+    pub fn settings_touched() -> Touched {
+        Touched { settings: true, ..Touched::default() }
     }
 
     fn try_refresh(&self, touched: &Touched) -> Result<(), CrmError> {

@@ -88,6 +88,8 @@ pub enum AuthKind {
     ApiKey,
     /// An authorization URL was sent; the callback completes it.
     OauthPending,
+    /// OAuth completed: tokens stored (sealed), refreshed by the connector.
+    Oauth,
 }
 
 /// How a platform is authorised (the credential itself is in `secrets`).

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::settings::Platform;
-use crate::store::{TreeName, Write, decode, encode};
+use crate::store::{Store, TreeName, Write, decode, encode};
 
 /// What is synced, in push order: parents before the records that link to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -82,6 +82,10 @@ pub struct SyncItem {
     pub next_at_ms: u64,
     /// A push ended without an answer: the record may exist remotely.
     pub unsure: bool,
+    /// A push of it was under way (durable before the request goes out): a
+    /// worker starting after a crash treats it as `unsure`.
+    #[serde(default)]
+    pub pushing: bool,
     pub last_error: Option<String>,
 }
 
@@ -111,8 +115,48 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     pub last_error_ms: Option<u64>,
     pub last_sync_ms: Option<u64>,
+    /// The `#crm sync` request last carried out (its `at_ms`).
+    pub handled_request_ms: Option<u64>,
     /// Pull cursors per kind: the newest remote modified time applied.
     pub cursors: std::collections::BTreeMap<Kind, u64>,
+}
+
+/// What `#crm sync` and `juru sync` show for one platform.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub platform: &'static str,
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub dead: u64,
+    pub last_error: Option<String>,
+    pub last_error_ms: Option<u64>,
+    pub last_sync_ms: Option<u64>,
+}
+
+pub fn load_status(store: &Store, platform: Platform) -> SyncStatus {
+    store
+        .sync_state
+        .get(platform.as_str().as_bytes())
+        .ok()
+        .flatten()
+        .and_then(|b| decode::<SyncStatus>(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Reads the figures of `platform` from the store.
+pub fn report(store: &Store, platform: Platform) -> Report {
+    let status = load_status(store, platform);
+    Report {
+        platform: platform.as_str(),
+        queued: store.sync_outbox.scan_prefix(prefix(platform, None)).count() as u64,
+        sent: status.sent,
+        failed: status.failed,
+        dead: store.sync_dead.scan_prefix(prefix(platform, None)).count() as u64,
+        last_error: status.last_error,
+        last_error_ms: status.last_error_ms,
+        last_sync_ms: status.last_sync_ms,
+    }
 }
 
 /// Queues `local_id` for `platform`, inside the change's own transaction.
@@ -129,7 +173,8 @@ pub fn enqueue(platform: Platform, kind: Kind, local_id: &str, now_ms: u64) -> W
                 changed_ms: now_ms,
                 attempts: 0,
                 next_at_ms: 0,
-                unsure: old.as_ref().is_some_and(|o| o.unsure),
+                unsure: old.as_ref().is_some_and(|o| o.unsure || o.pushing),
+                pushing: false,
                 last_error: None,
             };
             Some(encode(&item))

@@ -151,7 +151,23 @@ impl Runtime {
         rows
     }
 
-    pub fn crm(&self) -> &crate::crm::Crm {
+    /// Queues a text to `chat` outside any conversation turn (a confirmation
+    /// such as the OAuth callback's), on WAHA when configured, else Cloud.
+    pub async fn say(&self, chat: crate::channel::ChatId, text: String) -> Result<(), RuntimeError> {
+        use crate::channel::{OutBody, Outgoing, ReplyMeta};
+        let channel = match (&self.shared.senders.waha, &self.shared.senders.cloud) {
+            (Some(_), _) => Channel::Waha,
+            (None, Some(_)) => Channel::Cloud,
+            (None, None) => Channel::Console,
+        };
+        let now = now_ms();
+        let out = Outgoing { to: chat, body: OutBody::Text { text }, reply_to: None, meta: ReplyMeta::default() };
+        let item = outbox::OutboxItem::new(self.shared.store.next_seq()?, channel, out, now);
+        lanes::commit_and_send(&self.shared, &self.outbox, Vec::new(), crate::crm::Changes::default(), vec![item], now)
+            .await
+    }
+
+    pub fn crm(&self) -> &Arc<crate::crm::Crm> {
         &self.shared.crm
     }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 mod ai;
+mod crm;
 mod dashboard;
 mod export;
 mod health;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
+    pub connectors: Arc<crate::connectors::supervisor::Connectors>,
 }
 
 /// The routes, as tests and `serve` use them.
@@ -58,6 +60,8 @@ pub fn app(state: AppState) -> Router {
         .route("/dashboard/login", axum::routing::post(page::login))
         .route("/dashboard/logout", axum::routing::post(page::logout))
         .route("/api/export/{file}", get(export::export))
+        .route("/api/crm/sync", get(crm::status).post(crm::sync_now))
+        .route("/oauth/callback/{platform}", get(crm::oauth_callback))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
         .route("/api/labels/trend", get(labels::trend))
@@ -193,9 +197,15 @@ impl Started {
                 }
             })
         });
-        let state = AppState { runtime: runtime.clone(), config: Arc::new(config), metrics };
+        let config = Arc::new(config);
+        let connectors = crate::connectors::supervisor::Connectors::new(config.clone(), runtime.crm().clone());
+        let supervisor = connectors.spawn();
+        let state = AppState { runtime: runtime.clone(), config, metrics, connectors: connectors.clone() };
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
         upkeep.abort();
+        // Unpushed records stay in the sync outbox for the next start.
+        supervisor.abort();
+        connectors.stop();
         if let Some(poller) = poller {
             poller.abort();
             let _ = poller.await;

@@ -1,0 +1,153 @@
+//! CRM sync over HTTP: the OAuth callback that completes `#crm auth --oauth`,
+//! and the sync status/trigger for operators (`GET|POST /api/crm/sync`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admin::require_admin;
+use super::{AppError, AppState};
+use crate::channel::ChatId;
+use crate::connectors::supervisor::SUPPORTED;
+use crate::crm::settings::{OAuthState, Platform, SyncRequest, oauth_key, sync_key};
+use crate::store::{TreeName, Write, encode};
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn page(title: &str, text: &str) -> Response {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>juru</title>\
+         <body style=\"font-family:system-ui;max-width:32em;margin:3em auto;padding:0 1em\"><h1>{}</h1><p>{}</p>",
+        escape(title),
+        escape(text)
+    ))
+    .into_response()
+}
+
+/// `GET /oauth/callback/{platform}?code=…&state=…`: the vendor sends the
+/// owner back here. The `state` names the chat that asked; it is used once.
+pub async fn oauth_callback(
+    State(app): State<AppState>,
+    Path(platform): Path<String>,
+    Query(q): Query<Callback>,
+) -> Response {
+    let Some(p) = Platform::parse(&platform) else { return page("Unknown platform", &platform) };
+    let Some(state_id) = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 64) else {
+        return page("Missing state", "Start again with #crm auth --oauth in WhatsApp.");
+    };
+    let crm = app.runtime.crm();
+    let Some(state) = crm.setting::<OAuthState>(&oauth_key(state_id)) else {
+        return page("Link not recognised", "It was used already or never issued. Start again with #crm auth --oauth.");
+    };
+    // Used once, whatever happens next.
+    let forget = Write::Remove(TreeName::CrmSettings, oauth_key(state_id).into_bytes());
+    if let Err(e) = crm.store().commit.commit(vec![forget]).await {
+        tracing::error!(error = %e, "forgetting an OAuth state failed");
+    }
+    let chat = ChatId::parse(&state.chat);
+    let tell = |text: String| {
+        let runtime = app.runtime.clone();
+        let chat = chat.clone();
+        async move {
+            if let Some(chat) = chat
+                && let Err(e) = runtime.say(chat, text).await
+            {
+                tracing::error!(error = %e, "confirming the OAuth result in chat failed");
+            }
+        }
+    };
+    if state.platform != p || state.expires_ms < crate::clock::now_ms() {
+        return page("Link expired", "Start again with #crm auth --oauth in WhatsApp.");
+    }
+    if let Some(error) = q.error {
+        let why = q.error_description.unwrap_or(error);
+        tell(format!("❌ {} authorisation was refused: {why}", p.title())).await;
+        return page("Not authorised", &why);
+    }
+    let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+        return page("Missing code", "The platform sent no code.");
+    };
+    let Some(public) = app.config.crm.public_url.as_ref() else {
+        return page("Not configured", "[crm] public_url is not set.");
+    };
+    let redirect = format!("{}/oauth/callback/{}", public.as_str().trim_end_matches('/'), p.as_str());
+    match app.connectors.complete_oauth(p, &code, &redirect, &state.by).await {
+        Ok(()) => {
+            tell(format!("✅ {} connected. Sync starts now; check it with #crm sync.", p.title())).await;
+            page("Connected", &format!("juru is connected to {}. You can close this window.", p.title()))
+        }
+        Err(e) => {
+            tracing::warn!(platform = p.as_str(), error = %e, "OAuth code exchange failed");
+            tell(format!("❌ {} authorisation failed: {e}", p.title())).await;
+            page("Authorisation failed", &e.to_string())
+        }
+    }
+}
+
+/// `GET /api/crm/sync`: queued / sent / failed / dead and the last error per platform.
+pub async fn status(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let crm = app.runtime.crm().clone();
+    let running = crm.sync_targets();
+    let reports = tokio::task::spawn_blocking(move || {
+        SUPPORTED
+            .iter()
+            .map(|p| {
+                let mut r = serde_json::to_value(crate::crm::sync::report(crm.store(), *p)).unwrap_or_default();
+                r["running"] = json!(running.contains(p));
+                r
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(Json(json!({"platforms": reports})))
+}
+
+#[derive(Deserialize)]
+pub struct SyncNow {
+    platform: String,
+    #[serde(default)]
+    full: bool,
+}
+
+/// `POST /api/crm/sync {"platform": "hubspot", "full": false}`: like `#crm sync`.
+pub async fn sync_now(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<SyncNow>,
+) -> Result<Json<Value>, AppError> {
+    require_admin(&app, &headers)?;
+    let p = Platform::parse(&req.platform)
+        .filter(|p| SUPPORTED.contains(p))
+        .ok_or_else(|| AppError::BadRequest(format!("`{}` is not hubspot, salesforce or pipedrive", req.platform)))?;
+    let crm = app.runtime.crm();
+    let request = SyncRequest {
+        platform: p,
+        full: req.full,
+        by: "api".into(),
+        at_ms: crate::clock::now_ms(),
+        contacts: 0,
+        deals: 0,
+        activities: 0,
+    };
+    crm.store()
+        .commit
+        .commit(vec![Write::Put(TreeName::CrmSettings, sync_key(p).into_bytes(), encode(&request))])
+        .await
+        .map_err(crate::runtime::RuntimeError::from)?;
+    crm.refresh(&crate::crm::Crm::settings_touched());
+    Ok(Json(
+        json!({"platform": p.as_str(), "requested": true, "full": req.full, "running": crm.sync_targets().contains(&p)}),
+    ))
+}
