@@ -317,6 +317,30 @@ async fn a_deal_in_a_stage_the_org_lacks_is_dead_with_how_to_fix_it() {
     assert_clean(&fake);
 }
 
+#[tokio::test]
+async fn a_stage_renamed_in_salesforce_is_dead_once_then_the_catalogue_is_reloaded() {
+    let fake = FakeSalesforce::start(FakeOptions::default()).await;
+    let (c, _) = connector(&fake);
+    c.prepare().await.unwrap();
+    fake.set_stages(vec![
+        FakeStage::open("Prospecting", 10.0),
+        FakeStage::open("Qualification", 20.0),
+        FakeStage::open("Penawaran", 60.0),
+        FakeStage::closed("Closed Won", true),
+        FakeStage::closed("Closed Lost", false),
+    ]);
+    let ids = Ids::default();
+    let first = push(&c, &ids, vec![deal(7, Stage::Proposal, None, None)]).await.unwrap();
+    assert!(
+        matches!(&first[0], Outcome::Dead { reason } if reason.contains("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST")),
+        "{first:?}"
+    );
+    let again = push(&c, &ids, vec![deal(7, Stage::Proposal, None, None)]).await.unwrap();
+    done(&again[0]);
+    assert_eq!(by_our_id(&fake, "Opportunity", "D7")["StageName"], "Penawaran");
+    assert_clean(&fake);
+}
+
 // ---- per-record refusals ----
 
 #[tokio::test]

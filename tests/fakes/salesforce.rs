@@ -292,6 +292,11 @@ impl FakeSalesforce {
         self.lock().api_used
     }
 
+    /// An admin edits the Opportunity stages.
+    pub fn set_stages(&self, stages: Vec<FakeStage>) {
+        self.lock().opts.stages = stages;
+    }
+
     /// Every token issued so far stops working (session timeout).
     pub fn expire_tokens(&self) {
         self.lock().tokens.clear();

@@ -248,6 +248,11 @@ impl SalesforceConnector {
             let path = format!("/composite/sobjects/{}/{}", sobject(kind), self.config.external_id_field);
             let body = json!({ "allOrNone": false, "records": bodies });
             let results: Vec<SaveResult> = self.call_ok(Method::PATCH, &path, Some(&body)).await?.json()?;
+            if kind == Kind::Deal && results.iter().any(wire::is_stale_stage) {
+                // An admin renamed or retired a stage: reload the catalogue
+                // before the next push (this one's refusals stay dead).
+                *self.stages.write().unwrap_or_else(|p| p.into_inner()) = None;
+            }
             for (n, i) in sent.into_iter().enumerate() {
                 outcomes[i] = Some(results.get(n).map(wire::outcome_of).unwrap_or_else(|| Outcome::Retry {
                     reason: "Salesforce answered without a result for this record".into(),

@@ -129,6 +129,14 @@ pub fn outcome_of(result: &SaveResult) -> Outcome {
     if passing || missing_parent { Outcome::Retry { reason } } else { Outcome::Dead { reason } }
 }
 
+/// Salesforce refused the `StageName` we mapped: the cached catalogue is stale.
+pub fn is_stale_stage(result: &SaveResult) -> bool {
+    result.errors.iter().any(|e| {
+        e.status_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+            && (e.fields.iter().any(|f| f == "StageName") || e.message.starts_with("Stage"))
+    })
+}
+
 /// `GET /sobjects/{SObject}/describe`, the part we read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
