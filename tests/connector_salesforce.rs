@@ -440,6 +440,29 @@ async fn the_usage_header_is_exposed_and_a_spent_allocation_pauses_before_the_40
 }
 
 #[tokio::test]
+async fn the_fakes_short_window_answers_with_salesforces_throttle() {
+    let fake =
+        FakeSalesforce::start(FakeOptions { rate_limit: Some((2, Duration::from_secs(30))), ..FakeOptions::default() })
+            .await;
+    let (c, _) = connector(&fake);
+    c.pull(Kind::Contact, None).await.unwrap();
+    c.pull(Kind::Contact, None).await.unwrap();
+    let err = c.pull(Kind::Contact, None).await.unwrap_err();
+    assert!(matches!(err, SyncError::Throttled { daily: false, retry_after: Some(_), .. }), "{err:?}");
+    assert_clean(&fake);
+}
+
+#[tokio::test]
+async fn without_any_credential_the_owner_is_told_how_to_authorise() {
+    let fake = FakeSalesforce::start(FakeOptions::default()).await;
+    let config = SalesforceConfig { client_secret: None, ..config(&fake) };
+    let (c, _) = connector_with(&config, Credential::ApiKey(String::new()), FieldMapping::new());
+    let err = c.prepare().await.unwrap_err();
+    assert!(matches!(&err, SyncError::Auth(m) if m.contains("#crm auth --platform salesforce --oauth")), "{err:?}");
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
 async fn a_server_error_is_transient() {
     let fake = FakeSalesforce::start(FakeOptions::default()).await;
     let (c, _) = connector(&fake);

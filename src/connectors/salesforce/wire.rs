@@ -346,6 +346,16 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_stage_name_marks_the_catalogue_stale() {
+        let mut refused =
+            failed("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Stage: bad value for restricted picklist field: X");
+        assert!(is_stale_stage(&refused));
+        refused.errors[0].message = "Lead Source: bad value".into();
+        assert!(!is_stale_stage(&refused));
+        assert!(!is_stale_stage(&failed("REQUIRED_FIELD_MISSING", "Stage")));
+    }
+
+    #[test]
     fn a_queried_row_gives_our_id_by_the_configured_field_name() {
         let row: Row = serde_json::from_str(
             r#"{"attributes":{"type":"Contact","url":"/x"},"Id":"003A","Name":"Budi","WA_Id__c":"62812","Amount":null,"SystemModstamp":"2026-11-24T01:02:03.000+0000","Account":{"WA_Id__c":"k"}}"#,
