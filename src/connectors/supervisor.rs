@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::SyncError;
 use super::credential::{Credential, TokenSink, Tokens};
-use super::worker::{self, Handle};
+use super::worker::{self, Handle, Worker};
 use crate::config::Config;
 use crate::crm::Crm;
 use crate::crm::settings::{
@@ -196,8 +196,14 @@ fn start(
     crm: Arc<Crm>,
     on_tokens: TokenSink,
 ) -> Option<(Handle, tokio::task::JoinHandle<()>)> {
-    let _ = (platform, config, credential, mapping, crm, on_tokens);
-    None
+    let crm_config = &config.crm;
+    match platform {
+        Platform::Salesforce => {
+            let connector = super::salesforce::SalesforceConnector::new(&crm_config.salesforce, credential, mapping, on_tokens);
+            Some(Worker::spawn(connector, crm, crm_config.salesforce.mode))
+        }
+        _ => None,
+    }
 }
 
 /// The OAuth authorization-code exchange of `platform`.
@@ -207,6 +213,8 @@ pub async fn exchange_code(
     code: &str,
     redirect_uri: &str,
 ) -> Result<Tokens, SyncError> {
-    let _ = (config, code, redirect_uri);
-    Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title())))
+    match platform {
+        Platform::Salesforce => super::salesforce::exchange_code(&config.crm.salesforce, code, redirect_uri).await,
+        _ => Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title()))),
+    }
 }
