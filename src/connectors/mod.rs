@@ -14,6 +14,7 @@
 pub mod credential;
 pub mod http;
 pub mod limit;
+pub mod pipedrive;
 
 use std::future::Future;
 use std::sync::Arc;
