@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fake_pipedrive::{AUTH_CODE, API_TOKEN, CLIENT_ID, CLIENT_SECRET, FakeOptions, FakePipedrive, Failure};
+use fake_pipedrive::{API_TOKEN, AUTH_CODE, CLIENT_ID, CLIENT_SECRET, Failure, FakeOptions, FakePipedrive};
 use juru::channel::Channel;
 use juru::config::{PipedriveConfig, Secret, Url};
 use juru::connectors::credential::{Credential, Tokens};
@@ -149,7 +149,7 @@ async fn prepare_creates_our_id_fields_once_and_is_idempotent() {
     }
     let creates = fake.requests().iter().filter(|r| r.method == "POST" && r.path.ends_with("Fields")).count();
     assert_eq!(creates, 3, "a second prepare finds the fields instead of creating them again");
-    assert!(fake.requests().iter().any(|r| r.path == "/api/v2/stages" && r.query.get("pipeline_id").is_some()));
+    assert!(fake.requests().iter().any(|r| r.path == "/api/v2/stages" && r.query.contains_key("pipeline_id")));
     assert!(fake.requests().iter().all(|r| r.headers.get("x-api-token").map(String::as_str) == Some(API_TOKEN)));
     assert_clean(&fake);
 }
@@ -219,7 +219,13 @@ async fn deals_land_in_the_mapped_stage_and_close_as_a_status() {
     );
 
     let mut won = deal(8, Stage::Negotiation, None, None);
-    won.history.push(StageChange { from: Some(Stage::Lead), to: Stage::Negotiation, by: "x".into(), at_ms: 1, reason: None });
+    won.history.push(StageChange {
+        from: Some(Stage::Lead),
+        to: Stage::Negotiation,
+        by: "x".into(),
+        at_ms: 1,
+        reason: None,
+    });
     won.move_to(Stage::Won, "x", Some("price"), 2).unwrap();
     done(&push(&c, &ids, &Record::Deal(Arc::new(won))).await.unwrap());
     let stored = &fake.records("deals")[1];
@@ -234,9 +240,8 @@ async fn a_stage_the_pipeline_lacks_is_dead_lettered_with_how_to_fix_it() {
     let fake = FakePipedrive::start(opts).await;
     let c = connector(&fake);
     c.prepare().await.unwrap();
-    let outcome = push(&c, &Ids::default(), &Record::Deal(Arc::new(deal(9, Stage::Negotiation, None, None))))
-        .await
-        .unwrap();
+    let outcome =
+        push(&c, &Ids::default(), &Record::Deal(Arc::new(deal(9, Stage::Negotiation, None, None)))).await.unwrap();
     let Outcome::Dead { reason } = outcome else { panic!("expected Dead, got {outcome:?}") };
     assert!(reason.contains("'negotiation'") && reason.contains("add a stage"), "{reason}");
     assert!(fake.records("deals").is_empty());
@@ -249,7 +254,8 @@ async fn an_activity_with_notes_becomes_an_activity_and_a_note_linked_to_person_
     let c = connector(&fake);
     let ids = Ids::default();
     let person = done(&push(&c, &ids, &contact("628999", "Andi")).await.unwrap());
-    let deal_id = done(&push(&c, &ids, &Record::Deal(Arc::new(deal(3, Stage::Lead, Some("628999"), None)))).await.unwrap());
+    let deal_id =
+        done(&push(&c, &ids, &Record::Deal(Arc::new(deal(3, Stage::Lead, Some("628999"), None)))).await.unwrap());
     let remote = done(&push(&c, &ids, &activity(12, "628999", Some(3), Some("wants 40 boxes"))).await.unwrap());
     assert!(remote.contains("/note:"), "{remote}");
     let act = &fake.records("activities")[0];
@@ -359,7 +365,12 @@ async fn a_validation_error_is_dead_lettered_with_pipedrives_message() {
     c.prepare().await.unwrap();
     fake.inject(Failure::Validation, 1);
     let outcome = push(&c, &Ids::default(), &company("Enam")).await.unwrap();
-    assert_eq!(outcome, Outcome::Dead { reason: "Validation failed: name: Name must be given (Please check developers.pipedrive.com)".into() });
+    assert_eq!(
+        outcome,
+        Outcome::Dead {
+            reason: "Validation failed: name: Name must be given (Please check developers.pipedrive.com)".into()
+        }
+    );
     let writes = fake.requests().iter().filter(|r| r.method == "POST" && r.path == "/api/v2/organizations").count();
     assert_eq!(writes, 1, "never retried");
     assert_clean(&fake);
@@ -383,15 +394,16 @@ async fn an_expired_token_is_refreshed_once_and_the_rotated_tokens_are_handed_ov
     let credential = oauth(&fake, u64::MAX / 2);
     let mut cfg = config(&fake);
     cfg.base_url = Url("http://127.0.0.1:9".into()); // OAuth uses api_domain, not base_url
-    let c = PipedriveConnector::new(&cfg, credential, FieldMapping::new(), Arc::new(move |t| sink.lock().unwrap().push(t)))
-        .with_timeout(Duration::from_secs(1));
+    let c =
+        PipedriveConnector::new(&cfg, credential, FieldMapping::new(), Arc::new(move |t| sink.lock().unwrap().push(t)))
+            .with_timeout(Duration::from_secs(1));
     fake.inject(Failure::ExpiredToken, 1);
     done(&push(&c, &Ids::default(), &company("Tujuh")).await.unwrap());
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(Some(seen[0].access_token.clone()), fake.current_access_token());
     assert_eq!(seen[0].refresh_token, Some(fake.refresh_token()), "the rotated refresh token is kept");
-    let last = fake.requests().into_iter().filter(|r| r.path == "/api/v2/organizations").last().unwrap();
+    let last = fake.requests().into_iter().rev().find(|r| r.path == "/api/v2/organizations").unwrap();
     assert_eq!(last.headers.get("authorization"), Some(&format!("Bearer {}", seen[0].access_token)));
     assert_clean(&fake);
 }
@@ -401,11 +413,19 @@ async fn a_token_about_to_expire_is_refreshed_before_the_request() {
     let fake = FakePipedrive::start(FakeOptions::default()).await;
     let refreshed = Arc::new(Mutex::new(0));
     let count = refreshed.clone();
-    let c = PipedriveConnector::new(&config(&fake), oauth(&fake, 1), FieldMapping::new(), Arc::new(move |_| *count.lock().unwrap() += 1));
+    let c = PipedriveConnector::new(
+        &config(&fake),
+        oauth(&fake, 1),
+        FieldMapping::new(),
+        Arc::new(move |_| *count.lock().unwrap() += 1),
+    );
     done(&push(&c, &Ids::default(), &company("Delapan")).await.unwrap());
     assert_eq!(*refreshed.lock().unwrap(), 1);
     let first_api_call = fake.requests().into_iter().find(|r| r.path != "/oauth/token").unwrap();
-    assert_eq!(first_api_call.headers.get("authorization"), Some(&format!("Bearer {}", fake.current_access_token().unwrap())));
+    assert_eq!(
+        first_api_call.headers.get("authorization"),
+        Some(&format!("Bearer {}", fake.current_access_token().unwrap()))
+    );
     assert_clean(&fake);
 }
 
@@ -420,7 +440,8 @@ async fn a_refused_api_token_is_an_auth_error() {
 #[tokio::test]
 async fn an_authorization_code_is_exchanged_for_tokens_with_the_api_domain() {
     let fake = FakePipedrive::start(FakeOptions::default()).await;
-    let tokens = exchange_code(&config(&fake), AUTH_CODE, "https://bot.example/oauth/callback/pipedrive").await.unwrap();
+    let tokens =
+        exchange_code(&config(&fake), AUTH_CODE, "https://bot.example/oauth/callback/pipedrive").await.unwrap();
     assert_eq!(Some(tokens.access_token), fake.current_access_token());
     assert_eq!(tokens.api_domain, Some(fake.url()));
     assert!(tokens.expires_at_ms.is_some() && tokens.refresh_token.is_some());
@@ -452,7 +473,7 @@ async fn pull_returns_changes_since_the_cursor_with_our_ids() {
     assert_eq!(next.changes[0].fields.name.as_deref(), Some("Budi Santoso"));
     assert_eq!(next.changes[0].local_id.as_deref(), Some("628100"));
     assert!(next.cursor.unwrap() > cursor);
-    let list = fake.requests().into_iter().filter(|r| r.path == "/api/v2/persons" && r.method == "GET").last().unwrap();
+    let list = fake.requests().into_iter().rev().find(|r| r.path == "/api/v2/persons" && r.method == "GET").unwrap();
     assert_eq!(list.query.get("sort_by").map(String::as_str), Some("update_time"));
     assert!(list.query.contains_key("updated_since"));
     assert_clean(&fake);
@@ -475,7 +496,9 @@ async fn pulled_deals_come_back_with_our_stage() {
 
 #[tokio::test]
 async fn the_limiter_keeps_the_account_under_its_burst_budget() {
-    let fake = FakePipedrive::start(FakeOptions { rate_limit: Some((4, Duration::from_secs(2))), ..FakeOptions::default() }).await;
+    let fake =
+        FakePipedrive::start(FakeOptions { rate_limit: Some((4, Duration::from_secs(2))), ..FakeOptions::default() })
+            .await;
     let mut cfg = config(&fake);
     cfg.requests_per_2s = 4;
     let c = PipedriveConnector::new(&cfg, Credential::ApiKey(API_TOKEN.into()), FieldMapping::new(), Arc::new(|_| {}));
@@ -505,7 +528,10 @@ async fn a_webhook_with_the_right_basic_auth_becomes_a_remote_change() {
     });
     let event = parse_webhook(body.to_string().as_bytes()).unwrap();
     let change = c.webhook_change(&event).expect("a relevant change");
-    assert_eq!((change.kind, change.remote_id.as_str(), change.local_id.as_deref()), (Kind::Contact, "42", Some("628100")));
+    assert_eq!(
+        (change.kind, change.remote_id.as_str(), change.local_id.as_deref()),
+        (Kind::Contact, "42", Some("628100"))
+    );
     assert_eq!(change.fields.email.as_deref(), Some("b@x.id"));
     let note = json!({"meta": {"action": "create", "entity": "note", "entity_id": 1, "id": "ev-2"}, "data": {"id": 1}});
     assert!(c.webhook_change(&parse_webhook(note.to_string().as_bytes()).unwrap()).is_none());

@@ -121,7 +121,9 @@ impl FakePipedrive {
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let mut stages = Vec::new();
         for (i, name) in opts.stages.iter().enumerate() {
-            stages.push(json!({"id": 11 + i as u64, "order_nr": i + 1, "name": name, "is_deleted": false, "pipeline_id": 1}));
+            stages.push(
+                json!({"id": 11 + i as u64, "order_nr": i + 1, "name": name, "is_deleted": false, "pipeline_id": 1}),
+            );
         }
         // A custom field that exists before we come, as in a real account.
         let existing = |name: &str, code: &str| json!({"field_name": name, "field_code": code, "field_type": "varchar", "is_custom_field": true});
@@ -184,7 +186,12 @@ impl FakePipedrive {
     /// The key of the "juru id" field of `fields_object` (`personFields`…), once created.
     pub fn id_field_key(&self, fields_object: &str) -> Option<String> {
         let inner = self.lock();
-        inner.fields.get(fields_object)?.iter().find(|f| f["field_name"] == "juru id").map(|f| f["field_code"].as_str().unwrap_or("").to_string())
+        inner
+            .fields
+            .get(fields_object)?
+            .iter()
+            .find(|f| f["field_name"] == "juru id")
+            .map(|f| f["field_code"].as_str().unwrap_or("").to_string())
     }
 
     /// Custom-field keys a mapping may target.
@@ -339,7 +346,8 @@ pub fn rfc3339(secs: u64) -> String {
 /// Seconds of a `YYYY-MM-DDTHH:MM:SSZ` time (the only form the fake accepts).
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -361,10 +369,51 @@ fn check_v2_body(object: &str, body: &Value, create: bool, inner: &Inner) -> Vec
     let mut v = Vec::new();
     let Some(map) = body.as_object() else { return vec![format!("{object}: body is not a JSON object")] };
     let allowed: &[&str] = match object {
-        "persons" => &["name", "owner_id", "org_id", "emails", "phones", "visible_to", "label_ids", "custom_fields", "notes", "job_title", "marketing_status"],
+        "persons" => &[
+            "name",
+            "owner_id",
+            "org_id",
+            "emails",
+            "phones",
+            "visible_to",
+            "label_ids",
+            "custom_fields",
+            "notes",
+            "job_title",
+            "marketing_status",
+        ],
         "organizations" => &["name", "owner_id", "visible_to", "label_ids", "address", "website", "custom_fields"],
-        "deals" => &["title", "owner_id", "person_id", "org_id", "pipeline_id", "stage_id", "value", "currency", "status", "lost_reason", "expected_close_date", "probability", "visible_to", "custom_fields"],
-        "activities" => &["subject", "type", "owner_id", "deal_id", "person_id", "org_id", "due_date", "due_time", "duration", "done", "note", "busy", "participants"],
+        "deals" => &[
+            "title",
+            "owner_id",
+            "person_id",
+            "org_id",
+            "pipeline_id",
+            "stage_id",
+            "value",
+            "currency",
+            "status",
+            "lost_reason",
+            "expected_close_date",
+            "probability",
+            "visible_to",
+            "custom_fields",
+        ],
+        "activities" => &[
+            "subject",
+            "type",
+            "owner_id",
+            "deal_id",
+            "person_id",
+            "org_id",
+            "due_date",
+            "due_time",
+            "duration",
+            "done",
+            "note",
+            "busy",
+            "participants",
+        ],
         _ => &[],
     };
     for k in map.keys() {
@@ -472,7 +521,13 @@ fn check_v2_body(object: &str, body: &Value, create: bool, inner: &Inner) -> Vec
     v
 }
 
-async fn handle(State(fake): State<FakePipedrive>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(fake): State<FakePipedrive>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let query = parse_pairs(uri.query().unwrap_or(""));
     let header_map: HashMap<String, String> =
@@ -505,7 +560,8 @@ async fn handle(State(fake): State<FakePipedrive>, method: Method, uri: Uri, hea
     }
     let (status, extra, value) = answer;
     let mut response = if status == StatusCode::FORBIDDEN && value.is_string() {
-        (status, [("content-type", "text/html; charset=UTF-8")], value.as_str().unwrap_or("").to_string()).into_response()
+        (status, [("content-type", "text/html; charset=UTF-8")], value.as_str().unwrap_or("").to_string())
+            .into_response()
     } else {
         (status, axum::Json(value)).into_response()
     };
@@ -597,7 +653,12 @@ fn answer(
             a.1.push(("x-daily-requests-left", "0".into()));
             return (rate_headers(inner, remaining, a), false);
         }
-        Some(Failure::ServerError) => return (rate_headers(inner, remaining, err(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")), false),
+        Some(Failure::ServerError) => {
+            return (
+                rate_headers(inner, remaining, err(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")),
+                false,
+            );
+        }
         Some(Failure::ExpiredToken) => {
             if let Some(b) = &bearer {
                 inner.access_tokens.retain(|t| t != b);
@@ -687,10 +748,13 @@ fn route(inner: &mut Inner, method: &Method, path: &str, query: &HashMap<String,
         }
         ("GET", ["api", "v2", "stages"]) => {
             let pipeline = query.get("pipeline_id").and_then(|p| p.parse::<u64>().ok());
-            let rows = inner.stages.iter().filter(|s| pipeline.is_none_or(|p| s["pipeline_id"] == p)).cloned().collect();
+            let rows =
+                inner.stages.iter().filter(|s| pipeline.is_none_or(|p| s["pipeline_id"] == p)).cloned().collect();
             list_answer(rows, query, inner, "stages")
         }
-        ("GET", ["api", "v2", object @ ("persons" | "organizations" | "deals"), "search"]) => search(inner, object, query),
+        ("GET", ["api", "v2", object @ ("persons" | "organizations" | "deals"), "search"]) => {
+            search(inner, object, query)
+        }
         ("GET", ["api", "v2", object @ ("persons" | "organizations" | "deals" | "activities")]) => {
             let since = match query.get("updated_since") {
                 None => None,
@@ -703,7 +767,9 @@ fn route(inner: &mut Inner, method: &Method, path: &str, query: &HashMap<String,
                 },
             };
             let mut rows: Vec<Value> = inner.objects.get(*object).cloned().unwrap_or_default();
-            rows.retain(|r| since.is_none_or(|s| r["update_time"].as_str().and_then(parse_rfc3339).is_some_and(|t| t >= s)));
+            rows.retain(|r| {
+                since.is_none_or(|s| r["update_time"].as_str().and_then(parse_rfc3339).is_some_and(|t| t >= s))
+            });
             for k in ["person_id", "deal_id", "org_id"] {
                 if let Some(id) = query.get(k).and_then(|i| i.parse::<u64>().ok()) {
                     rows.retain(|r| r[k] == id);
@@ -726,7 +792,8 @@ fn route(inner: &mut Inner, method: &Method, path: &str, query: &HashMap<String,
             }
             inner.next_id += 1;
             inner.clock_s += 1;
-            let mut record = json!({"id": inner.next_id, "add_time": rfc3339(inner.clock_s), "update_time": rfc3339(inner.clock_s)});
+            let mut record =
+                json!({"id": inner.next_id, "add_time": rfc3339(inner.clock_s), "update_time": rfc3339(inner.clock_s)});
             merge(&mut record, body);
             if *object == "deals" && record.get("stage_id").is_none() {
                 record["stage_id"] = inner.stages.first().map_or(Value::Null, |s| s["id"].clone());
@@ -765,8 +832,12 @@ fn route(inner: &mut Inner, method: &Method, path: &str, query: &HashMap<String,
             let limit: usize = query.get("limit").and_then(|s| s.parse().ok()).unwrap_or(100).min(500);
             let more = start + limit < rows.len();
             let page: Vec<Value> = rows.into_iter().skip(start).take(limit).collect();
-            (StatusCode::OK, Vec::new(), json!({"success": true, "data": page,
-                "additional_data": {"pagination": {"start": start, "limit": limit, "more_items_in_collection": more, "next_start": start + limit}}}))
+            (
+                StatusCode::OK,
+                Vec::new(),
+                json!({"success": true, "data": page,
+                "additional_data": {"pagination": {"start": start, "limit": limit, "more_items_in_collection": more, "next_start": start + limit}}}),
+            )
         }
         _ => {
             inner.violations.push(format!("{method} {path}: not an endpoint the connector should use"));
@@ -779,8 +850,10 @@ fn note_write(inner: &mut Inner, parts: &[&str], body: &Value) -> Answer {
     let content_ok = body["content"].as_str().is_some_and(|c| !c.trim().is_empty());
     let links = ["person_id", "deal_id", "org_id", "lead_id"];
     let linked = links.iter().any(|k| body[*k].is_u64() || (*k == "lead_id" && body[*k].is_string()));
-    let bad_keys: Vec<&String> =
-        body.as_object().map(|m| m.keys().filter(|k| *k != "content" && !links.contains(&k.as_str())).collect()).unwrap_or_default();
+    let bad_keys: Vec<&String> = body
+        .as_object()
+        .map(|m| m.keys().filter(|k| *k != "content" && !links.contains(&k.as_str())).collect())
+        .unwrap_or_default();
     if !content_ok || (parts.len() == 2 && !linked) || !bad_keys.is_empty() {
         inner.violations.push(format!("notes: content and a person/deal/org link expected, got {body}"));
         return err(StatusCode::BAD_REQUEST, "Content is required");
@@ -820,7 +893,9 @@ fn search(inner: &mut Inner, object: &str, query: &HashMap<String, String>) -> A
         return err(StatusCode::BAD_REQUEST, "term is too short");
     }
     let fields = query.get("fields").cloned().unwrap_or_default();
-    if !fields.is_empty() && !fields.split(',').all(|f| ["custom_fields", "email", "notes", "phone", "name"].contains(&f)) {
+    if !fields.is_empty()
+        && !fields.split(',').all(|f| ["custom_fields", "email", "notes", "phone", "name"].contains(&f))
+    {
         inner.violations.push(format!("search: fields '{fields}' not allowed"));
         return err(StatusCode::BAD_REQUEST, "invalid fields");
     }
@@ -837,5 +912,9 @@ fn search(inner: &mut Inner, object: &str, query: &HashMap<String, String>) -> A
             json!({"result_score": 1.0, "item": {"id": r["id"], "type": object.trim_end_matches('s'), "name": r.get("name").or(r.get("title")), "custom_fields": cf}})
         })
         .collect();
-    (StatusCode::OK, Vec::new(), json!({"success": true, "data": {"items": items}, "additional_data": {"next_cursor": null}}))
+    (
+        StatusCode::OK,
+        Vec::new(),
+        json!({"success": true, "data": {"items": items}, "additional_data": {"next_cursor": null}}),
+    )
 }

@@ -28,8 +28,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use self::stages::StageMap;
-use self::wire::{ActivityRow, Envelope, Field, Id, Links, NoteRow, Pipeline, RemoteRecord, SearchData, StageItem};
 pub use self::webhook::{WebhookError, WebhookEvent, WebhookMeta, parse_webhook, verify_basic_auth};
+use self::wire::{ActivityRow, Envelope, Field, Id, Links, NoteRow, Pipeline, RemoteRecord, SearchData, StageItem};
 use super::credential::{Credential, TokenSink, Tokens};
 use super::http::{Answer, Http};
 use super::limit::Limiter;
@@ -108,8 +108,7 @@ fn fields_object(kind: Kind) -> Option<&'static str> {
 }
 
 fn query_string(query: &[(&str, String)]) -> String {
-    let pairs: Vec<String> =
-        query.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY))).collect();
+    let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY))).collect();
     if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
 }
 
@@ -224,8 +223,12 @@ async fn token_request(http: &Http, config: &PipedriveConfig, form: &[(&str, &st
 /// The OAuth authorization-code exchange (for `/oauth/callback/pipedrive`).
 pub async fn exchange_code(config: &PipedriveConfig, code: &str, redirect_uri: &str) -> Result<Tokens, SyncError> {
     let http = Http::new(Limiter::new(0, WINDOW), TIMEOUT);
-    token_request(&http, config, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)])
-        .await
+    token_request(
+        &http,
+        config,
+        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)],
+    )
+    .await
 }
 
 impl PipedriveConnector {
@@ -306,7 +309,10 @@ impl PipedriveConnector {
     /// Feeds the vendor's own counters into the limiter.
     fn observe(&self, a: &Answer) {
         let limiter = &self.http.limiter;
-        limiter.observe(header_u64(a, "x-ratelimit-remaining"), header_u64(a, "x-ratelimit-reset").map(Duration::from_secs));
+        limiter.observe(
+            header_u64(a, "x-ratelimit-remaining"),
+            header_u64(a, "x-ratelimit-reset").map(Duration::from_secs),
+        );
         match a.status.as_u16() {
             429 => {
                 if let SyncError::Throttled { retry_after, .. } = classify(a) {
@@ -367,7 +373,7 @@ impl PipedriveConnector {
             return Err(SyncError::Permanent(format!("{} has no custom fields", kind.as_str())));
         };
         let path = format!("/api/v2/{fields}");
-        let mut cursor = None;
+        let (mut cursor, mut last) = (None, None);
         for _ in 0..MAX_PAGES {
             let mut query = vec![("limit", PAGE.to_string())];
             query.extend(cursor.take().map(|c| ("cursor", c)));
@@ -375,9 +381,13 @@ impl PipedriveConnector {
             if let Some(f) = page.iter().find(|f| f.field_name.trim().eq_ignore_ascii_case(ID_FIELD_NAME)) {
                 return Ok(f.field_code.clone());
             }
+            // A cursor that does not move would loop: stop there.
             match next {
-                Some(c) => cursor = Some(c),
-                None => break,
+                Some(c) if Some(&c) != last.as_ref() => {
+                    last = Some(c.clone());
+                    cursor = Some(c);
+                }
+                _ => break,
             }
         }
         let body = json!({"field_name": ID_FIELD_NAME, "field_type": "varchar"});
@@ -486,7 +496,7 @@ impl PipedriveConnector {
             (None, Some(d)) => ("deal_id", d),
             (None, None) => return Ok(None),
         };
-        let mut cursor: Option<String> = None;
+        let (mut cursor, mut last): (Option<String>, Option<String>) = (None, None);
         let mut start = 0u64;
         for _ in 0..MAX_PAGES {
             let mut query = vec![(key, id.to_string()), ("limit", PAGE.to_string())];
@@ -499,7 +509,9 @@ impl PipedriveConnector {
                 }
                 let envelope: Envelope<serde::de::IgnoredAny> = answer.json()?;
                 match envelope.additional_data.and_then(|d| d.pagination) {
-                    Some(p) if p.more_items_in_collection => start = p.next_start.unwrap_or(start + rows.len() as u64),
+                    Some(p) if p.more_items_in_collection && p.next_start.is_some_and(|n| n > start) => {
+                        start = p.next_start.unwrap_or_default();
+                    }
                     _ => return Ok(None),
                 }
             } else {
@@ -509,8 +521,11 @@ impl PipedriveConnector {
                     return Ok(Some(row.id));
                 }
                 match next {
-                    Some(c) => cursor = Some(c),
-                    None => return Ok(None),
+                    Some(c) if Some(&c) != last.as_ref() => {
+                        last = Some(c.clone());
+                        cursor = Some(c);
+                    }
+                    _ => return Ok(None),
                 }
             }
         }
@@ -703,7 +718,9 @@ mod tests {
     #[test]
     fn an_html_403_is_cloudflare_and_a_json_403_is_for_good() {
         let html = answer(403, &[("content-type", "text/html")], "<!DOCTYPE html><title>Attention Required</title>");
-        assert!(matches!(classify(&html), SyncError::Throttled { retry_after: Some(d), .. } if d == CLOUDFLARE_BACKOFF));
+        assert!(
+            matches!(classify(&html), SyncError::Throttled { retry_after: Some(d), .. } if d == CLOUDFLARE_BACKOFF)
+        );
         let json = answer(403, &[], r#"{"success":false,"error":"Plan limit","code":"feature_capping_deals_limit"}"#);
         assert_eq!(classify(&json), SyncError::Permanent("403: Plan limit".into()));
         assert!(matches!(classify(&answer(503, &[], "")), SyncError::Transient(_)));
@@ -723,7 +740,9 @@ mod tests {
         assert_eq!(split_activity_id(Some("12/note:34")), (Some(12), Some(34)));
         assert_eq!(split_activity_id(Some("12")), (Some(12), None));
         assert_eq!(split_activity_id(Some("x")), (None, None));
-        assert_eq!(query_string(&[("term", "a b&c".into()), ("since", "2026-11-23T03:00:00Z".into())]),
-            "?term=a%20b%26c&since=2026-11-23T03%3A00%3A00Z");
+        assert_eq!(
+            query_string(&[("term", "a b&c".into()), ("since", "2026-11-23T03:00:00Z".into())]),
+            "?term=a%20b%26c&since=2026-11-23T03%3A00%3A00Z"
+        );
     }
 }

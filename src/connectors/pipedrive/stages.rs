@@ -148,7 +148,13 @@ mod tests {
         let map = StageMap::build(1, "P", vec![item(1, 1, "Lead"), item(2, 2, "Proposal")]);
         let mut d = deal(Stage::Lost);
         d.reason = Some("budget".into());
-        d.history.push(StageChange { from: Some(Stage::Lead), to: Stage::Lost, by: "x".into(), at_ms: 0, reason: None });
+        d.history.push(StageChange {
+            from: Some(Stage::Lead),
+            to: Stage::Lost,
+            by: "x".into(),
+            at_ms: 0,
+            reason: None,
+        });
         let p = map.place(&d).unwrap();
         assert_eq!((p.stage_id, p.status, p.lost_reason.as_deref()), (Some(1), "lost", Some("budget")));
         let p = map.place(&deal(Stage::Won)).unwrap();

@@ -202,7 +202,11 @@ pub fn mapped_fields(contact: &Contact, mapping: &FieldMapping) -> Map<String, V
             None | Some(Value::Null) => continue,
             // Pipedrive text fields take one string: lists are joined.
             Some(Value::Array(items)) => Value::String(
-                items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect::<Vec<_>>().join(", "),
+                items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ),
             Some(Value::Bool(b)) => Value::String(if *b { "yes" } else { "no" }.into()),
             Some(Value::Object(_)) => continue,
@@ -219,7 +223,8 @@ pub fn person_body(contact: &Contact, org_id: Option<u64>, id_key: &str, mapping
         "custom_fields": custom_fields(id_key, &contact.key, mapped_fields(contact, mapping)),
     });
     if let Some(phone) = contact.phone.as_deref().filter(|p| !p.is_empty()) {
-        body["phones"] = json!([{"value": format!("+{}", phone.trim_start_matches('+')), "primary": true, "label": "mobile"}]);
+        body["phones"] =
+            json!([{"value": format!("+{}", phone.trim_start_matches('+')), "primary": true, "label": "mobile"}]);
     }
     if let Some(email) = contact.email.as_deref().filter(|e| !e.is_empty()) {
         body["emails"] = json!([{"value": email, "primary": true, "label": "work"}]);
