@@ -14,6 +14,7 @@
 pub mod credential;
 pub mod http;
 pub mod limit;
+pub mod pipedrive;
 pub mod salesforce;
 pub mod supervisor;
 pub mod worker;
