@@ -93,6 +93,7 @@ impl FakeStage {
 /// What `inject` makes the next matching write requests (batch upserts and
 /// association creates) answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // `PartialFailure` is the name every connector's fake shares
 pub enum Failure {
     /// 429 `TEN_SECONDLY_ROLLING` with the rate-limit headers at zero.
     Throttle,
@@ -288,7 +289,8 @@ impl FakeHubspot {
         let found = inner
             .associations
             .iter()
-            .filter_map(|(f, fid, t, tid)| (f == from_object && fid == from_id && t == to_object).then(|| tid.clone()));
+            .filter(|(f, fid, t, _)| f == from_object && fid == from_id && t == to_object)
+            .map(|(_, _, _, tid)| tid.clone());
         found.collect()
     }
 
@@ -745,7 +747,9 @@ fn create_property(inner: &mut Inner, object: &str, body: &Value) -> Reply {
     let mut definition = body.clone();
     definition["hasUniqueValue"] = json!(unique);
     definition["hubspotDefined"] = json!(false);
-    inner.properties.get_mut(object).map(|ps| ps.push(Property { name, unique, definition: definition.clone() }));
+    if let Some(ps) = inner.properties.get_mut(object) {
+        ps.push(Property { name, unique, definition: definition.clone() });
+    }
     Reply::new(201, definition)
 }
 

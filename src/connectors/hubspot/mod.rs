@@ -135,10 +135,11 @@ impl HubspotConnector {
     fn observe(&self, answer: &Answer) {
         let (remaining, interval) = window_budget(answer);
         self.http.limiter.observe(remaining, interval);
-        if answer.status.as_u16() == 429 || answer.status.as_u16() == 477 {
-            if let SyncError::Throttled { retry_after: Some(wait), daily: false, .. } = classify(answer, now_ms()) {
-                self.http.limiter.pause(wait);
-            }
+        if !matches!(answer.status.as_u16(), 429 | 477) {
+            return;
+        }
+        if let SyncError::Throttled { retry_after: Some(wait), daily: false, .. } = classify(answer, now_ms()) {
+            self.http.limiter.pause(wait);
         }
     }
 
