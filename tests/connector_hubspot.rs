@@ -527,3 +527,21 @@ async fn an_authorization_code_is_traded_for_tokens() {
     assert!(matches!(&err, SyncError::Auth(m) if m.contains("BAD_AUTH_CODE")), "{err:?}");
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_link_hubspot_refuses_is_dead_with_its_message_but_the_record_is_stored() {
+    let s = Setup::ready().await;
+    // The worker remembers a company HubSpot no longer has (deleted there).
+    s.ids.0.lock().unwrap().insert((Kind::Company, "kopi-kita".into()), "999999".into());
+    let out = s
+        .push(vec![contact("62811", "Sari", None, Some("kopi-kita")), contact("62812", "Budi", None, None)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&out[0], Outcome::Dead { reason } if reason.contains("No companies with ID 999999 exist")),
+        "{out:?}"
+    );
+    done(&out[1]);
+    assert_eq!(s.fake.records("contacts").len(), 2);
+    s.assert_clean();
+}
