@@ -35,8 +35,12 @@ pub(super) async fn push(c: &HubspotConnector, items: &[Item], ids: &dyn RemoteI
             Record::Activity(a) => Ok(mapping::note_properties(a)),
         };
         match properties {
-            Ok(properties) => {
-                inputs.push(UpsertInput { id: item.record.local_id(), id_property: object.id_property, properties });
+            Ok(mut properties) => {
+                // Also as a property: HubSpot then echoes it in the result,
+                // which is how results are matched to records.
+                let id = item.record.local_id();
+                properties.insert(object.id_property.to_string(), id.clone());
+                inputs.push(UpsertInput { id, id_property: object.id_property, properties });
                 sent.push(i);
             }
             Err(reason) => outcomes[i] = Some(Outcome::Dead { reason }),
