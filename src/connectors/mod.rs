@@ -13,6 +13,7 @@
 
 pub mod credential;
 pub mod http;
+pub mod hubspot;
 pub mod limit;
 pub mod pipedrive;
 pub mod salesforce;
