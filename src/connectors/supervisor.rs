@@ -198,8 +198,18 @@ fn start(
 ) -> Option<(Handle, tokio::task::JoinHandle<()>)> {
     let crm_config = &config.crm;
     match platform {
+        Platform::Hubspot => {
+            let connector = super::hubspot::HubspotConnector::new(&crm_config.hubspot, credential, mapping, on_tokens);
+            Some(Worker::spawn(connector, crm, crm_config.hubspot.mode))
+        }
+        Platform::Pipedrive => {
+            let connector =
+                super::pipedrive::PipedriveConnector::new(&crm_config.pipedrive, credential, mapping, on_tokens);
+            Some(Worker::spawn(connector, crm, crm_config.pipedrive.mode))
+        }
         Platform::Salesforce => {
-            let connector = super::salesforce::SalesforceConnector::new(&crm_config.salesforce, credential, mapping, on_tokens);
+            let connector =
+                super::salesforce::SalesforceConnector::new(&crm_config.salesforce, credential, mapping, on_tokens);
             Some(Worker::spawn(connector, crm, crm_config.salesforce.mode))
         }
         _ => None,
@@ -214,6 +224,8 @@ pub async fn exchange_code(
     redirect_uri: &str,
 ) -> Result<Tokens, SyncError> {
     match platform {
+        Platform::Hubspot => super::hubspot::exchange_code(&config.crm.hubspot, code, redirect_uri).await,
+        Platform::Pipedrive => super::pipedrive::exchange_code(&config.crm.pipedrive, code, redirect_uri).await,
         Platform::Salesforce => super::salesforce::exchange_code(&config.crm.salesforce, code, redirect_uri).await,
         _ => Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title()))),
     }

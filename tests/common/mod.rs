@@ -518,6 +518,14 @@ phone_number_id = "{PHONE_NUMBER_ID}"
 [sales]
 coalesce_ms = 0
 prompts_dir = "{prompts}"
+# A CRM credential stored in a test starts a connector: never toward the internet.
+[crm.hubspot]
+base_url = "http://127.0.0.1:9"
+[crm.salesforce]
+login_url = "http://127.0.0.1:9"
+[crm.pipedrive]
+base_url = "http://127.0.0.1:9"
+oauth_url = "http://127.0.0.1:9"
 [runtime]
 lanes = 8
 [outbox]
