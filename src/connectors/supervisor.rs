@@ -66,6 +66,7 @@ impl Connectors {
     }
 
     pub async fn reconcile(&self) {
+        let mut initial = Vec::new();
         for platform in SUPPORTED {
             let credential = self.credential(platform);
             let mapping: FieldMapping = self.crm.setting(&mapping_key(platform)).unwrap_or_default();
@@ -80,12 +81,24 @@ impl Connectors {
                 old.task.abort();
             }
             let Some(credential) = credential else { continue };
+            // The first connection pushes what the CRM already holds.
+            let first = matches!(self.crm.store().sync_state.get(platform.as_str().as_bytes()), Ok(None));
             match start(platform, &self.config, credential, mapping, self.crm.clone(), self.token_sink(platform)) {
                 Some((handle, task)) => {
                     tracing::info!(platform = platform.as_str(), "CRM sync worker started");
                     running.insert(platform, Running { handle, task, started_with });
+                    if first {
+                        initial.push(platform);
+                    }
                 }
                 None => tracing::debug!(platform = platform.as_str(), "no connector for this platform in this build"),
+            }
+        }
+        // A realtime worker drains these on its own; a manual one waits to be asked.
+        for platform in initial {
+            match worker::enqueue_all(&self.crm, platform).await {
+                Ok(n) => tracing::info!(platform = platform.as_str(), records = n, "first sync: everything queued"),
+                Err(e) => tracing::error!(platform = platform.as_str(), error = %e, "queueing the first sync failed"),
             }
         }
         self.carry_out_requests().await;

@@ -404,6 +404,12 @@ impl TestBot {
         }
     }
 
+    /// Starts a stopped bot again on its data directory and fakes, with another config.
+    pub async fn launch_with(mut stopped: TestBot, extra: &str) -> TestBot {
+        stopped.stop().await;
+        TestBot::launch(stopped.waha.clone(), stopped.graph.clone(), stopped.dir.clone(), extra.to_string()).await
+    }
+
     /// Stops and starts again on the same data directory and fakes.
     pub async fn restart(mut self) -> TestBot {
         self.stop().await;

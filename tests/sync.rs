@@ -1,0 +1,214 @@
+//! CRM sync end to end: prospects write on WhatsApp, the owner works deals
+//! with `#crm`, and the records reach the vendor's (fake) API through the
+//! durable sync outbox — once each, with their links and stages, across
+//! failures, a restart, manual mode and the OAuth callback.
+
+mod common;
+#[path = "fakes/hubspot.rs"]
+mod fake_hubspot;
+#[path = "fakes/pipedrive.rs"]
+mod fake_pipedrive;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use fake_hubspot::{FakeHubspot, FakeOptions as HubspotOptions};
+use fake_pipedrive::{FakeOptions as PipedriveOptions, FakePipedrive};
+
+const OWNER: &str = "6281100000001";
+const A: &str = "6281200000101";
+const B: &str = "6281200000102";
+const C: &str = "6281200000103";
+const D: &str = "6281200000104";
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn config(crm: &str) -> String {
+    format!(
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n{crm}"
+    )
+}
+
+fn hubspot(fake: &FakeHubspot, extra: &str) -> String {
+    config(&format!("[crm.hubspot]\nbase_url = \"{}\"\ntoken = \"pat-test-token\"\npull_secs = 0\n{extra}", fake.url()))
+}
+
+/// Sends a text and waits for the bot's next message back to that chat.
+async fn ask(bot: &TestBot, from: &str, id: &str, text: &str) -> String {
+    let before = bot.waha.messages_to(from).len();
+    bot.waha_webhook(&waha_text(from, id, text)).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(from, before + 1).await;
+    sent[before].body["text"].as_str().unwrap_or_default().to_string()
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < LIMIT, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `#crm sync` until its report says nothing is queued.
+async fn drained(bot: &TestBot, platform: &str) -> String {
+    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    loop {
+        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let reply = ask(bot, OWNER, &format!("S{platform}{n}"), &format!("#crm sync {platform}")).await;
+        if reply.contains("queued 0 ") {
+            return reply;
+        }
+        assert!(started.elapsed() < LIMIT, "never drained: {reply}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn contacts_and_deals_reach_hubspot_once_with_their_stage_and_links() {
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    let bot = TestBot::with_config(&hubspot(&fake, "")).await;
+    ask(&bot, A, "A1", "Hello, how much is the March package?").await;
+    ask(&bot, B, "B1", "Hi").await;
+    let created =
+        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {A}")).await;
+    assert!(created.contains("D1"), "{created}");
+    ask(&bot, OWNER, "O2", "#crm deals move D1 proposal").await;
+    // A second message from A changes the contact again: still one record.
+    ask(&bot, A, "A2", "Is the hotel close to the mosque?").await;
+
+    until("A, B and D1 are in HubSpot", || {
+        let contacts = fake.count_by_our_id("contacts");
+        let deals = fake.count_by_our_id("deals");
+        contacts.get(A) == Some(&1) && contacts.get(B) == Some(&1) && deals.get("D1") == Some(&1)
+    })
+    .await;
+    let report = drained(&bot, "hubspot").await;
+    assert!(report.contains("dead 0"), "{report}");
+    let contacts = fake.count_by_our_id("contacts");
+    assert!(contacts.values().all(|n| *n == 1), "no duplicates: {contacts:?}");
+    assert!(!contacts.contains_key(OWNER), "the owner's command chat is not a contact");
+    let deal = fake.find("deals", "wa_deal_id", "D1").expect("deal D1");
+    assert_eq!(deal["properties"]["dealname"], "Umroh A", "{deal}");
+    assert_eq!(deal["properties"]["amount"], "25000000", "amounts as strings: {deal}");
+    let stage = deal["properties"]["dealstage"].as_str().unwrap().to_string();
+    assert!(!stage.is_empty() && stage != "closedwon" && stage != "closedlost", "an open stage for proposal: {stage}");
+    let contact = fake.find("contacts", "wa_contact_id", A).unwrap();
+    let deal_id = deal["id"].as_str().unwrap();
+    assert_eq!(fake.associated("deals", deal_id, "contacts"), vec![contact["id"].as_str().unwrap().to_string()]);
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_refused_record_is_dead_lettered_with_hubspots_message_and_the_rest_goes_on() {
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    let bot = TestBot::with_config(&hubspot(&fake, "")).await;
+    ask(&bot, A, "A1", "Hi").await;
+    until("A is in HubSpot", || fake.count_by_our_id("contacts").contains_key(A)).await;
+    // The next batch: every other record refused (INVALID_EMAIL), then two 503s.
+    fake.inject(fake_hubspot::Failure::ServerError, 2);
+    ask(&bot, C, "C1", "Hi").await;
+    ask(&bot, D, "D1", "Hi").await;
+    until("C and D are settled", || fake.count_by_our_id("contacts").len() == 3).await;
+    let report = drained(&bot, "hubspot").await;
+    assert!(report.contains("dead 0") && report.contains("failed"), "{report}");
+    assert!(report.contains("503"), "the last error is shown: {report}");
+
+    fake.inject(fake_hubspot::Failure::PartialFailure, 1);
+    ask(&bot, OWNER, "E1", &format!("#crm contacts set {C} email budi@example.com")).await;
+    ask(&bot, OWNER, "E2", &format!("#crm contacts set {D} email sari@example.com")).await;
+    let started = Instant::now();
+    let report = loop {
+        let reply = drained(&bot, "hubspot").await;
+        if reply.contains("dead 1") || started.elapsed() > LIMIT {
+            break reply;
+        }
+    };
+    assert!(report.contains("dead 1") && report.contains("INVALID_EMAIL"), "{report}");
+    assert!(fake.count_by_our_id("contacts").values().all(|n| *n == 1));
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn what_could_not_be_pushed_survives_a_restart_and_goes_once_the_vendor_is_back() {
+    let fake = FakePipedrive::start(PipedriveOptions::default()).await;
+    let pipedrive = |url: &str| {
+        config(&format!(
+            "[crm.pipedrive]\nbase_url = \"{url}\"\napi_token = \"{}\"\npull_secs = 0\nrequests_per_2s = 100\n",
+            fake_pipedrive::API_TOKEN
+        ))
+    };
+    // Pipedrive unreachable: the records wait in the outbox.
+    let mut bot = TestBot::with_config(&pipedrive("http://127.0.0.1:9")).await;
+    ask(&bot, A, "A1", "Hi").await;
+    ask(&bot, B, "B1", "Hi").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.stop().await;
+    {
+        let store = bot.store();
+        let queued = store.sync_outbox.len();
+        assert!(queued >= 2, "A and B are queued durably, found {queued}");
+    }
+    // Back, with Pipedrive reachable.
+    let bot = TestBot::launch_with(bot, &pipedrive(&fake.url())).await;
+    until("A and B are in Pipedrive", || {
+        let persons = fake.count_by_our_id("persons");
+        persons.get(A) == Some(&1) && persons.get(B) == Some(&1)
+    })
+    .await;
+    drained(&bot, "pipedrive").await;
+    assert!(fake.count_by_our_id("persons").values().all(|n| *n == 1));
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn manual_mode_pushes_only_when_asked() {
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    let bot = TestBot::with_config(&hubspot(&fake, "mode = \"manual\"")).await;
+    ask(&bot, A, "A1", "Hi").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(fake.count_by_our_id("contacts").is_empty(), "manual: nothing sent yet");
+    let reply = ask(&bot, OWNER, "S1", "#crm sync hubspot").await;
+    assert!(reply.contains("queued 1"), "{reply}");
+    until("A is in HubSpot", || fake.count_by_our_id("contacts").get(A) == Some(&1)).await;
+}
+
+#[tokio::test]
+async fn the_oauth_callback_stores_the_tokens_confirms_in_chat_and_starts_the_sync() {
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    let bot = TestBot::with_config(&config(&format!(
+        "[crm]\npublic_url = \"https://juru.example.com\"\n\
+         [crm.hubspot]\nbase_url = \"{}\"\nclient_id = \"fake-client-id\"\nclient_secret = \"fake-client-secret\"\npull_secs = 0\n",
+        fake.url()
+    )))
+    .await;
+    ask(&bot, A, "A1", "Hi").await;
+    let reply = ask(&bot, OWNER, "O1", "#crm auth --platform hubspot --oauth").await;
+    let state = reply
+        .split("state=")
+        .nth(1)
+        .expect("an authorization URL with a state")
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(reply.contains("redirect_uri=https%3A%2F%2Fjuru%2Eexample%2Ecom%2Foauth%2Fcallback%2Fhubspot"), "{reply}");
+
+    let wrong = bot.get(&format!("/oauth/callback/hubspot?code=fake-code&state=forged{state}")).await;
+    assert!(wrong.body.contains("not recognised"), "{}", wrong.body);
+    let before = bot.waha.messages_to(OWNER).len();
+    let page = bot.get(&format!("/oauth/callback/hubspot?code=fake-code&state={state}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Connected"), "{}", page.body);
+    let told = bot.waha.wait_messages_to(OWNER, before + 1).await;
+    assert!(told[before].body["text"].as_str().unwrap().contains("HubSpot connected"), "{:?}", told[before].body);
+    until("A is pushed with the OAuth token", || fake.count_by_our_id("contacts").get(A) == Some(&1)).await;
+    let again = bot.get(&format!("/oauth/callback/hubspot?code=fake-code&state={state}")).await;
+    assert!(again.body.contains("not recognised"), "a state works once: {}", again.body);
+    let status = bot.get("/api/crm/sync").await;
+    assert!(
+        status.body.contains("\"platform\":\"hubspot\"") && status.body.contains("\"running\":true"),
+        "{}",
+        status.body
+    );
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
