@@ -212,3 +212,71 @@ async fn the_oauth_callback_stores_the_tokens_confirms_in_chat_and_starts_the_sy
     );
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn an_edit_in_hubspot_comes_back_through_a_signed_webhook_and_is_not_echoed() {
+    const SECRET: &str = "fake-client-secret";
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    let bot = TestBot::with_config(&hubspot(
+        &fake,
+        &format!("client_secret = \"{SECRET}\"\n[crm]\npublic_url = \"https://juru.example.com\""),
+    ))
+    .await;
+    ask(&bot, A, "A1", "Hi").await;
+    ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {A}")).await;
+    until("A and D1 are in HubSpot", || {
+        fake.count_by_our_id("contacts").contains_key(A) && fake.count_by_our_id("deals").contains_key("D1")
+    })
+    .await;
+    drained(&bot, "hubspot").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Staff edit the contact and win the deal in HubSpot.
+    fake.remote_edit("contacts", "wa_contact_id", A, &[("firstname", "Budi"), ("lastname", "Santoso")]).unwrap();
+    fake.remote_edit("deals", "wa_deal_id", "D1", &[("dealstage", "closedwon")]).unwrap();
+    let upserts_before = fake.requests_to("batch/upsert").len();
+    let body = r#"[{"eventId":1,"subscriptionId":2,"portalId":3,"appId":4,"occurredAt":1795402800000,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":1,"propertyName":"firstname","propertyValue":"Budi","changeSource":"CRM_UI"}]"#;
+    let path = "/api/crm/webhooks/hubspot";
+    let now = juru::clock::now_ms();
+    let forged = fake_hubspot_sign("wrong-secret", path, body, now);
+    let refused = bot
+        .raw_post(path, &[("x-hubspot-request-timestamp", &now.to_string()), ("x-hubspot-signature-v3", &forged)], body)
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let signature = fake_hubspot_sign(SECRET, path, body, now);
+    let accepted = bot
+        .raw_post(
+            path,
+            &[("x-hubspot-request-timestamp", &now.to_string()), ("x-hubspot-signature-v3", &signature)],
+            body,
+        )
+        .await;
+    accepted.assert_ok();
+
+    let started = Instant::now();
+    loop {
+        let shown =
+            ask(&bot, OWNER, &format!("Q{}", started.elapsed().as_millis()), &format!("#crm deals show D1")).await;
+        if shown.contains("won") {
+            break;
+        }
+        assert!(started.elapsed() < LIMIT, "the won stage never came back: {shown}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let contact = ask(&bot, OWNER, "Q-contact", &format!("#crm contacts show {A}")).await;
+    assert!(contact.contains("Budi Santoso"), "{contact}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(fake.requests_to("batch/upsert").len(), upserts_before, "what came from HubSpot is not pushed back");
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+/// HubSpot's v3 signature of a POST to `https://juru.example.com{path}`.
+fn fake_hubspot_sign(secret: &str, path: &str, body: &str, timestamp_ms: u64) -> String {
+    juru::connectors::hubspot::sign_v3(
+        secret,
+        "POST",
+        &format!("https://juru.example.com{path}"),
+        body.as_bytes(),
+        timestamp_ms,
+    )
+}

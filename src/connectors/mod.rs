@@ -16,6 +16,7 @@ pub mod http;
 pub mod hubspot;
 pub mod limit;
 pub mod pipedrive;
+pub mod pull;
 pub mod salesforce;
 pub mod supervisor;
 pub mod worker;

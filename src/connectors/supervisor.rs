@@ -213,20 +213,25 @@ fn start(
     match platform {
         Platform::Hubspot => {
             let connector = super::hubspot::HubspotConnector::new(&crm_config.hubspot, credential, mapping, on_tokens);
-            Some(Worker::spawn(connector, crm, crm_config.hubspot.mode))
+            Some(Worker::spawn_with(connector, crm, crm_config.hubspot.mode, every(crm_config.hubspot.pull_secs)))
         }
         Platform::Pipedrive => {
             let connector =
                 super::pipedrive::PipedriveConnector::new(&crm_config.pipedrive, credential, mapping, on_tokens);
-            Some(Worker::spawn(connector, crm, crm_config.pipedrive.mode))
+            Some(Worker::spawn_with(connector, crm, crm_config.pipedrive.mode, every(crm_config.pipedrive.pull_secs)))
         }
         Platform::Salesforce => {
             let connector =
                 super::salesforce::SalesforceConnector::new(&crm_config.salesforce, credential, mapping, on_tokens);
-            Some(Worker::spawn(connector, crm, crm_config.salesforce.mode))
+            Some(Worker::spawn_with(connector, crm, crm_config.salesforce.mode, every(crm_config.salesforce.pull_secs)))
         }
         _ => None,
     }
+}
+
+/// `pull_secs` as a period (0: never).
+fn every(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// The OAuth authorization-code exchange of `platform`.

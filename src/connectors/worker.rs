@@ -76,6 +76,13 @@ pub async fn enqueue_all(crm: &Crm, platform: Platform) -> Result<u64, WorkerErr
         total += writes.len() as u64;
         store.commit.commit(std::mem::replace(&mut writes, rest)).await?;
     }
+    // The platform has been synced from now on (even an empty CRM).
+    let status = Write::Update(
+        TreeName::SyncState,
+        platform.as_str().as_bytes().to_vec(),
+        Box::new(|old| old.is_none().then(|| encode(&SyncStatus::default()))),
+    );
+    store.commit.commit(vec![status]).await?;
     Ok(total)
 }
 
@@ -89,12 +96,19 @@ pub struct Handle {
     /// The `#crm sync` request being carried out, recorded with the next batch.
     request_ms: Arc<std::sync::atomic::AtomicU64>,
     idle: watch::Receiver<bool>,
+    pull_requested: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Handle {
     /// Drain now (manual mode), or sooner (realtime).
     pub fn sync_now(&self) {
         self.requested.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Pull remote changes now (a vendor webhook said something changed).
+    pub fn pull_now(&self) {
+        self.pull_requested.store(true, std::sync::atomic::Ordering::SeqCst);
         self.wake.notify_one();
     }
 
@@ -120,6 +134,8 @@ pub struct Worker<C: Connector> {
     requested: Arc<std::sync::atomic::AtomicBool>,
     request_ms: Arc<std::sync::atomic::AtomicU64>,
     idle: watch::Sender<bool>,
+    pull_every: Option<Duration>,
+    pull_requested: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Remote ids the connector asks for while pushing: read from `sync_ids`.
@@ -135,6 +151,9 @@ impl RemoteIds for StoredIds<'_> {
     }
 }
 
+/// A batch and what its push returned.
+type Pushed<'a> = (&'a [Taken], Result<Vec<Outcome>, SyncError>);
+
 /// One outbox entry taken for a push.
 struct Taken {
     key: Vec<u8>,
@@ -145,13 +164,28 @@ struct Taken {
 impl<C: Connector> Worker<C> {
     /// Starts the worker task; the CRM queues every change for this platform from now on.
     pub fn spawn(connector: C, crm: Arc<Crm>, mode: SyncMode) -> (Handle, tokio::task::JoinHandle<()>) {
+        Worker::spawn_with(connector, crm, mode, None)
+    }
+
+    /// Like [`Worker::spawn`], also pulling remote changes every `pull_every`
+    /// (and whenever [`Handle::pull_now`] is called, e.g. by a vendor webhook).
+    pub fn spawn_with(
+        connector: C,
+        crm: Arc<Crm>,
+        mode: SyncMode,
+        pull_every: Option<Duration>,
+    ) -> (Handle, tokio::task::JoinHandle<()>) {
         let platform = connector.platform();
         let mut targets = crm.sync_targets();
         if !targets.contains(&platform) {
             targets.push(platform);
             crm.set_sync_targets(targets);
         }
-        let status = load_status(crm.store(), platform);
+        let mut status = load_status(crm.store(), platform);
+        // Pull what changes from now on; the vendor's history is not imported.
+        for kind in [Kind::Contact, Kind::Deal] {
+            status.cursors.entry(kind).or_insert_with(crate::clock::now_ms);
+        }
         let (idle_tx, idle_rx) = watch::channel(false);
         let worker = Arc::new(Worker {
             connector: Arc::new(connector),
@@ -163,6 +197,8 @@ impl<C: Connector> Worker<C> {
             requested: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             request_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             idle: idle_tx,
+            pull_every,
+            pull_requested: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         });
         let handle = Handle {
             platform,
@@ -170,6 +206,7 @@ impl<C: Connector> Worker<C> {
             requested: worker.requested.clone(),
             request_ms: worker.request_ms.clone(),
             idle: idle_rx,
+            pull_requested: worker.pull_requested.clone(),
         };
         let task = tokio::spawn(worker.run());
         (handle, task)
@@ -180,7 +217,14 @@ impl<C: Connector> Worker<C> {
             tracing::error!(platform = self.platform.as_str(), error = %e, "sync outbox recovery failed");
         }
         let mut prepared = false;
+        let mut last_pull = tokio::time::Instant::now();
         loop {
+            let asked = self.pull_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
+            let due = self.pull_every.is_some_and(|every| last_pull.elapsed() >= every);
+            if prepared && (asked || due) {
+                last_pull = tokio::time::Instant::now();
+                self.pull().await;
+            }
             if self.mode == SyncMode::Manual && !self.requested.swap(false, std::sync::atomic::Ordering::SeqCst) {
                 let _ = self.idle.send(true);
                 self.wake.notified().await;
@@ -213,6 +257,30 @@ impl<C: Connector> Worker<C> {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
+        }
+    }
+
+    /// One pull round (see [`super::pull`]); its cursors are stored at once.
+    async fn pull(&self) {
+        let mut cursors = self.status.lock().unwrap_or_else(|p| p.into_inner()).cursors.clone();
+        let result = super::pull::pull_round(&*self.connector, &self.crm, self.platform, &mut cursors).await;
+        let status = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.cursors = cursors;
+            if let Err(e) = &result {
+                status.last_error = Some(format!("pull: {e}"));
+                status.last_error_ms = Some(crate::clock::now_ms());
+            }
+            encode(&*status)
+        };
+        match result {
+            Ok(n) if n > 0 => tracing::info!(platform = self.platform.as_str(), applied = n, "remote changes pulled"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(platform = self.platform.as_str(), error = %e, "pull failed; next round retries"),
+        }
+        let write = Write::Put(TreeName::SyncState, self.platform.as_str().as_bytes().to_vec(), status);
+        if let Err(e) = self.crm.store().commit.commit(vec![write]).await {
+            tracing::error!(error = %e, "storing pull cursors failed");
         }
     }
 
@@ -252,13 +320,8 @@ impl<C: Connector> Worker<C> {
                 let batches: Vec<&[Taken]> = taken.chunks(size).collect();
                 let results =
                     futures_join(batches.iter().map(|batch| self.push_batch(batch)).collect::<Vec<_>>()).await;
-                let mut throttled = None;
-                for (batch, result) in batches.iter().zip(results) {
-                    if let Some(e) = self.settle(batch, result).await? {
-                        throttled = Some(e);
-                    }
-                }
-                if let Some(e) = throttled {
+                let round = batches.iter().copied().zip(results).collect();
+                if let Some(e) = self.settle(round).await? {
                     self.pause_after(&e).await;
                     return Ok(true);
                 }
@@ -338,75 +401,20 @@ impl<C: Connector> Worker<C> {
         Ok(())
     }
 
-    /// Applies one batch's result; returns the throttle error to wait on, if any.
+    /// Applies a round's results (every batch pushed together) in one
+    /// commit; returns the throttle error to wait on, if any.
     async fn settle(
         &self,
-        batch: &[Taken],
-        result: Result<Vec<Outcome>, SyncError>,
+        round: Vec<Pushed<'_>>,
     ) -> Result<Option<SyncError>, WorkerError> {
         let now = crate::clock::now_ms();
-        let mut writes = Vec::with_capacity(batch.len() * 2 + 1);
+        let mut writes = Vec::with_capacity(round.iter().map(|(batch, _)| batch.len() * 2).sum::<usize>() + 1);
         let mut throttled = None;
         {
             let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            match result {
-                Ok(outcomes) if outcomes.len() == batch.len() => {
-                    for (t, outcome) in batch.iter().zip(outcomes) {
-                        match outcome {
-                            Outcome::Done { remote_id } => {
-                                status.sent += 1;
-                                let id_key =
-                                    sync::key(self.platform, t.pushed.record.kind(), &t.pushed.record.local_id());
-                                writes.push(Write::Put(
-                                    TreeName::SyncIds,
-                                    id_key,
-                                    encode(&RemoteRef { remote_id, pushed_ms: now }),
-                                ));
-                                writes.push(remove_if_version(t));
-                            }
-                            Outcome::Retry { reason } => {
-                                status.failed += 1;
-                                writes.push(self.retry_later(t, &reason, false, now));
-                            }
-                            Outcome::Dead { reason } => {
-                                status.dead += 1;
-                                status.last_error = Some(reason.clone());
-                                status.last_error_ms = Some(now);
-                                writes.push(dead(self.platform, t, &reason, now));
-                                writes.push(remove_if_version(t));
-                            }
-                        }
-                    }
-                    status.last_sync_ms = Some(now);
-                }
-                Ok(outcomes) => {
-                    let reason =
-                        format!("the connector answered {} outcomes for {} records", outcomes.len(), batch.len());
-                    status.failed += batch.len() as u64;
-                    status.last_error = Some(reason.clone());
-                    writes.extend(batch.iter().map(|t| self.retry_later(t, &reason, true, now)));
-                }
-                Err(e) => {
-                    status.last_error = Some(e.to_string());
-                    status.last_error_ms = Some(now);
-                    match &e {
-                        SyncError::Throttled { .. } | SyncError::Auth(_) => {
-                            // Not the records' fault: they wait for the platform, unmarked.
-                            writes.extend(batch.iter().map(|t| update_if_version(t, |i| i.pushing = false)));
-                            throttled = Some(e);
-                        }
-                        SyncError::Transient(reason) => {
-                            status.failed += batch.len() as u64;
-                            writes.extend(batch.iter().map(|t| self.retry_later(t, reason, true, now)));
-                        }
-                        SyncError::Permanent(reason) => {
-                            status.dead += batch.len() as u64;
-                            for t in batch {
-                                writes.push(dead(self.platform, t, reason, now));
-                                writes.push(remove_if_version(t));
-                            }
-                        }
-                    }
+            for (batch, result) in round {
+                if let Some(e) = self.settle_batch(&mut status, batch, result, now, &mut writes) {
+                    throttled = Some(e);
                 }
             }
             let request = self.request_ms.load(std::sync::atomic::Ordering::SeqCst);
@@ -417,6 +425,77 @@ impl<C: Connector> Worker<C> {
         }
         self.crm.store().commit.commit(writes).await?;
         Ok(throttled)
+    }
+
+    /// One batch's result as writes and counts; the throttle error, if any.
+    fn settle_batch(
+        &self,
+        status: &mut SyncStatus,
+        batch: &[Taken],
+        result: Result<Vec<Outcome>, SyncError>,
+        now: u64,
+        writes: &mut Vec<Write>,
+    ) -> Option<SyncError> {
+        let mut throttled = None;
+        match result {
+            Ok(outcomes) if outcomes.len() == batch.len() => {
+                for (t, outcome) in batch.iter().zip(outcomes) {
+                    match outcome {
+                        Outcome::Done { remote_id } => {
+                            status.sent += 1;
+                            let id_key = sync::key(self.platform, t.pushed.record.kind(), &t.pushed.record.local_id());
+                            writes.push(Write::Put(
+                                TreeName::SyncIds,
+                                id_key,
+                                encode(&RemoteRef { remote_id, pushed_ms: now }),
+                            ));
+                            writes.push(remove_if_version(t));
+                        }
+                        Outcome::Retry { reason } => {
+                            status.failed += 1;
+                            writes.push(self.retry_later(t, &reason, false, now));
+                        }
+                        Outcome::Dead { reason } => {
+                            status.dead += 1;
+                            status.last_error = Some(reason.clone());
+                            status.last_error_ms = Some(now);
+                            writes.push(dead(self.platform, t, &reason, now));
+                            writes.push(remove_if_version(t));
+                        }
+                    }
+                }
+                status.last_sync_ms = Some(now);
+            }
+            Ok(outcomes) => {
+                let reason = format!("the connector answered {} outcomes for {} records", outcomes.len(), batch.len());
+                status.failed += batch.len() as u64;
+                status.last_error = Some(reason.clone());
+                writes.extend(batch.iter().map(|t| self.retry_later(t, &reason, true, now)));
+            }
+            Err(e) => {
+                status.last_error = Some(e.to_string());
+                status.last_error_ms = Some(now);
+                match &e {
+                    SyncError::Throttled { .. } | SyncError::Auth(_) => {
+                        // Not the records' fault: they wait for the platform, unmarked.
+                        writes.extend(batch.iter().map(|t| update_if_version(t, |i| i.pushing = false)));
+                        throttled = Some(e);
+                    }
+                    SyncError::Transient(reason) => {
+                        status.failed += batch.len() as u64;
+                        writes.extend(batch.iter().map(|t| self.retry_later(t, reason, true, now)));
+                    }
+                    SyncError::Permanent(reason) => {
+                        status.dead += batch.len() as u64;
+                        for t in batch {
+                            writes.push(dead(self.platform, t, reason, now));
+                            writes.push(remove_if_version(t));
+                        }
+                    }
+                }
+            }
+        }
+        throttled
     }
 
     /// The item waits with backoff; `unknown`: the vendor may have applied it.

@@ -485,7 +485,13 @@ impl Crm {
 
     /// The sync outbox entries for what `touched` changed, to commit with it.
     pub fn sync_writes(&self, touched: &Touched, now_ms: u64) -> Vec<Write> {
-        let targets = self.sync_targets();
+        self.sync_writes_except(touched, now_ms, None)
+    }
+
+    /// Like [`Crm::sync_writes`], leaving out the platform a change came from.
+    pub fn sync_writes_except(&self, touched: &Touched, now_ms: u64, except: Option<Platform>) -> Vec<Write> {
+        let mut targets = self.sync_targets();
+        targets.retain(|p| Some(*p) != except);
         if targets.is_empty() {
             return Vec::new();
         }

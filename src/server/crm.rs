@@ -151,3 +151,67 @@ pub async fn sync_now(
         json!({"platform": p.as_str(), "requested": true, "full": req.full, "running": crm.sync_targets().contains(&p)}),
     ))
 }
+
+/// `POST /api/crm/webhooks/hubspot`: HubSpot says records changed. Verified
+/// with the v3 signature (the app's client secret over method, the URL
+/// HubSpot called — `[crm] public_url` + path — body and timestamp); the
+/// worker then pulls, so the usual last-modified-wins rules apply.
+pub async fn hubspot_webhook(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    use crate::connectors::hubspot;
+    let secret = app.config.crm.hubspot.client_secret.as_ref().ok_or(AppError::NotConfigured("HubSpot webhook"))?;
+    let public = app.config.crm.public_url.as_ref().ok_or(AppError::NotConfigured("HubSpot webhook"))?;
+    let called =
+        format!("{}{}", public.as_str().trim_end_matches('/'), uri.path_and_query().map_or("", |p| p.as_str()));
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let valid = hubspot::verify_signature_v3(
+        secret.expose(),
+        "POST",
+        &called,
+        &body,
+        header("x-hubspot-request-timestamp"),
+        header("x-hubspot-signature-v3"),
+        crate::clock::now_ms(),
+    );
+    if !valid {
+        return Err(AppError::Forbidden);
+    }
+    let events = hubspot::parse_webhook(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let pulled = wake_pull(&app, Platform::Hubspot);
+    Ok(Json(json!({"events": events.len(), "pulling": pulled})))
+}
+
+/// `POST /api/crm/webhooks/pipedrive`: Pipedrive's webhooks v2 carry no
+/// signature; they present the Basic credentials set when subscribing.
+pub async fn pipedrive_webhook(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    use crate::connectors::pipedrive;
+    let cfg = &app.config.crm.pipedrive;
+    let (Some(user), Some(password)) = (cfg.webhook_user.as_deref(), cfg.webhook_password.as_ref()) else {
+        return Err(AppError::NotConfigured("Pipedrive webhook"));
+    };
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if !pipedrive::verify_basic_auth(authorization, user, password.expose()) {
+        return Err(AppError::Forbidden);
+    }
+    let event = pipedrive::parse_webhook(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let pulled = wake_pull(&app, Platform::Pipedrive);
+    Ok(Json(json!({"entity": event.meta.entity, "action": event.meta.action, "pulling": pulled})))
+}
+
+fn wake_pull(app: &AppState, platform: Platform) -> bool {
+    match app.connectors.handle(platform) {
+        Some(handle) => {
+            handle.pull_now();
+            true
+        }
+        None => false,
+    }
+}

@@ -62,6 +62,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/export/{file}", get(export::export))
         .route("/api/crm/sync", get(crm::status).post(crm::sync_now))
         .route("/oauth/callback/{platform}", get(crm::oauth_callback))
+        .route("/api/crm/webhooks/hubspot", axum::routing::post(crm::hubspot_webhook))
+        .route("/api/crm/webhooks/pipedrive", axum::routing::post(crm::pipedrive_webhook))
         .route("/api/labels", get(labels::list))
         .route("/api/labels/resync", axum::routing::post(labels::resync))
         .route("/api/labels/trend", get(labels::trend))
