@@ -61,6 +61,16 @@ enum Command {
     },
     /// WhatsApp labels (stop `serve` first: one process owns the data;
     /// while it runs, use `POST /api/labels/resync`).
+    /// Push the CRM to HubSpot, Salesforce or Pipedrive now, with a progress
+    /// bar (stop `serve` first; while it runs, use `#crm sync` or `POST /api/crm/sync`).
+    Sync {
+        /// hubspot | salesforce | pipedrive (default: every platform with a credential).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Push every record, not only what changed since the last sync.
+        #[arg(long)]
+        full: bool,
+    },
     Labels {
         #[command(subcommand)]
         action: LabelsAction,
@@ -98,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Sync { platform, full } => sync(config, platform.as_deref(), full).await,
         Command::Labels { action: LabelsAction::Resync } => {
             let store =
                 juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
@@ -194,4 +205,77 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutdown signal received");
+}
+
+/// `juru sync`: starts the connectors with a credential, queues everything
+/// when `full`, drains with a progress bar and prints a summary per platform.
+async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Result<()> {
+    use juru::connectors::supervisor::{Connectors, SUPPORTED};
+    use juru::crm::settings::Platform;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let only = match platform {
+        Some(text) => Some(
+            Platform::parse(text)
+                .filter(|p| SUPPORTED.contains(p))
+                .with_context(|| format!("`{text}` is not hubspot, salesforce or pipedrive"))?,
+        ),
+        None => None,
+    };
+    let store = juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
+    let crm = Arc::new(juru::crm::Crm::open(
+        &store,
+        config.crm.secret_key.as_ref().map(|k| k.expose()),
+        &config.storage.path,
+    )?);
+    let connectors = Connectors::only(Arc::new(config), crm.clone(), only);
+    connectors.reconcile().await;
+    let platforms = crm.sync_targets();
+    anyhow::ensure!(
+        !platforms.is_empty(),
+        "no credential for {}: #crm auth in WhatsApp, or [crm.<platform>] in config.toml",
+        only.map_or("any platform", |p| p.title())
+    );
+    let handles: Vec<_> = platforms.iter().filter_map(|p| connectors.handle(*p)).collect();
+    for p in &platforms {
+        if full {
+            let n = juru::connectors::worker::enqueue_all(&crm, *p).await?;
+            eprintln!("{}: {n} records queued", p.title());
+        }
+    }
+    for handle in &handles {
+        handle.sync_now();
+    }
+    let queued = || platforms.iter().map(|p| juru::crm::sync::report(crm.store(), *p).queued).sum::<u64>();
+    let total = queued();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // Done when every worker found nothing due twice in a row (what is left
+    // waits for a retry after a failure).
+    let mut quiet = 0;
+    while quiet < 2 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let left = queued();
+        bar.set_length(total.max(left));
+        bar.set_position(total.saturating_sub(left));
+        let sent: u64 = platforms.iter().map(|p| juru::crm::sync::report(crm.store(), *p).sent).sum();
+        bar.set_message(format!("sent {sent}"));
+        quiet = if handles.iter().all(|h| h.is_idle()) { quiet + 1 } else { 0 };
+    }
+    bar.finish_and_clear();
+    connectors.stop();
+    for p in &platforms {
+        let r = juru::crm::sync::report(crm.store(), *p);
+        println!("{}: sent {} · failed {} · dead {} · still queued {}", p.title(), r.sent, r.failed, r.dead, r.queued);
+        if let Some(error) = r.last_error {
+            println!("  last error: {error}");
+        }
+    }
+    drop(crm);
+    store.close();
+    Ok(())
 }

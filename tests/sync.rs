@@ -255,8 +255,7 @@ async fn an_edit_in_hubspot_comes_back_through_a_signed_webhook_and_is_not_echoe
 
     let started = Instant::now();
     loop {
-        let shown =
-            ask(&bot, OWNER, &format!("Q{}", started.elapsed().as_millis()), &format!("#crm deals show D1")).await;
+        let shown = ask(&bot, OWNER, &format!("Q{}", started.elapsed().as_millis()), "#crm deals show D1").await;
         if shown.contains("won") {
             break;
         }
@@ -279,4 +278,44 @@ fn fake_hubspot_sign(secret: &str, path: &str, body: &str, timestamp_ms: u64) ->
         body.as_bytes(),
         timestamp_ms,
     )
+}
+
+#[tokio::test]
+async fn juru_sync_full_pushes_everything_and_prints_a_summary() {
+    let fake = FakeHubspot::start(HubspotOptions::default()).await;
+    // Records made while no connector was configured.
+    let mut bot = TestBot::with_config(&config("")).await;
+    ask(&bot, A, "A1", "Hi").await;
+    ask(&bot, B, "B1", "Hi").await;
+    bot.stop().await;
+    let db = bot.db_path();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[storage]\npath = \"{}\"\n[crm.hubspot]\nbase_url = \"{}\"\ntoken = \"pat-test-token\"\nmode = \"manual\"\npull_secs = 0\n",
+            db.display(),
+            fake.url()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
+            .current_dir(dir.path())
+            .args(["sync", "--platform", "hubspot", "--full"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("HubSpot: sent 2 · failed 0 · dead 0 · still queued 0"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let contacts = fake.count_by_our_id("contacts");
+    assert_eq!((contacts.get(A), contacts.get(B)), (Some(&1), Some(&1)));
+    assert_eq!(fake.violations(), Vec::<String>::new());
 }

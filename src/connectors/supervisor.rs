@@ -29,6 +29,8 @@ struct Running {
 }
 
 pub struct Connectors {
+    /// `juru sync --platform P`: only that one.
+    only: Option<Platform>,
     config: Arc<Config>,
     crm: Arc<Crm>,
     running: Mutex<HashMap<Platform, Running>>,
@@ -38,7 +40,18 @@ pub struct Connectors {
 
 impl Connectors {
     pub fn new(config: Arc<Config>, crm: Arc<Crm>) -> Arc<Connectors> {
-        Arc::new(Connectors { config, crm, running: Mutex::new(HashMap::new()), handled: Mutex::new(HashMap::new()) })
+        Connectors::only(config, crm, None)
+    }
+
+    /// Connectors of one platform (or all with `None`), for `juru sync`.
+    pub fn only(config: Arc<Config>, crm: Arc<Crm>, only: Option<Platform>) -> Arc<Connectors> {
+        Arc::new(Connectors {
+            only,
+            config,
+            crm,
+            running: Mutex::new(HashMap::new()),
+            handled: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Reconciles now, then whenever CRM settings change.
@@ -67,7 +80,7 @@ impl Connectors {
 
     pub async fn reconcile(&self) {
         let mut initial = Vec::new();
-        for platform in SUPPORTED {
+        for platform in SUPPORTED.into_iter().filter(|p| self.only.is_none_or(|only| only == *p)) {
             let credential = self.credential(platform);
             let mapping: FieldMapping = self.crm.setting(&mapping_key(platform)).unwrap_or_default();
             let started_with =

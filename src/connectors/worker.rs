@@ -117,6 +117,11 @@ impl Handle {
         self.request_ms.fetch_max(at_ms, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The worker found nothing due and waits.
+    pub fn is_idle(&self) -> bool {
+        *self.idle.borrow()
+    }
+
     /// Resolves when the outbox is empty of due items and the worker waits.
     pub async fn idle(&self) {
         let mut idle = self.idle.clone();
@@ -403,10 +408,7 @@ impl<C: Connector> Worker<C> {
 
     /// Applies a round's results (every batch pushed together) in one
     /// commit; returns the throttle error to wait on, if any.
-    async fn settle(
-        &self,
-        round: Vec<Pushed<'_>>,
-    ) -> Result<Option<SyncError>, WorkerError> {
+    async fn settle(&self, round: Vec<Pushed<'_>>) -> Result<Option<SyncError>, WorkerError> {
         let now = crate::clock::now_ms();
         let mut writes = Vec::with_capacity(round.iter().map(|(batch, _)| batch.len() * 2).sum::<usize>() + 1);
         let mut throttled = None;
