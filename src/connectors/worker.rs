@@ -400,8 +400,23 @@ impl<C: Connector> Worker<C> {
     }
 
     /// Durably marks the items as being pushed (see the module docs).
+    /// Whatever version the item has by now: a change that came in since it
+    /// was taken must still count as possibly pushed after a crash.
     async fn mark_pushing(&self, taken: &[Taken]) -> Result<(), WorkerError> {
-        let writes = taken.iter().map(|t| update_if_version(t, |item| item.pushing = true)).collect();
+        let writes = taken
+            .iter()
+            .map(|t| {
+                Write::Update(
+                    TreeName::SyncOutbox,
+                    t.key.clone(),
+                    Box::new(|old| {
+                        let mut item: SyncItem = decode(old?).ok()?;
+                        item.pushing = true;
+                        Some(encode(&item))
+                    }),
+                )
+            })
+            .collect();
         self.crm.store().commit.commit(writes).await?;
         Ok(())
     }
