@@ -68,9 +68,23 @@ impl Limiter {
         inner.paused_until = Some(inner.paused_until.map_or(until, |u| u.max(until)));
     }
 
-    /// The vendor's own count: none left means wait for its reset.
+    /// The vendor's own count: none left means wait for its reset — unless
+    /// our own log is full too, then it already holds the next request back
+    /// exactly until the oldest one leaves the window (a pause of a whole
+    /// window from now would waste most of one).
     pub fn observe(&self, remaining: Option<u64>, reset: Option<Duration>) {
-        if remaining == Some(0) {
+        if remaining != Some(0) {
+            return;
+        }
+        let full = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            while inner.sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                inner.sent.pop_front();
+            }
+            self.max > 0 && inner.sent.len() >= self.max
+        };
+        if !full {
             self.pause(reset.unwrap_or(self.window));
         }
     }
@@ -111,5 +125,17 @@ mod tests {
         limiter.observe(Some(4), None);
         limiter.acquire().await;
         assert_eq!(start.elapsed().as_secs(), 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn none_left_with_our_own_log_full_waits_only_for_the_oldest_to_leave() {
+        let limiter = Limiter::new(2, Duration::from_secs(10));
+        let start = Instant::now();
+        limiter.acquire().await;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        limiter.acquire().await;
+        limiter.observe(Some(0), Some(Duration::from_secs(10)));
+        limiter.acquire().await;
+        assert_eq!(start.elapsed().as_secs(), 10, "not 14: the first request leaves the window at 10 s");
     }
 }
