@@ -264,29 +264,7 @@ pub fn parse_time(text: &str) -> Option<u64> {
     if let Ok(ms) = text.parse::<u64>() {
         return Some(ms);
     }
-    let (date, time) = text.strip_suffix('Z').unwrap_or(text).split_once('T')?;
-    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (date.next()??, date.next()??, date.next()??);
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let mut clock = clock.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (h, min, s) = (clock.next()??, clock.next()??, clock.next().flatten().unwrap_or(0));
-    let milli: u64 = format!("{:0<3}", fraction.get(..3).unwrap_or(fraction)).parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || min > 59 || s > 60 {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    let ms = u64::try_from(days).ok()? * 86_400_000 + h * 3_600_000 + min * 60_000 + s * 1000 + milli;
-    Some(ms)
-}
-
-/// Howard Hinnant's civil date → days since the epoch.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::clock::parse_instant_ms(text)
 }
 
 #[cfg(test)]

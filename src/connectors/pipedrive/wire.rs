@@ -356,41 +356,7 @@ pub fn rfc3339(ms: u64) -> String {
 /// Reads `2026-11-23T03:00:00Z` / `…+07:00` / `…​.123Z` (v2) and
 /// `2026-11-23 03:00:00` (v1, UTC) into ms.
 pub fn parse_time(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = s.get(19..).unwrap_or("");
-    let mut millis = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-        millis = format!("{:0<3}", digits).get(..3)?.parse().ok()?;
-        rest = &frac[digits.len()..];
-    }
-    let offset_s = match rest {
-        "" | "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o.get(1..3)?.parse::<i64>().ok()? * 3600 + o.get(4..6)?.parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let total = (days * 86_400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + millis;
-    u64::try_from(total).ok()
-}
-
-/// Howard Hinnant's civil date → days since the epoch.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::clock::parse_instant_ms(s)
 }
 
 #[cfg(test)]

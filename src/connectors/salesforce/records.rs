@@ -326,42 +326,7 @@ pub fn soql_datetime(ms: u64) -> String {
 /// Salesforce's datetimes (`2026-11-24T01:02:03.000+0000`, also `Z` and
 /// `+07:00` forms) to ms since the epoch.
 pub fn parse_datetime(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (date, rest) = text.split_once('T')?;
-    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let zone_at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
-    let (clock, zone) = rest.split_at(zone_at);
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
-    let mut parts = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (h, min, s) = (parts.next()??, parts.next()??, parts.next().unwrap_or(Some(0))?);
-    let milli: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
-    let offset_min = match zone {
-        "" | "Z" => 0,
-        z => {
-            let sign = if z.starts_with('-') { -1 } else { 1 };
-            let z = z[1..].replace(':', "");
-            let (oh, om) = (z.get(..2)?.parse::<i64>().ok()?, z.get(2..4).unwrap_or("00").parse::<i64>().ok()?);
-            sign * (oh * 60 + om)
-        }
-    };
-    let days = days_from_civil(y, m, d);
-    let ms = ((days * 24 + h) * 60 + min - offset_min) * 60_000 + s * 1000 + milli;
-    u64::try_from(ms).ok()
-}
-
-/// Howard Hinnant's civil date → days since the epoch.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::clock::parse_instant_ms(text)
 }
 
 #[cfg(test)]
