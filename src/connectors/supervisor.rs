@@ -146,6 +146,13 @@ impl Connectors {
     /// Config first (an operator's explicit choice), then what `#crm auth` stored.
     pub fn credential(&self, platform: Platform) -> Option<Credential> {
         let crm = &self.config.crm;
+        let stored = match self.crm.secret(platform) {
+            Ok(stored) => stored.map(|s| Credential::from_stored(&s)),
+            Err(e) => {
+                tracing::error!(platform = platform.as_str(), error = %e, "stored credential unreadable");
+                None
+            }
+        };
         let configured = match platform {
             Platform::Hubspot => crm.hubspot.token.as_ref().map(|t| Credential::ApiKey(t.expose().to_string())),
             Platform::Pipedrive => crm.pipedrive.api_token.as_ref().map(|t| Credential::ApiKey(t.expose().to_string())),
@@ -161,17 +168,14 @@ impl Connectors {
                         ..Tokens::default()
                     })
                 })
-                .filter(|_| self.crm.secret(platform).ok().flatten().is_none())
             }
             _ => None,
         };
-        configured.or_else(|| match self.crm.secret(platform) {
-            Ok(stored) => stored.map(|s| Credential::from_stored(&s)),
-            Err(e) => {
-                tracing::error!(platform = platform.as_str(), error = %e, "stored credential unreadable");
-                None
-            }
-        })
+        match platform {
+            // Salesforce's config names a flow, not a credential: tokens it already got come first.
+            Platform::Salesforce => stored.or(configured),
+            _ => configured.or(stored),
+        }
     }
 
     /// Refreshed tokens are sealed and stored at once (a rotated refresh token

@@ -254,7 +254,7 @@ impl<C: Connector> Worker<C> {
                 Ok(false) => {
                     let _ = self.idle.send(true);
                     if self.mode == SyncMode::Realtime {
-                        let _ = tokio::time::timeout(self.next_due_in(), self.wake.notified()).await;
+                        let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
                     }
                 }
                 Err(e) => {
@@ -305,18 +305,16 @@ impl<C: Connector> Worker<C> {
         Ok(())
     }
 
-    /// How long until the earliest waiting item is due (capped).
-    fn next_due_in(&self) -> Duration {
-        IDLE_POLL
-    }
-
     /// One round over every kind. `Ok(true)` when something was pushed.
     async fn drain_once(&self) -> Result<bool, WorkerError> {
         let mut any = false;
         for kind in Kind::ALL {
             loop {
                 let size = self.connector.batch_size(kind).max(1);
-                let taken = self.take(kind, size * PARALLEL_BATCHES)?;
+                let (taken, gone) = self.take(kind, size * PARALLEL_BATCHES)?;
+                if !gone.is_empty() {
+                    self.crm.store().commit.commit(gone).await?;
+                }
                 if taken.is_empty() {
                     break;
                 }
@@ -342,7 +340,9 @@ impl<C: Connector> Worker<C> {
     }
 
     /// Up to `limit` due items of `kind`, with their records read now.
-    fn take(&self, kind: Kind, limit: usize) -> Result<Vec<Taken>, WorkerError> {
+    /// Also the removals of items whose record was deleted locally since
+    /// (unless the record came back meanwhile: a newer version stays).
+    fn take(&self, kind: Kind, limit: usize) -> Result<(Vec<Taken>, Vec<Write>), WorkerError> {
         let store = self.crm.store();
         let now = crate::clock::now_ms();
         let ids = StoredIds { store, platform: self.platform };
@@ -362,23 +362,13 @@ impl<C: Connector> Worker<C> {
                     taken.push(Taken { key: key.to_vec(), item, pushed });
                 }
                 // Deleted locally since: nothing to push.
-                None => gone.push((key.to_vec(), item.version)),
+                None => gone.push(remove_if_version(key.to_vec(), item.version)),
             }
             if taken.len() >= limit {
                 break;
             }
         }
-        for (key, version) in gone {
-            // Gone unless a new version (the record came back) arrived meanwhile.
-            let unchanged = store
-                .sync_outbox
-                .get(&key)?
-                .is_some_and(|b| decode::<SyncItem>(&b).is_ok_and(|i| i.version == version));
-            if unchanged {
-                store.sync_outbox.compare_and_swap(&key, store.sync_outbox.get(&key)?, None::<&[u8]>)?.ok();
-            }
-        }
-        Ok(taken)
+        Ok((taken, gone))
     }
 
     /// The record as the CRM holds it now.
@@ -466,7 +456,7 @@ impl<C: Connector> Worker<C> {
                                 id_key,
                                 encode(&RemoteRef { remote_id, pushed_ms: now }),
                             ));
-                            writes.push(remove_if_version(t));
+                            writes.push(remove_if_version(t.key.clone(), t.item.version));
                         }
                         Outcome::Retry { reason } => {
                             status.failed += 1;
@@ -477,7 +467,7 @@ impl<C: Connector> Worker<C> {
                             status.last_error = Some(reason.clone());
                             status.last_error_ms = Some(now);
                             writes.push(dead(self.platform, t, &reason, now));
-                            writes.push(remove_if_version(t));
+                            writes.push(remove_if_version(t.key.clone(), t.item.version));
                         }
                     }
                 }
@@ -506,7 +496,7 @@ impl<C: Connector> Worker<C> {
                         status.dead += batch.len() as u64;
                         for t in batch {
                             writes.push(dead(self.platform, t, reason, now));
-                            writes.push(remove_if_version(t));
+                            writes.push(remove_if_version(t.key.clone(), t.item.version));
                         }
                     }
                 }
@@ -564,11 +554,10 @@ fn update_if_version(t: &Taken, f: impl Fn(&mut SyncItem) + Send + 'static) -> W
 }
 
 /// Removes the item only if no newer change replaced it meanwhile.
-fn remove_if_version(t: &Taken) -> Write {
-    let version = t.item.version;
+fn remove_if_version(key: Vec<u8>, version: u64) -> Write {
     Write::RemoveIf(
         TreeName::SyncOutbox,
-        t.key.clone(),
+        key,
         Box::new(move |bytes| decode::<SyncItem>(bytes).is_ok_and(|i| i.version == version)),
     )
 }
