@@ -7,10 +7,11 @@ use crate::crm::nurture::is_opt_out;
 
 use crate::channel::{ChatId, Content, Inbound, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+pub use crate::sales::brain::Intent;
 pub use crate::sales::brain::llm::HistoryLine;
 pub use crate::sales::lead::LeadRecord;
-pub use crate::sales::state::PendingTurn;
-pub use crate::sales::{ChatState, Sales, TurnRecord};
+pub use crate::sales::state::{IntentTally, PendingTurn, Tally};
+pub use crate::sales::{ChatState, Phase, Sales, TurnRecord};
 use crate::texts;
 
 /// The bot's standing settings, derived from `[bot]` once at start.

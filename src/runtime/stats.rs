@@ -46,10 +46,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::router::ChatState;
-use crate::sales::Phase;
-use crate::sales::brain::Intent;
-use crate::sales::state::{IntentTally, Tally};
+use crate::router::{ChatState, Intent, IntentTally, Phase, Tally};
 use crate::store::{Store, StoreError, decode};
 
 /// "Active" means an inbound message within this window.
@@ -483,7 +480,7 @@ pub(crate) fn last_inbound_text(store: &Store, chat: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sales::TurnRecord;
+    use crate::router::TurnRecord;
 
     fn turn(phase_after: Phase, intent: Intent, handover: bool) -> TurnRecord {
         TurnRecord {
