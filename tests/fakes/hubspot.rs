@@ -143,6 +143,12 @@ struct Inner {
     injected: VecDeque<(Failure, usize)>,
     properties: HashMap<String, Vec<Property>>,
     records: HashMap<String, Vec<StoredRecord>>,
+    /// (object, unique property, value) → position in `records`: HubSpot
+    /// upserts through a unique-value index too, and a scan here would
+    /// make the fake, not juru, the benchmark's bottleneck.
+    by_unique: HashMap<(String, String, String), usize>,
+    /// (object, HubSpot id) of every record.
+    record_ids: HashSet<(String, String)>,
     associations: Vec<(String, String, String, String)>,
     next_id: u64,
     last_ms: u64,
@@ -328,7 +334,7 @@ impl FakeHubspot {
             updated_ms: now,
         };
         touch(object, &mut record, now);
-        inner.records.entry(object.to_string()).or_default().push(record);
+        inner.store(object, record);
         id
     }
 
@@ -339,6 +345,19 @@ impl FakeHubspot {
 }
 
 impl Inner {
+    /// Adds a new record and indexes its id and property values (the fake
+    /// never changes a record's unique property once set). Its position.
+    fn store(&mut self, object: &str, record: StoredRecord) -> usize {
+        let list = self.records.entry(object.to_string()).or_default();
+        let at = list.len();
+        self.record_ids.insert((object.to_string(), record.id.clone()));
+        for (property, value) in &record.properties {
+            self.by_unique.entry((object.to_string(), property.clone(), value.clone())).or_insert(at);
+        }
+        list.push(record);
+        at
+    }
+
     /// A strictly increasing "now", so every write has its own modified time.
     fn tick(&mut self) -> u64 {
         self.last_ms = now_ms().max(self.last_ms + 1);
@@ -788,8 +807,7 @@ fn upsert(inner: &mut Inner, object: &str, body: &Value, partial: bool) -> Reply
             continue;
         }
         let now = inner.tick();
-        let records = inner.records.entry(object.to_string()).or_default();
-        let existing = records.iter().position(|r| r.properties.get(&id_property) == Some(&id));
+        let existing = inner.by_unique.get(&(object.to_string(), id_property.clone(), id.clone())).copied();
         let (index, new) = match existing {
             Some(at) => (at, false),
             None => {
@@ -797,9 +815,8 @@ fn upsert(inner: &mut Inner, object: &str, body: &Value, partial: bool) -> Reply
                     inner.violation("notes batch/upsert: a new note without hs_timestamp".into());
                 }
                 let rid = inner.new_id();
-                let records = inner.records.entry(object.to_string()).or_default();
-                records.push(StoredRecord { id: rid, properties: BTreeMap::new(), created_ms: now, updated_ms: now });
-                (records.len() - 1, true)
+                let properties = BTreeMap::from([(id_property.clone(), id.clone())]);
+                (inner.store(object, StoredRecord { id: rid, properties, created_ms: now, updated_ms: now }), true)
             }
         };
         let records = inner.records.entry(object.to_string()).or_default();
@@ -892,7 +909,7 @@ fn associate(inner: &mut Inner, from: &str, to: &str, body: &Value) -> Reply {
             inner.violation(format!("associate {from} → {to}: input {input} lacks from.id / to.id strings"));
             continue;
         };
-        let exists = |object: &str, id: &str| inner.records.get(object).is_some_and(|rs| rs.iter().any(|r| r.id == id));
+        let exists = |object: &str, id: &str| inner.record_ids.contains(&(object.to_string(), id.to_string()));
         let missing = [(from, &from_id), (to, &to_id)].into_iter().find(|(o, id)| !exists(o, id));
         if let Some((object, id)) = missing {
             errors.push(json!({"status": "error", "category": "VALIDATION_ERROR",
