@@ -101,18 +101,22 @@ async fn contacts_and_deals_reach_hubspot_once_with_their_stage_and_links() {
 #[tokio::test]
 async fn a_refused_record_is_dead_lettered_with_hubspots_message_and_the_rest_goes_on() {
     let fake = FakeHubspot::start(HubspotOptions::default()).await;
-    let bot = TestBot::with_config(&hubspot(&fake, "")).await;
+    // Manual mode: C and D change before a sync, so they go in one batch
+    // (realtime would push each change on its own at once).
+    let bot = TestBot::with_config(&hubspot(&fake, "mode = \"manual\"")).await;
     ask(&bot, A, "A1", "Hi").await;
-    until("A is in HubSpot", || fake.count_by_our_id("contacts").contains_key(A)).await;
-    // The next batch: every other record refused (INVALID_EMAIL), then two 503s.
+    drained(&bot, "hubspot").await;
+    assert!(fake.count_by_our_id("contacts").contains_key(A), "A is in HubSpot");
+    // Two 503s, then the batch goes through.
     fake.inject(fake_hubspot::Failure::ServerError, 2);
     ask(&bot, C, "C1", "Hi").await;
     ask(&bot, D, "D1", "Hi").await;
-    until("C and D are settled", || fake.count_by_our_id("contacts").len() == 3).await;
     let report = drained(&bot, "hubspot").await;
+    assert_eq!(fake.count_by_our_id("contacts").len(), 3, "C and D are settled");
     assert!(report.contains("dead 0") && report.contains("failed"), "{report}");
     assert!(report.contains("503"), "the last error is shown: {report}");
 
+    // The next batch: every other record refused (INVALID_EMAIL).
     fake.inject(fake_hubspot::Failure::PartialFailure, 1);
     ask(&bot, OWNER, "E1", &format!("#crm contacts set {C} email budi@example.com")).await;
     ask(&bot, OWNER, "E2", &format!("#crm contacts set {D} email sari@example.com")).await;
@@ -157,6 +161,46 @@ async fn what_could_not_be_pushed_survives_a_restart_and_goes_once_the_vendor_is
     .await;
     drained(&bot, "pipedrive").await;
     assert!(fake.count_by_our_id("persons").values().all(|n| *n == 1));
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn deals_queued_with_their_contacts_go_after_them_and_link_to_them() {
+    // One call per record and several at once: without waiting for its
+    // contact to settle, a deal taken while that contact is still in flight
+    // would go without `person_id`.
+    let fake =
+        FakePipedrive::start(PipedriveOptions { latency: Duration::from_millis(30), ..Default::default() }).await;
+    let bot = TestBot::with_config(&config(&format!(
+        "[crm.pipedrive]\nbase_url = \"{}\"\napi_token = \"{}\"\npull_secs = 0\nrequests_per_2s = 480\nmode = \"manual\"\n",
+        fake.url(),
+        fake_pipedrive::API_TOKEN
+    )))
+    .await;
+    let phones: Vec<String> = (0..12).map(|i| format!("62812000009{i:02}")).collect();
+    for (i, phone) in phones.iter().enumerate() {
+        ask(&bot, phone, &format!("P{i}"), "Hi").await;
+        let command = format!("#crm deals create --title \"Umroh {i}\" --value 1000000 --contact {phone}");
+        let created = ask(&bot, OWNER, &format!("N{i}"), &command).await;
+        assert!(created.contains(&format!("D{}", i + 1)), "{created}");
+    }
+    let report = drained(&bot, "pipedrive").await;
+    assert!(report.contains("dead 0"), "{report}");
+
+    let key = fake.id_field_key("personFields").expect("the juru id field");
+    let persons: std::collections::HashMap<String, u64> = fake
+        .records("persons")
+        .iter()
+        .filter_map(|p| Some((p["custom_fields"][&key].as_str()?.to_string(), p["id"].as_u64()?)))
+        .collect();
+    let deal_key = fake.id_field_key("dealFields").expect("the juru id field of deals");
+    let deals = fake.records("deals");
+    assert_eq!(deals.len(), phones.len(), "one deal each");
+    for deal in &deals {
+        let ours = deal["custom_fields"][&deal_key].as_str().unwrap_or_default();
+        let n: usize = ours.trim_start_matches('D').parse().expect("our deal id");
+        assert_eq!(deal["person_id"].as_u64(), Some(persons[&phones[n - 1]]), "{ours} links its contact: {deal}");
+    }
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
 

@@ -65,6 +65,27 @@ impl Record {
             Record::Activity(a) => format!("A{}", a.seq),
         }
     }
+
+    /// The records this one links to, pushed before it so that their remote
+    /// ids are known: a company's parent, a contact's company, a deal's
+    /// contact and company, an activity's contact and deal.
+    pub fn parents(&self) -> Vec<(Kind, String)> {
+        let company = |id: &Option<String>| id.iter().map(|c| (Kind::Company, c.clone())).collect::<Vec<_>>();
+        match self {
+            Record::Company(c) => company(&c.parent),
+            Record::Contact(c) => company(&c.company),
+            Record::Deal(d) => {
+                let mut parents = company(&d.company);
+                parents.extend(d.contact.iter().map(|c| (Kind::Contact, c.clone())));
+                parents
+            }
+            Record::Activity(a) => {
+                let mut parents = vec![(Kind::Contact, a.contact.clone())];
+                parents.extend(a.deal.map(|d| (Kind::Deal, format!("D{d}"))));
+                parents
+            }
+        }
+    }
 }
 
 /// One record to push and what the worker knows of it.

@@ -1,5 +1,8 @@
-//! One worker per platform drains the sync outbox: kind by kind (parents
-//! first), in batches of the connector's size, a few batches at a time.
+//! One worker per platform drains the sync outbox, parents first, in
+//! batches of the connector's size, several in flight at once and the next
+//! ones marked ahead, so that neither the vendor nor our disk waits on the
+//! other (see [`Worker::drain_once`]). A record waits while one it links to
+//! is still on its way, so its parent's remote id is known when it goes.
 //!
 //! - Done: the remote id is stored and the item removed, in one commit —
 //!   unless the record changed while it was being pushed (its version moved
@@ -16,17 +19,19 @@
 //!   lost across restarts or a `kill -9` mid-batch: an item leaves the
 //!   outbox only in the commit that records its remote id.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use super::{Connector, Item, Outcome, Record, RemoteIds, SyncError};
 use crate::config::SyncMode;
 use crate::crm::Crm;
 use crate::crm::settings::Platform;
 use crate::crm::sync::{self, DeadSync, Kind, RemoteRef, SyncItem, SyncStatus, load_status};
-use crate::store::{Store, StoreError, TreeName, Write, decode, encode};
+use crate::store::{Committed, Store, StoreError, TreeName, Write, decode, encode};
 
 /// Batches of one kind in flight at once.
 const PARALLEL_BATCHES: usize = 4;
@@ -44,38 +49,39 @@ pub enum WorkerError {
     Sled(#[from] sled::Error),
 }
 
-/// Queues every local record for `platform` (`--full`). Returns how many.
+/// Records queued per commit by [`enqueue_all`]: small transactions, and
+/// a running worker starts on the first chunk while the rest is queued.
+const ENQUEUE_CHUNK: usize = 2_000;
+
+/// Queues every local record for `platform` (`--full`), parents first.
+/// Returns how many.
 pub async fn enqueue_all(crm: &Crm, platform: Platform) -> Result<u64, WorkerError> {
     let store = crm.store();
     let now = crate::clock::now_ms();
-    let mut writes = Vec::new();
-    let mut total = 0u64;
+    let mut queue = Enqueue { crm, writes: Vec::with_capacity(ENQUEUE_CHUNK), total: 0 };
     for entry in store.companies.iter() {
         let (key, _) = entry?;
-        writes.push(sync::enqueue(platform, Kind::Company, &String::from_utf8_lossy(&key), now));
+        queue.push(sync::enqueue(platform, Kind::Company, &String::from_utf8_lossy(&key), now)).await?;
     }
     for entry in store.contacts.iter() {
         let (key, _) = entry?;
-        writes.push(sync::enqueue(platform, Kind::Contact, &String::from_utf8_lossy(&key), now));
+        queue.push(sync::enqueue(platform, Kind::Contact, &String::from_utf8_lossy(&key), now)).await?;
     }
     for entry in store.deals.iter() {
         let (key, _) = entry?;
         if let Ok(id) = <[u8; 8]>::try_from(key.as_ref()) {
-            writes.push(sync::enqueue(platform, Kind::Deal, &format!("D{}", u64::from_be_bytes(id)), now));
+            queue.push(sync::enqueue(platform, Kind::Deal, &format!("D{}", u64::from_be_bytes(id)), now)).await?;
         }
     }
     for entry in store.activities.iter() {
         let (_, value) = entry?;
         if let Ok(activity) = decode::<crate::crm::activity::Activity>(&value) {
-            writes.push(sync::enqueue(platform, Kind::Activity, &crate::crm::activity_sync_id(&activity), now));
+            let id = crate::crm::activity_sync_id(&activity);
+            queue.push(sync::enqueue(platform, Kind::Activity, &id, now)).await?;
         }
     }
-    // Chunks keep each transaction small.
-    while !writes.is_empty() {
-        let rest = writes.split_off(writes.len().min(2_000));
-        total += writes.len() as u64;
-        store.commit.commit(std::mem::replace(&mut writes, rest)).await?;
-    }
+    queue.flush().await?;
+    let total = queue.total;
     // The platform has been synced from now on (even an empty CRM).
     let status = Write::Update(
         TreeName::SyncState,
@@ -84,6 +90,34 @@ pub async fn enqueue_all(crm: &Crm, platform: Platform) -> Result<u64, WorkerErr
     );
     store.commit.commit(vec![status]).await?;
     Ok(total)
+}
+
+/// [`enqueue_all`]'s writes, committed a chunk at a time.
+struct Enqueue<'a> {
+    crm: &'a Crm,
+    writes: Vec<Write>,
+    total: u64,
+}
+
+impl Enqueue<'_> {
+    async fn push(&mut self, write: Write) -> Result<(), WorkerError> {
+        self.writes.push(write);
+        if self.writes.len() >= ENQUEUE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), WorkerError> {
+        if self.writes.is_empty() {
+            return Ok(());
+        }
+        let writes = std::mem::replace(&mut self.writes, Vec::with_capacity(ENQUEUE_CHUNK));
+        self.total += writes.len() as u64;
+        self.crm.store().commit.commit(writes).await?;
+        self.crm.outbox_touched();
+        Ok(())
+    }
 }
 
 /// Controls of a running worker.
@@ -157,7 +191,26 @@ impl RemoteIds for StoredIds<'_> {
 }
 
 /// A batch and what its push returned.
-type Pushed<'a> = (&'a [Taken], Result<Vec<Outcome>, SyncError>);
+type Pushed = (Vec<Taken>, Result<Vec<Outcome>, SyncError>);
+
+/// The commit under way in [`Worker::drain_once`].
+struct Commit {
+    done: Committed,
+    /// Keys whose results it stores: taken again once it is done.
+    settled: Vec<Vec<u8>>,
+    /// Batches it marks `pushing`: ready to go once it is done.
+    marked: Vec<Vec<Taken>>,
+}
+
+/// What [`Worker::take`] found.
+struct Took {
+    batches: Vec<Vec<Taken>>,
+    gone: Vec<Write>,
+    /// Nothing else is due now: no item left behind, none waiting on a parent.
+    exhausted: bool,
+    /// The first key not looked at, when the walk stopped early.
+    resume: Option<Vec<u8>>,
+}
 
 /// One outbox entry taken for a push.
 struct Taken {
@@ -223,6 +276,7 @@ impl<C: Connector> Worker<C> {
         }
         let mut prepared = false;
         let mut last_pull = tokio::time::Instant::now();
+        let mut outbox = self.crm.outbox_changes();
         loop {
             let asked = self.pull_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
             let due = self.pull_every.is_some_and(|every| last_pull.elapsed() >= every);
@@ -254,7 +308,12 @@ impl<C: Connector> Worker<C> {
                 Ok(false) => {
                     let _ = self.idle.send(true);
                     if self.mode == SyncMode::Realtime {
-                        let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
+                        // New changes wake it at once; the poll finds items whose backoff ended.
+                        tokio::select! {
+                            _ = self.wake.notified() => {}
+                            Ok(()) = outbox.changed() => {}
+                            _ = tokio::time::sleep(IDLE_POLL) => {}
+                        }
                     }
                 }
                 Err(e) => {
@@ -305,70 +364,195 @@ impl<C: Connector> Worker<C> {
         Ok(())
     }
 
-    /// One round over every kind. `Ok(true)` when something was pushed.
-    async fn drain_once(&self) -> Result<bool, WorkerError> {
+    /// Pushes every due item, parents first, with up to
+    /// [`PARALLEL_BATCHES`] batches in flight and as many more marked
+    /// `pushing` and ready to go. When a batch answers, a ready one goes out
+    /// at once; the answer's results and the marks of the batches taken in
+    /// its place go in the next commit, which runs while the pushes are in
+    /// flight: the vendor never waits on our disk. A record waits while one
+    /// it links to is on its way (see [`Worker::take`]); the next kind starts
+    /// as soon as the previous one has nothing left to send. After a throttle
+    /// nothing new goes out: the batches in flight are settled, the ready
+    /// ones unmarked, and the worker pauses. `Ok(true)` when something was
+    /// pushed.
+    async fn drain_once(self: &Arc<Self>) -> Result<bool, WorkerError> {
+        let mut in_flight: JoinSet<Result<Vec<Outcome>, SyncError>> = JoinSet::new();
+        // Batches out, by their task.
+        let mut out: HashMap<tokio::task::Id, Vec<Taken>> = HashMap::new();
+        // Marked durably, not sent yet.
+        let mut ready: VecDeque<Vec<Taken>> = VecDeque::new();
+        let mut committing: Option<Commit> = None;
+        // Keys taken and not settled yet: not taken again, and their
+        // children wait.
+        let mut busy: HashSet<Vec<u8>> = HashSet::new();
+        let mut answered: Vec<Pushed> = Vec::new();
+        // Nothing more was due at the last look; new changes reopen it.
+        let mut exhausted = false;
+        // Where the next take goes on (the walk resumes rather than passing
+        // over everything busy again); `None`: from the start.
+        let mut resume: Option<Vec<u8>> = None;
+        let mut outbox = self.crm.outbox_changes();
+        let mut throttled = None;
         let mut any = false;
-        for kind in Kind::ALL {
-            loop {
-                let size = self.connector.batch_size(kind).max(1);
-                let (taken, gone) = self.take(kind, size * PARALLEL_BATCHES)?;
-                if !gone.is_empty() {
-                    self.crm.store().commit.commit(gone).await?;
-                }
-                if taken.is_empty() {
-                    break;
-                }
+        loop {
+            while throttled.is_none() && in_flight.len() < PARALLEL_BATCHES {
+                let Some(batch) = ready.pop_front() else { break };
+                let items: Vec<Item> = batch.iter().map(|t| t.pushed.clone()).collect();
+                let worker = self.clone();
+                let task = in_flight.spawn(async move {
+                    let ids = StoredIds { store: worker.crm.store(), platform: worker.platform };
+                    worker.connector.push(&items, &ids).await
+                });
+                out.insert(task.id(), batch);
                 any = true;
-                self.mark_pushing(&taken).await?;
-                let batches: Vec<&[Taken]> = taken.chunks(size).collect();
-                let results =
-                    futures_join(batches.iter().map(|batch| self.push_batch(batch)).collect::<Vec<_>>()).await;
-                let round = batches.iter().copied().zip(results).collect();
-                if let Some(e) = self.settle(round).await? {
-                    self.pause_after(&e).await;
-                    return Ok(true);
+                // A task spawned here waits in this thread's LIFO slot,
+                // which no other thread steals: let it send its request
+                // before the commit work below.
+                tokio::task::yield_now().await;
+            }
+            if committing.is_none() {
+                let mut writes = Vec::new();
+                let settled: Vec<Vec<u8>> =
+                    answered.iter().flat_map(|(batch, _)| batch.iter().map(|t| t.key.clone())).collect();
+                if !answered.is_empty()
+                    && let Some(e) = self.settle(std::mem::take(&mut answered), &mut writes)
+                {
+                    throttled = Some(e);
+                }
+                let mut batches = Vec::new();
+                // At most a round per take: the first batches go out sooner.
+                let wanted = (2 * PARALLEL_BATCHES).saturating_sub(in_flight.len() + ready.len()).min(PARALLEL_BATCHES);
+                if throttled.is_none() && !exhausted && wanted > 0 {
+                    let took = self.take(wanted, &busy, resume.take())?;
+                    exhausted = took.exhausted;
+                    resume = took.resume;
+                    busy.extend(took.batches.iter().flatten().map(|t| t.key.clone()));
+                    writes.extend(took.gone);
+                    writes.extend(took.batches.iter().flatten().map(mark_pushing));
+                    batches = took.batches;
+                }
+                if throttled.is_some() {
+                    // Not sent: they wait for the platform, unmarked.
+                    writes.extend(ready.drain(..).flatten().map(|t| update_if_version(&t, |i| i.pushing = false)));
+                }
+                if !writes.is_empty() {
+                    let done = Committed(self.crm.store().commit.submit(writes));
+                    committing = Some(Commit { done, settled, marked: batches });
                 }
             }
+            if committing.is_none() && in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some(first) = in_flight.join_next_with_id() => {
+                    // This answer and every other one already in.
+                    let mut done = vec![first];
+                    while let Some(more) = in_flight.try_join_next_with_id() {
+                        done.push(more);
+                    }
+                    for joined in done {
+                        let (id, result) = match joined {
+                            Ok((id, result)) => (id, result),
+                            Err(e) => (e.id(), Err(SyncError::Transient(format!("the push task failed: {e}")))),
+                        };
+                        if let Some(batch) = out.remove(&id) {
+                            answered.push((batch, result));
+                        }
+                    }
+                }
+                Some(result) = async { Some((&mut committing.as_mut()?.done).await) } => {
+                    result?;
+                    if let Some(commit) = committing.take() {
+                        for key in commit.settled {
+                            busy.remove(&key);
+                        }
+                        ready.extend(commit.marked);
+                    }
+                }
+                Ok(()) = outbox.changed() => exhausted = false,
+            }
+        }
+        if let Some(e) = throttled {
+            self.pause_after(&e).await;
         }
         Ok(any)
     }
 
-    async fn push_batch(&self, batch: &[Taken]) -> Result<Vec<Outcome>, SyncError> {
-        let items: Vec<Item> = batch.iter().map(|t| t.pushed.clone()).collect();
-        let ids = StoredIds { store: self.crm.store(), platform: self.platform };
-        self.connector.push(&items, &ids).await
-    }
-
-    /// Up to `limit` due items of `kind`, with their records read now.
-    /// Also the removals of items whose record was deleted locally since
+    /// Up to `wanted` batches of due items, walking the outbox parents
+    /// first; each batch holds one kind, at most the connector's batch size,
+    /// with its records read now. An item whose parent is `busy` (or taken
+    /// in this call) waits: pushed now, it would lack the parent's remote
+    /// id. Also the removals of items whose record was deleted locally since
     /// (unless the record came back meanwhile: a newer version stays).
-    fn take(&self, kind: Kind, limit: usize) -> Result<(Vec<Taken>, Vec<Write>), WorkerError> {
+    fn take(&self, wanted: usize, busy: &HashSet<Vec<u8>>, from: Option<Vec<u8>>) -> Result<Took, WorkerError> {
         let store = self.crm.store();
         let now = crate::clock::now_ms();
         let ids = StoredIds { store, platform: self.platform };
-        let mut taken = Vec::new();
-        let mut gone = Vec::new();
-        for entry in store.sync_outbox.scan_prefix(sync::prefix(self.platform, Some(kind))) {
+        let mut took = Took { batches: Vec::new(), gone: Vec::new(), exhausted: true, resume: None };
+        let mut batch: Vec<Taken> = Vec::new();
+        let mut taken: HashSet<Vec<u8>> = HashSet::new();
+        // Items left for a parent on its way: taken in this walk, or `busy`
+        // (then a later walk is sure to come once it settles).
+        let mut waiting = false;
+        let mut waiting_on_busy = false;
+        // From `from` to the end of the platform's items, then from their
+        // start up to `from`: one full turn.
+        let start = sync::prefix(self.platform, None);
+        let mut end = start.clone();
+        end[0] += 1;
+        let from = from.unwrap_or_else(|| start.clone());
+        let walk = store.sync_outbox.range(from.clone()..end).chain(store.sync_outbox.range(start..from));
+        for entry in walk {
             let (key, value) = entry?;
+            if busy.contains(key.as_ref()) {
+                continue;
+            }
             let Ok(item) = decode::<SyncItem>(&value) else { continue };
             if item.next_at_ms > now {
                 continue;
             }
-            let Some((_, local_id)) = sync::parse_key(&key) else { continue };
-            match self.record(kind, &local_id)? {
-                Some(record) => {
-                    let remote_id = ids.remote_id(kind, &record.local_id());
-                    let pushed = Item { record, remote_id, unsure: item.unsure };
-                    taken.push(Taken { key: key.to_vec(), item, pushed });
-                }
+            let Some((kind, local_id)) = sync::parse_key(&key) else { continue };
+            let Some(record) = self.record(kind, &local_id)? else {
                 // Deleted locally since: nothing to push.
-                None => gone.push(remove_if_version(key.to_vec(), item.version)),
+                took.gone.push(remove_if_version(key.to_vec(), item.version));
+                continue;
+            };
+            let parents: Vec<Vec<u8>> =
+                record.parents().iter().map(|(kind, id)| sync::key(self.platform, *kind, id)).collect();
+            if parents.iter().any(|p| busy.contains(p)) {
+                waiting_on_busy = true;
+                waiting = true;
+                continue;
             }
-            if taken.len() >= limit {
-                break;
+            if parents.iter().any(|p| taken.contains(p)) {
+                waiting = true;
+                continue;
             }
+            let size = self.connector.batch_size(kind).max(1);
+            if batch.first().is_some_and(|t| t.pushed.record.kind() != kind) || batch.len() >= size {
+                took.batches.push(std::mem::take(&mut batch));
+                if took.batches.len() >= wanted {
+                    took.exhausted = false;
+                    took.resume = Some(key.to_vec());
+                    return Ok(took);
+                }
+            }
+            // Still marked `pushing` but not busy here: a push that was cut
+            // off (the worker stopped mid-flight) may have been applied.
+            let unsure = item.unsure || item.pushing;
+            let pushed = Item { record, remote_id: ids.remote_id(kind, &local_id), unsure };
+            taken.insert(key.to_vec());
+            batch.push(Taken { key: key.to_vec(), item, pushed });
         }
-        Ok((taken, gone))
+        // A short last batch waits for the children held back by a busy
+        // parent (it fills up once that settles): one call instead of two.
+        let short = batch.first().is_some_and(|t| batch.len() < self.connector.batch_size(t.pushed.record.kind()));
+        let hold = waiting_on_busy && short;
+        if !(batch.is_empty() || hold) {
+            took.batches.push(batch);
+        }
+        took.exhausted = !waiting;
+        Ok(took)
     }
 
     /// The record as the CRM holds it now.
@@ -389,49 +573,23 @@ impl<C: Connector> Worker<C> {
         })
     }
 
-    /// Durably marks the items as being pushed (see the module docs).
-    /// Whatever version the item has by now: a change that came in since it
-    /// was taken must still count as possibly pushed after a crash.
-    async fn mark_pushing(&self, taken: &[Taken]) -> Result<(), WorkerError> {
-        let writes = taken
-            .iter()
-            .map(|t| {
-                Write::Update(
-                    TreeName::SyncOutbox,
-                    t.key.clone(),
-                    Box::new(|old| {
-                        let mut item: SyncItem = decode(old?).ok()?;
-                        item.pushing = true;
-                        Some(encode(&item))
-                    }),
-                )
-            })
-            .collect();
-        self.crm.store().commit.commit(writes).await?;
-        Ok(())
-    }
-
-    /// Applies a round's results (every batch pushed together) in one
-    /// commit; returns the throttle error to wait on, if any.
-    async fn settle(&self, round: Vec<Pushed<'_>>) -> Result<Option<SyncError>, WorkerError> {
+    /// The writes applying answered batches' results, and the updated
+    /// status; returns the throttle error to wait on, if any.
+    fn settle(&self, answered: Vec<Pushed>, writes: &mut Vec<Write>) -> Option<SyncError> {
         let now = crate::clock::now_ms();
-        let mut writes = Vec::with_capacity(round.iter().map(|(batch, _)| batch.len() * 2).sum::<usize>() + 1);
         let mut throttled = None;
-        {
-            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            for (batch, result) in round {
-                if let Some(e) = self.settle_batch(&mut status, batch, result, now, &mut writes) {
-                    throttled = Some(e);
-                }
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        for (batch, result) in answered {
+            if let Some(e) = self.settle_batch(&mut status, &batch, result, now, writes) {
+                throttled = Some(e);
             }
-            let request = self.request_ms.load(std::sync::atomic::Ordering::SeqCst);
-            if request > 0 {
-                status.handled_request_ms = Some(request);
-            }
-            writes.push(Write::Put(TreeName::SyncState, self.platform.as_str().as_bytes().to_vec(), encode(&*status)));
         }
-        self.crm.store().commit.commit(writes).await?;
-        Ok(throttled)
+        let request = self.request_ms.load(std::sync::atomic::Ordering::SeqCst);
+        if request > 0 {
+            status.handled_request_ms = Some(request);
+        }
+        writes.push(Write::Put(TreeName::SyncState, self.platform.as_str().as_bytes().to_vec(), encode(&*status)));
+        throttled
     }
 
     /// One batch's result as writes and counts; the throttle error, if any.
@@ -537,6 +695,21 @@ impl<C: Connector> Worker<C> {
     }
 }
 
+/// Durably marks an item as being pushed (see the module docs), whatever
+/// version it has by now: a change that came in since it was taken must
+/// still count as possibly pushed after a crash.
+fn mark_pushing(t: &Taken) -> Write {
+    Write::Update(
+        TreeName::SyncOutbox,
+        t.key.clone(),
+        Box::new(|old| {
+            let mut item: SyncItem = decode(old?).ok()?;
+            item.pushing = true;
+            Some(encode(&item))
+        }),
+    )
+}
+
 /// Changes the item only if no newer change replaced it meanwhile.
 fn update_if_version(t: &Taken, f: impl Fn(&mut SyncItem) + Send + 'static) -> Write {
     let version = t.item.version;
@@ -573,27 +746,4 @@ fn backoff_ms(attempts: u32) -> u64 {
     let base = BASE_BACKOFF_MS.saturating_mul(1u64 << attempts.min(20).saturating_sub(1)).min(MAX_BACKOFF_MS);
     let jitter = (uuid::Uuid::new_v4().as_u128() % 500) as u64; // 0..500 ‰ of half the base
     base * 3 / 4 + base * jitter / 1000
-}
-
-/// Runs futures concurrently on this task, results in order.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut set = Vec::with_capacity(futures.len());
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|v| v.expect("every future finished")).collect()
 }

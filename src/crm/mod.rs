@@ -195,6 +195,9 @@ pub struct Crm {
     sync_targets: RwLock<Vec<Platform>>,
     /// Bumped after a commit that changed settings or credentials.
     settings_changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped after a commit that queued records for sync: workers start at
+    /// once instead of at their next poll.
+    outbox_changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// An activity's id in the sync outbox: `A{seq}/{contact}` (the vendor sees
@@ -373,6 +376,7 @@ impl Crm {
             sealer: Sealer::open(secret_key, data_dir)?,
             sync_targets: RwLock::new(Vec::new()),
             settings_changed: tokio::sync::watch::channel(0).0,
+            outbox_changed: tokio::sync::watch::channel(0).0,
         };
         {
             let mut index = crm.write_index();
@@ -521,6 +525,23 @@ impl Crm {
         if touched.settings {
             self.settings_changed.send_modify(|n| *n += 1);
         }
+        let synced = !(touched.contacts.is_empty()
+            && touched.deals.is_empty()
+            && touched.company_ids.is_empty()
+            && touched.activities.is_empty());
+        if synced && !self.sync_targets().is_empty() {
+            self.outbox_touched();
+        }
+    }
+
+    /// Wakes when a commit queued records for sync.
+    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outbox_changed.subscribe()
+    }
+
+    /// Notes that records were queued for sync (after their commit).
+    pub fn outbox_touched(&self) {
+        self.outbox_changed.send_modify(|n| *n += 1);
     }
 
     /// Wakes when a commit changed CRM settings or credentials.
