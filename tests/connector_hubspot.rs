@@ -464,9 +464,9 @@ async fn an_invalid_email_is_dead_with_hubspots_message() {
 async fn pull_returns_changes_since_a_cursor_with_our_ids() {
     let s = Setup::ready().await;
     s.push(vec![contact("62811", "Sari", None, None), contact("62812", "Budi", None, None)]).await.unwrap();
-    let first = s.hub.pull(Kind::Contact, None).await.unwrap();
+    let first = s.hub.pull(Kind::Contact, None, None).await.unwrap();
     assert_eq!(first.changes.len(), 2);
-    assert!(!first.more);
+    assert!(first.next_page.is_none());
     let mut ours: Vec<_> = first.changes.iter().filter_map(|c| c.local_id.clone()).collect();
     ours.sort();
     assert_eq!(ours, ["62811", "62812"]);
@@ -474,7 +474,7 @@ async fn pull_returns_changes_since_a_cursor_with_our_ids() {
 
     s.fake.remote_edit("contacts", "wa_contact_id", "62812", &[("firstname", "Budiman"), ("email", "b@kopi.id")]);
     let created = s.fake.remote_create("contacts", &[("firstname", "Walk"), ("lastname", "In"), ("phone", "+62 813")]);
-    let next = s.hub.pull(Kind::Contact, Some(cursor)).await.unwrap();
+    let next = s.hub.pull(Kind::Contact, Some(cursor), None).await.unwrap();
     assert_eq!(next.changes.len(), 2, "{next:?}");
     assert_eq!(next.changes[0].local_id.as_deref(), Some("62812"));
     assert_eq!(next.changes[0].fields.name.as_deref(), Some("Budiman"));
@@ -496,10 +496,10 @@ async fn pull_pages_through_many_changes_and_reads_deal_stages_back() {
     let (a, b) = companies.split_at(100);
     s.push(a.to_vec()).await.unwrap();
     s.push(b.to_vec()).await.unwrap();
-    let page = s.hub.pull(Kind::Company, None).await.unwrap();
-    assert_eq!((page.changes.len(), page.more), (100, true));
-    let rest = s.hub.pull(Kind::Company, page.cursor).await.unwrap();
-    assert!(!rest.more);
+    let page = s.hub.pull(Kind::Company, None, None).await.unwrap();
+    assert_eq!((page.changes.len(), page.next_page.is_some()), (100, true));
+    let rest = s.hub.pull(Kind::Company, None, page.next_page.as_deref()).await.unwrap();
+    assert!(rest.next_page.is_none());
     let mut seen: Vec<String> = page.changes.iter().chain(&rest.changes).filter_map(|c| c.local_id.clone()).collect();
     seen.sort();
     seen.dedup();
@@ -507,7 +507,7 @@ async fn pull_pages_through_many_changes_and_reads_deal_stages_back() {
 
     s.push(vec![deal(5, Stage::Proposal, None, None)]).await.unwrap();
     s.fake.remote_edit("deals", "wa_deal_id", "D5", &[("dealstage", "closedwon"), ("amount", "15000000.00")]);
-    let deals = s.hub.pull(Kind::Deal, None).await.unwrap();
+    let deals = s.hub.pull(Kind::Deal, None, None).await.unwrap();
     assert_eq!(deals.changes[0].fields.stage, Some(Stage::Won));
     assert_eq!(deals.changes[0].fields.value, Some(15_000_000));
     s.assert_clean();

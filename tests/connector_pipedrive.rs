@@ -451,6 +451,30 @@ async fn an_authorization_code_is_exchanged_for_tokens_with_the_api_domain() {
 }
 
 #[tokio::test]
+async fn a_bulk_edit_larger_than_a_page_is_read_page_by_page_without_a_gap() {
+    let fake = FakePipedrive::start(FakeOptions::default()).await;
+    let c = connector(&fake);
+    c.prepare().await.unwrap();
+    let since = c.pull(Kind::Contact, None, None).await.unwrap().cursor;
+    // 600 persons with the same update_time: asking again "since" that
+    // second would return the same first 500 for ever; the page token goes on.
+    fake.bulk_edit("persons", 600);
+    let first = c.pull(Kind::Contact, since, None).await.unwrap();
+    assert_eq!(first.changes.len(), 500);
+    let token = first.next_page.clone().expect("a next page");
+    let second = c.pull(Kind::Contact, since, Some(&token)).await.unwrap();
+    assert_eq!(second.changes.len(), 100);
+    assert_eq!(second.next_page, None);
+    let mut names: Vec<_> = first.changes.iter().chain(&second.changes).filter_map(|c| c.fields.name.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 600, "every record once");
+    let list = fake.requests().into_iter().rev().find(|r| r.path == "/api/v2/persons" && r.method == "GET").unwrap();
+    assert_eq!(list.query.get("cursor"), Some(&token));
+    assert_clean(&fake);
+}
+
+#[tokio::test]
 async fn pull_returns_changes_since_the_cursor_with_our_ids() {
     let fake = FakePipedrive::start(FakeOptions::default()).await;
     let c = connector(&fake);
@@ -458,17 +482,17 @@ async fn pull_returns_changes_since_the_cursor_with_our_ids() {
     c.prepare().await.unwrap();
     let budi = done(&push(&c, &ids, &contact("628100", "Budi")).await.unwrap());
     done(&push(&c, &ids, &contact("628200", "Sari")).await.unwrap());
-    let first = c.pull(Kind::Contact, None).await.unwrap();
+    let first = c.pull(Kind::Contact, None, None).await.unwrap();
     assert_eq!(first.changes.len(), 2);
     assert_eq!(first.changes[0].local_id.as_deref(), Some("628100"));
     assert_eq!(first.changes[0].fields.email.as_deref(), Some("628100@example.com"));
-    assert!(!first.more);
+    assert!(first.next_page.is_none());
     let cursor = first.cursor.unwrap();
     assert_eq!(cursor, first.changes[1].modified_ms);
 
-    assert!(c.pull(Kind::Contact, Some(cursor)).await.unwrap().changes.is_empty(), "nothing new");
+    assert!(c.pull(Kind::Contact, Some(cursor), None).await.unwrap().changes.is_empty(), "nothing new");
     fake.touch("persons", budi.parse().unwrap(), json!({"name": "Budi Santoso"}));
-    let next = c.pull(Kind::Contact, Some(cursor)).await.unwrap();
+    let next = c.pull(Kind::Contact, Some(cursor), None).await.unwrap();
     assert_eq!(next.changes.len(), 1);
     assert_eq!(next.changes[0].fields.name.as_deref(), Some("Budi Santoso"));
     assert_eq!(next.changes[0].local_id.as_deref(), Some("628100"));
@@ -487,7 +511,7 @@ async fn pulled_deals_come_back_with_our_stage() {
     c.prepare().await.unwrap();
     let remote = done(&push(&c, &ids, &Record::Deal(Arc::new(deal(4, Stage::Discovery, None, None)))).await.unwrap());
     fake.touch("deals", remote.parse().unwrap(), json!({"status": "won"}));
-    let pulled = c.pull(Kind::Deal, None).await.unwrap();
+    let pulled = c.pull(Kind::Deal, None, None).await.unwrap();
     assert_eq!(pulled.changes[0].local_id.as_deref(), Some("D4"));
     assert_eq!(pulled.changes[0].fields.stage, Some(Stage::Won));
     assert_eq!(pulled.changes[0].fields.value, Some(12_000_000));

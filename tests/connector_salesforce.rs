@@ -427,10 +427,10 @@ async fn the_usage_header_is_exposed_and_a_spent_allocation_pauses_before_the_40
     let fake = FakeSalesforce::start(FakeOptions { api_limit: 5, api_used: 3, ..FakeOptions::default() }).await;
     let (c, _) = connector(&fake);
     assert_eq!(c.api_usage(), None);
-    c.pull(Kind::Contact, None).await.unwrap();
+    c.pull(Kind::Contact, None, None).await.unwrap();
     assert_eq!(c.api_usage(), Some((4, 5)));
     assert_eq!(c.paused_for(), None);
-    c.pull(Kind::Contact, None).await.unwrap();
+    c.pull(Kind::Contact, None, None).await.unwrap();
     assert_eq!(c.api_usage(), Some((5, 5)));
     assert!(
         c.paused_for().is_some_and(|d| d > Duration::from_secs(60)),
@@ -445,9 +445,9 @@ async fn the_fakes_short_window_answers_with_salesforces_throttle() {
         FakeSalesforce::start(FakeOptions { rate_limit: Some((2, Duration::from_secs(30))), ..FakeOptions::default() })
             .await;
     let (c, _) = connector(&fake);
-    c.pull(Kind::Contact, None).await.unwrap();
-    c.pull(Kind::Contact, None).await.unwrap();
-    let err = c.pull(Kind::Contact, None).await.unwrap_err();
+    c.pull(Kind::Contact, None, None).await.unwrap();
+    c.pull(Kind::Contact, None, None).await.unwrap();
+    let err = c.pull(Kind::Contact, None, None).await.unwrap_err();
     assert!(matches!(err, SyncError::Throttled { daily: false, retry_after: Some(_), .. }), "{err:?}");
     assert_clean(&fake);
 }
@@ -568,7 +568,7 @@ async fn tokens_about_to_expire_are_refreshed_before_the_call() {
     let soon = juru::clock::now_ms() + 30_000;
     let credential = stored(&fake, "00Dstale", fake_salesforce::REFRESH_TOKEN, Some(soon));
     let (c, _) = connector_with(&config(&fake), credential, FieldMapping::new());
-    c.pull(Kind::Contact, None).await.unwrap();
+    c.pull(Kind::Contact, None, None).await.unwrap();
     let requests = fake.requests();
     assert_eq!(requests[0].path, "/services/oauth2/token", "no request went with the old token");
     assert_eq!(requests.len(), 2);
@@ -641,15 +641,15 @@ async fn pull_brings_changes_since_the_cursor_with_our_ids() {
     let (c, _) = connector(&fake);
     let ids = Ids::default();
     push(&c, &ids, vec![contact(BUDI, Some("Budi"), None), contact(SITI, Some("Siti"), None)]).await.unwrap();
-    let first = c.pull(Kind::Contact, None).await.unwrap();
+    let first = c.pull(Kind::Contact, None, None).await.unwrap();
     assert_eq!(first.changes.len(), 2);
-    assert!(!first.more);
+    assert!(first.next_page.is_none());
     let cursor = first.cursor.unwrap();
     assert_eq!(cursor, first.changes.iter().map(|ch| ch.modified_ms).max().unwrap());
 
     assert!(fake.edit("Contact", SITI, "LastName", json!("Siti Rahma")));
     let remote_only = fake.insert("Contact", json!({ "LastName": "Andi", "Email": "andi@x.id" }));
-    let next = c.pull(Kind::Contact, Some(cursor)).await.unwrap();
+    let next = c.pull(Kind::Contact, Some(cursor), None).await.unwrap();
     assert_eq!(next.changes.len(), 2, "{next:?}");
     assert_eq!(next.changes[0].local_id.as_deref(), Some(SITI));
     assert_eq!(next.changes[0].fields.name.as_deref(), Some("Siti Rahma"));
@@ -657,7 +657,7 @@ async fn pull_brings_changes_since_the_cursor_with_our_ids() {
     assert_eq!(next.changes[1].remote_id, remote_only);
     assert_eq!(next.changes[1].local_id, None);
     assert!(next.cursor.unwrap() > cursor);
-    assert!(c.pull(Kind::Contact, next.cursor).await.unwrap().changes.is_empty());
+    assert!(c.pull(Kind::Contact, next.cursor, None).await.unwrap().changes.is_empty());
     assert_clean(&fake);
 }
 
@@ -668,7 +668,7 @@ async fn a_pulled_deal_comes_back_in_our_stage() {
     push(&c, &Ids::default(), vec![deal(7, Stage::Proposal, None, None)]).await.unwrap();
     fake.edit("Opportunity", "D7", "StageName", json!("Negotiation/Review"));
     fake.edit("Opportunity", "D7", "Amount", json!(30_000_000.0));
-    let pulled = c.pull(Kind::Deal, None).await.unwrap();
+    let pulled = c.pull(Kind::Deal, None, None).await.unwrap();
     let change = &pulled.changes[0];
     assert_eq!(change.local_id.as_deref(), Some("D7"));
     assert_eq!(change.fields.stage, Some(Stage::Negotiation));
@@ -678,18 +678,18 @@ async fn a_pulled_deal_comes_back_in_our_stage() {
 }
 
 #[tokio::test]
-async fn pull_says_more_when_a_full_page_waits() {
-    let fake = FakeSalesforce::start(FakeOptions::default()).await;
+async fn pull_pages_through_the_query_locator() {
+    let fake = FakeSalesforce::start(FakeOptions { query_batch: 200, ..FakeOptions::default() }).await;
     for i in 0..201 {
         fake.insert("Account", json!({ "Name": format!("Toko {i}") }));
     }
     let (c, _) = connector(&fake);
-    let first = c.pull(Kind::Company, None).await.unwrap();
+    let first = c.pull(Kind::Company, None, None).await.unwrap();
     assert_eq!(first.changes.len(), 200);
-    assert!(first.more);
-    let second = c.pull(Kind::Company, first.cursor).await.unwrap();
+    assert!(first.next_page.is_some());
+    let second = c.pull(Kind::Company, None, first.next_page.as_deref()).await.unwrap();
     assert_eq!(second.changes.len(), 1);
-    assert!(!second.more);
+    assert!(second.next_page.is_none());
     assert_eq!(second.changes[0].fields.name.as_deref(), Some("Toko 200"));
     assert_clean(&fake);
 }
@@ -706,7 +706,7 @@ async fn no_more_than_the_configured_calls_run_at_once() {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..6 {
         let c = c.clone();
-        tasks.spawn(async move { c.pull(Kind::Contact, None).await.map(|_| ()) });
+        tasks.spawn(async move { c.pull(Kind::Contact, None, None).await.map(|_| ()) });
     }
     while let Some(done) = tasks.join_next().await {
         done.unwrap().unwrap();

@@ -278,8 +278,10 @@ async fn the_connectors_requests_match_pipedrives_own_openapi_files() {
         outcomes.push(c.push(&[item(act.clone(), remote, unsure)], &ids).await.expect("push"));
     }
     for kind in [Kind::Company, Kind::Contact, Kind::Deal] {
-        c.pull(kind, Some(1_795_402_800_000)).await.expect("pull");
-        c.pull(kind, None).await.expect("pull");
+        c.pull(kind, Some(1_795_402_800_000), None).await.expect("pull");
+        c.pull(kind, None, None).await.expect("pull");
+        // The next page of the same query, by Pipedrive's cursor.
+        c.pull(kind, Some(1_795_402_800_000), Some("eyJmaWVsZCI6ImlkIiwiaWQiOjUwMH0")).await.expect("pull");
     }
 
     let exchanges = proxy.log.lock().unwrap().clone();

@@ -161,14 +161,17 @@ pub struct RemoteFields {
     pub stage: Option<crate::crm::deal::Stage>,
 }
 
-/// One page of remote changes and the cursor to continue from.
+/// One page of remote changes and how to go on.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pulled {
     pub changes: Vec<RemoteChange>,
     /// The newest modified time seen (ms), to ask from next time.
     pub cursor: Option<u64>,
-    /// More pages wait behind this one.
-    pub more: bool,
+    /// The vendor's token for the next page of the same query (Pipedrive's
+    /// `next_cursor`, HubSpot's `after`, Salesforce's `nextRecordsUrl`).
+    /// Paging by token rather than by time cannot skip or stall on a run of
+    /// records modified in the same second (a bulk edit).
+    pub next_page: Option<String>,
 }
 
 /// A vendor's API as the sync worker uses it. Implementations are plain
@@ -190,6 +193,13 @@ pub trait Connector: Send + Sync + 'static {
     fn push(&self, items: &[Item], ids: &dyn RemoteIds)
     -> impl Future<Output = Result<Vec<Outcome>, SyncError>> + Send;
 
-    /// Records of `kind` modified after `since_ms` (one page).
-    fn pull(&self, kind: Kind, since_ms: Option<u64>) -> impl Future<Output = Result<Pulled, SyncError>> + Send;
+    /// Records of `kind` modified after `since_ms`, oldest first, one page:
+    /// the first without `page`, the next ones with the `next_page` token
+    /// of the one before (and the same `since_ms`).
+    fn pull(
+        &self,
+        kind: Kind,
+        since_ms: Option<u64>,
+        page: Option<&str>,
+    ) -> impl Future<Output = Result<Pulled, SyncError>> + Send;
 }

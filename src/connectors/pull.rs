@@ -32,20 +32,30 @@ pub async fn pull_round<C: Connector>(
 ) -> Result<usize, SyncError> {
     let mut applied = 0;
     for kind in PULLED {
+        let since = cursors.get(&kind).copied();
+        let mut newest = since;
+        let mut page: Option<String> = None;
+        let mut complete = false;
         for _ in 0..MAX_PAGES {
-            let since = cursors.get(&kind).copied();
-            let page = connector.pull(kind, since).await?;
-            for change in &page.changes {
+            let pulled = connector.pull(kind, since, page.as_deref()).await?;
+            for change in &pulled.changes {
                 applied += usize::from(apply(crm, platform, change).await?);
             }
-            let next = page.cursor.max(since);
-            if let Some(cursor) = next {
-                cursors.insert(kind, cursor);
+            newest = newest.max(pulled.cursor);
+            // A token that does not move would repeat the page forever.
+            match pulled.next_page {
+                Some(next) if page.as_ref() != Some(&next) => page = Some(next),
+                _ => {
+                    complete = true;
+                    break;
+                }
             }
-            // A page that does not move the cursor forward would repeat forever.
-            if !page.more || next == since {
-                break;
-            }
+        }
+        // Cut short, the next round starts just before the newest time seen:
+        // records sharing it may be unread (rereading is harmless).
+        let next = if complete { newest } else { newest.map(|n| n.saturating_sub(1).max(since.unwrap_or(0))) };
+        if let Some(cursor) = next {
+            cursors.insert(kind, cursor);
         }
     }
     Ok(applied)

@@ -242,6 +242,19 @@ impl FakePipedrive {
         }
     }
 
+    /// A bulk edit in Pipedrive's UI: `n` new records of `object`, all
+    /// updated in the same second (Pipedrive's times have whole seconds).
+    pub fn bulk_edit(&self, object: &str, n: usize) {
+        let mut inner = self.lock();
+        inner.clock_s += 1;
+        let now = rfc3339(inner.clock_s);
+        let rows = inner.objects.entry(object.to_string()).or_default();
+        let first = 900_000 + rows.len() as u64;
+        for i in 0..n as u64 {
+            rows.push(json!({"id": first + i, "name": format!("Imported {i}"), "add_time": now, "update_time": now}));
+        }
+    }
+
     /// The access token the token endpoint handed out last.
     pub fn current_access_token(&self) -> Option<String> {
         self.lock().access_tokens.last().cloned()

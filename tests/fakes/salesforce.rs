@@ -87,6 +87,8 @@ pub struct FakeOptions {
     pub not_external_id: Vec<String>,
     pub stages: Vec<FakeStage>,
     pub api_version: String,
+    /// Records per query answer before `nextRecordsUrl` (Salesforce: 2,000).
+    pub query_batch: usize,
 }
 
 impl Default for FakeOptions {
@@ -101,6 +103,7 @@ impl Default for FakeOptions {
             not_external_id: Vec::new(),
             stages: default_stages(),
             api_version: "v66.0".into(),
+            query_batch: 2_000,
         }
     }
 }
@@ -160,6 +163,8 @@ struct Inner {
     by_ext: HashMap<(String, String), Vec<usize>>,
     /// Every record `Id`.
     ids: HashSet<String>,
+    /// Query locators handed out: the query and the row the next answer starts at.
+    locators: HashMap<String, (String, usize)>,
     failures: VecDeque<(Failure, usize)>,
     api_used: u64,
     window: VecDeque<Instant>,
@@ -226,6 +231,7 @@ impl FakeSalesforce {
             objects: HashMap::new(),
             by_ext: HashMap::new(),
             ids: HashSet::new(),
+            locators: HashMap::new(),
             failures: VecDeque::new(),
             window: VecDeque::new(),
             in_flight: 0,
@@ -527,6 +533,10 @@ fn route(
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["sobjects", object, "describe"]) => describe(inner, object),
         ("GET", ["query"]) => soql(inner, query),
+        ("GET", ["query", locator]) => match inner.locators.get(*locator).cloned() {
+            Some((q, offset)) => soql_page(inner, &q, offset),
+            None => (StatusCode::NOT_FOUND, errors("INVALID_QUERY_LOCATOR", "invalid query locator"), false),
+        },
         ("PATCH", ["composite", "sobjects", object, field]) => upsert(inner, object, field, content_type, body),
         _ => {
             inner.violation(format!("unexpected request {method} {path}"));
@@ -723,6 +733,12 @@ fn soql(inner: &mut Inner, query: &str) -> Routed {
         inner.violation("query without q".into());
         return (StatusCode::BAD_REQUEST, errors("MALFORMED_QUERY", "missing q"), false);
     };
+    soql_page(inner, q, 0)
+}
+
+/// The answer to query `q` from its `offset`-th row: at most
+/// `query_batch` rows, and a `nextRecordsUrl` when more follow.
+fn soql_page(inner: &mut Inner, q: &str, offset: usize) -> Routed {
     let soql = match parse_soql(q) {
         Ok(s) => s,
         Err(e) => {
@@ -784,10 +800,13 @@ fn soql(inner: &mut Inner, query: &str) -> Routed {
             if *ascending { x.cmp(&y) } else { y.cmp(&x) }
         });
     }
+    if let Some(limit) = soql.limit {
+        rows.truncate(limit);
+    }
     let total = rows.len();
-    let limit = soql.limit.unwrap_or(2000).min(2000);
-    let done = total <= limit;
-    rows.truncate(limit);
+    let batch = inner.opts.query_batch.max(1);
+    let rows: Vec<Map<String, Value>> = rows.into_iter().skip(offset).take(batch).collect();
+    let done = offset + rows.len() >= total;
     let records: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -800,9 +819,11 @@ fn soql(inner: &mut Inner, query: &str) -> Routed {
             Value::Object(out)
         })
         .collect();
-    let mut answer = json!({ "totalSize": if soql.limit.is_some() { records.len() } else { total }, "done": done, "records": records });
+    let mut answer = json!({ "totalSize": total, "done": done, "records": records });
     if !done {
-        answer["nextRecordsUrl"] = json!(format!("/services/data/{}/query/01gFAKE-{limit}", inner.opts.api_version));
+        let locator = format!("01gFAKE{:06}-{}", inner.locators.len(), offset + batch);
+        inner.locators.insert(locator.clone(), (q.to_string(), offset + batch));
+        answer["nextRecordsUrl"] = json!(format!("/services/data/{}/query/{locator}", inner.opts.api_version));
     }
     (StatusCode::OK, answer, false)
 }

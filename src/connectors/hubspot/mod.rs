@@ -356,7 +356,7 @@ impl Connector for HubspotConnector {
         records::push(self, items, ids).await
     }
 
-    async fn pull(&self, kind: Kind, since_ms: Option<u64>) -> Result<Pulled, SyncError> {
-        records::pull(self, kind, since_ms).await
+    async fn pull(&self, kind: Kind, since_ms: Option<u64>, page: Option<&str>) -> Result<Pulled, SyncError> {
+        records::pull(self, kind, since_ms, page).await
     }
 }

@@ -231,7 +231,12 @@ fn mentions(text: &str, id: &str) -> bool {
     text.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == id)
 }
 
-pub(super) async fn pull(c: &HubspotConnector, kind: Kind, since_ms: Option<u64>) -> Result<Pulled, SyncError> {
+pub(super) async fn pull(
+    c: &HubspotConnector,
+    kind: Kind,
+    since_ms: Option<u64>,
+    page: Option<&str>,
+) -> Result<Pulled, SyncError> {
     let object = mapping::object(kind);
     let stages = if kind == Kind::Deal { Some(c.stages().await?) } else { None };
     let filter = since_ms.map(|since| FilterGroup {
@@ -242,25 +247,20 @@ pub(super) async fn pull(c: &HubspotConnector, kind: Kind, since_ms: Option<u64>
         sorts: vec![Sort { property_name: object.modified, direction: "ASCENDING" }],
         properties: object.read.to_vec(),
         limit: PAGE,
+        after: page.map(str::to_string),
     };
     let answer = c.call(Method::POST, &c.objects_path(&object, "search"), Some(&request)).await?;
     let page: SearchAnswer = HubspotConnector::ok(answer)?.json()?;
     Ok(pulled(kind, &object, page, stages.as_deref()))
 }
 
-/// One search page as changes. The cursor is the newest modified time; when
-/// more pages wait and the page ends inside a run of equal times, it stops
-/// just before that time, so the next page (`GT cursor`) cannot skip the
-/// rest of the run (the repeats are harmless: last-modified wins).
+/// One search page as changes, the newest modified time, and the `after`
+/// token of the next page.
 fn pulled(kind: Kind, object: &Object, page: SearchAnswer, stages: Option<&StageMap>) -> Pulled {
-    let more = page.paging.and_then(|p| p.next).is_some_and(|n| !n.after.is_empty());
+    let next_page = page.paging.and_then(|p| p.next).map(|n| n.after).filter(|a| !a.is_empty());
     let changes: Vec<RemoteChange> = page.results.iter().map(|r| change(kind, object, r, stages)).collect();
-    let newest = changes.iter().map(|c| c.modified_ms).max();
-    let cursor = match newest {
-        Some(newest) if more && changes.iter().any(|c| c.modified_ms < newest) => Some(newest - 1),
-        other => other,
-    };
-    Pulled { changes, cursor, more }
+    let cursor = changes.iter().map(|c| c.modified_ms).max();
+    Pulled { changes, cursor, next_page }
 }
 
 fn change(kind: Kind, object: &Object, r: &ObjectResult, stages: Option<&StageMap>) -> RemoteChange {
@@ -364,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn a_page_ending_in_a_run_of_equal_times_does_not_skip_the_rest() {
+    fn a_page_gives_the_newest_time_and_the_next_pages_token() {
         let page = |more: bool| SearchAnswer {
             results: vec![
                 result("1", &[("hs_lastmodifieddate", "100"), ("name", "A"), ("wa_company_id", "a")]),
@@ -375,12 +375,12 @@ mod tests {
                 .then(|| super::super::wire::Paging { next: Some(super::super::wire::NextPage { after: "3".into() }) }),
         };
         let p = pulled(Kind::Company, &mapping::COMPANIES, page(true), None);
-        assert!(p.more);
-        assert_eq!(p.cursor, Some(1_700_000_000_000 - 1));
+        assert_eq!(p.next_page.as_deref(), Some("3"));
+        assert_eq!(p.cursor, Some(1_700_000_000_000));
         assert_eq!(p.changes[0].local_id.as_deref(), Some("a"));
         assert_eq!(p.changes[0].fields.name.as_deref(), Some("A"));
         let p = pulled(Kind::Company, &mapping::COMPANIES, page(false), None);
-        assert_eq!((p.more, p.cursor), (false, Some(1_700_000_000_000)));
+        assert_eq!((p.next_page, p.cursor), (None, Some(1_700_000_000_000)));
     }
 
     #[test]

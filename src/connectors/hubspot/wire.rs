@@ -195,6 +195,9 @@ pub struct SearchRequest {
     pub sorts: Vec<Sort>,
     pub properties: Vec<&'static str>,
     pub limit: usize,
+    /// The `paging.next.after` of the page before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

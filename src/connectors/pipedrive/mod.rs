@@ -549,7 +549,7 @@ impl Connector for PipedriveConnector {
     /// `since_ms`, oldest first. Pipedrive's times have whole seconds, so
     /// the page is asked from `since_ms`'s second and what is not newer
     /// than `since_ms` is dropped. Activities are not pulled.
-    async fn pull(&self, kind: Kind, since_ms: Option<u64>) -> Result<Pulled, SyncError> {
+    async fn pull(&self, kind: Kind, since_ms: Option<u64>, page: Option<&str>) -> Result<Pulled, SyncError> {
         if kind == Kind::Activity {
             return Ok(Pulled::default());
         }
@@ -565,6 +565,7 @@ impl Connector for PipedriveConnector {
         if let Some(since) = since_ms {
             query.insert(0, ("updated_since", wire::rfc3339(since)));
         }
+        query.extend(page.map(|p| ("cursor", p.to_string())));
         let (records, next): (Vec<RemoteRecord>, _) = self.get(format!("/api/v2/{}", object(kind)), query).await?;
         let catalogue = self.catalogue();
         let changes: Vec<RemoteChange> = records
@@ -573,7 +574,7 @@ impl Connector for PipedriveConnector {
             .filter(|c| since_ms.is_none_or(|s| c.modified_ms > s))
             .collect();
         let cursor = changes.iter().map(|c| c.modified_ms).max().or(since_ms);
-        Ok(Pulled { changes, cursor, more: next.is_some() })
+        Ok(Pulled { changes, cursor, next_page: next })
     }
 }
 

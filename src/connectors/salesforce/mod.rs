@@ -31,8 +31,6 @@ use crate::crm::settings::{FieldMapping, Platform};
 
 /// sObject Collections take at most 200 records of one type per call.
 const BATCH: usize = 200;
-/// Records per pull page.
-const PULL_LIMIT: usize = 200;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Salesforce connector of one org.
@@ -287,20 +285,31 @@ impl Connector for SalesforceConnector {
         Ok(outcomes)
     }
 
-    async fn pull(&self, kind: Kind, since_ms: Option<u64>) -> Result<Pulled, SyncError> {
+    async fn pull(&self, kind: Kind, since_ms: Option<u64>, page: Option<&str>) -> Result<Pulled, SyncError> {
         let ext = &self.config.external_id_field;
-        let mut soql = format!("SELECT {}, {ext} FROM {}", pull_fields(kind).join(", "), sobject(kind));
-        if let Some(since) = since_ms {
-            soql.push_str(&format!(" WHERE SystemModstamp > {}", records::soql_datetime(since)));
-        }
-        soql.push_str(&format!(" ORDER BY SystemModstamp ASC LIMIT {PULL_LIMIT}"));
-        let page: QueryPage<Row> = self.query(&soql).await?;
+        let page: QueryPage<Row> = match page {
+            // `nextRecordsUrl` is `/services/data/vNN.N/query/<locator>`.
+            Some(next) => match next.find("/query/") {
+                Some(at) => self.call_ok(Method::GET, &next[at..], None).await?.json()?,
+                None => {
+                    return Err(SyncError::Permanent(format!("Salesforce gave an unusable nextRecordsUrl: {next}")));
+                }
+            },
+            None => {
+                let mut soql = format!("SELECT {}, {ext} FROM {}", pull_fields(kind).join(", "), sobject(kind));
+                if let Some(since) = since_ms {
+                    soql.push_str(&format!(" WHERE SystemModstamp > {}", records::soql_datetime(since)));
+                }
+                soql.push_str(" ORDER BY SystemModstamp ASC");
+                self.query(&soql).await?
+            }
+        };
         let stages = if kind == Kind::Deal { Some(self.stages().await?) } else { None };
         let changes: Vec<_> =
             page.records.iter().filter_map(|row| records::change(kind, row, ext, stages.as_deref())).collect();
         Ok(Pulled {
             cursor: changes.iter().map(|c| c.modified_ms).max(),
-            more: !page.done || page.next_records_url.is_some() || page.records.len() >= PULL_LIMIT,
+            next_page: page.next_records_url.filter(|_| !page.done),
             changes,
         })
     }
