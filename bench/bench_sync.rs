@@ -115,20 +115,11 @@ fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()
     for id in 1..=deals {
         let stage = Stage::ALL[(id % 8) as usize];
         let deal = Deal {
-            id,
-            title: format!("Paket umroh {id}"),
-            value: 25_000_000 + id * 10_000,
-            stage,
             contact: Some(phone(id * 5 % contacts.max(1))),
-            company: None,
-            customer_group: None,
-            segment: None,
             reason: (!stage.is_open()).then(|| "harga cocok".into()),
-            created_by: OWNER.into(),
-            created_ms: now - 20 * 86_400_000,
             updated_ms: now - (id % 20) * 86_400_000,
             closed_ms: (!stage.is_open()).then_some(now - (id % 20) * 86_400_000),
-            history: Vec::new(),
+            ..Deal::new(id, format!("Paket umroh {id}"), 25_000_000 + id * 10_000, stage, OWNER, now - 20 * 86_400_000)
         };
         batch.insert(&id.to_be_bytes(), encode(&deal));
     }

@@ -123,20 +123,12 @@ fn contact(key: &str, name: &str, email: Option<&str>, company: Option<&str>) ->
 fn deal(id: u64, stage: Stage, contact: Option<&str>, company: Option<&str>) -> Record {
     let closed = !stage.is_open();
     Record::Deal(Arc::new(Deal {
-        id,
-        title: format!("Kopi Kita order {id}"),
-        value: 12_500_000,
-        stage,
         contact: contact.map(str::to_string),
         company: company.map(str::to_string),
-        customer_group: None,
-        segment: None,
         reason: closed.then(|| "best price".to_string()),
-        created_by: "628111".into(),
-        created_ms: 1,
         updated_ms: 2,
         closed_ms: closed.then_some(1_764_000_000_000),
-        history: Vec::new(),
+        ..Deal::new(id, format!("Kopi Kita order {id}"), 12_500_000, stage, "628111", 1)
     }))
 }
 

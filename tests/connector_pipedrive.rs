@@ -80,20 +80,9 @@ fn company(name: &str) -> Record {
 
 fn deal(id: u64, stage: Stage, contact: Option<&str>, company: Option<&str>) -> Deal {
     Deal {
-        id,
-        title: format!("Deal {id}"),
-        value: 12_000_000,
-        stage,
         contact: contact.map(str::to_string),
         company: company.map(str::to_string),
-        customer_group: None,
-        segment: None,
-        reason: None,
-        created_by: "628111".into(),
-        created_ms: 0,
-        updated_ms: 0,
-        closed_ms: None,
-        history: Vec::new(),
+        ..Deal::new(id, format!("Deal {id}"), 12_000_000, stage, "628111", 0)
     }
 }
 

@@ -110,20 +110,9 @@ fn contact(key: &str, name: Option<&str>, company: Option<&str>) -> Record {
 
 fn deal(id: u64, stage: Stage, contact: Option<&str>, company: Option<&str>) -> Record {
     Record::Deal(Arc::new(Deal {
-        id,
-        title: format!("Mesin kopi #{id}"),
-        value: 25_000_000,
-        stage,
         contact: contact.map(str::to_string),
         company: company.map(str::to_string),
-        customer_group: None,
-        segment: None,
-        reason: None,
-        created_by: "628111".into(),
-        created_ms: 1_764_000_000_000,
-        updated_ms: 1_764_000_000_000,
-        closed_ms: None,
-        history: Vec::new(),
+        ..Deal::new(id, format!("Mesin kopi #{id}"), 25_000_000, stage, "628111", 1_764_000_000_000)
     }))
 }
 

@@ -166,20 +166,9 @@ fn records() -> (Record, Record, Deal, Activity) {
     contact.company = Some("kopi-kita".into());
     contact.customer_group = Some(CustomerGroup::B2B);
     let deal = Deal {
-        id: 7,
-        title: "Kopi Kita Senopati".into(),
-        value: 12_000_000,
-        stage: Stage::Lead,
         contact: Some("6281234567890".into()),
         company: Some("kopi-kita".into()),
-        customer_group: None,
-        segment: None,
-        reason: None,
-        created_by: "628111".into(),
-        created_ms: 0,
-        updated_ms: 0,
-        closed_ms: None,
-        history: Vec::new(),
+        ..Deal::new(7, "Kopi Kita Senopati", 12_000_000, Stage::Lead, "628111", 0)
     };
     let activity = Activity {
         seq: 12,

@@ -103,19 +103,10 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             }
             let segment = entity.and_then(|e| e.segment).or(contact.as_ref().and_then(|c| c.segment));
             let deal = Deal {
-                id: ctx.crm.next_deal_id(),
-                title,
-                value,
-                stage: Stage::Lead,
                 contact: contact.as_ref().map(|c| c.key.clone()),
                 company: company.map(|c| c.id.clone()),
                 customer_group: segment.map(|s| s.group()),
                 segment,
-                reason: None,
-                created_by: ctx.caller.id.clone(),
-                created_ms: ctx.now_ms,
-                updated_ms: ctx.now_ms,
-                closed_ms: None,
                 history: vec![crate::crm::deal::StageChange {
                     from: None,
                     to: Stage::Lead,
@@ -123,6 +114,7 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     at_ms: ctx.now_ms,
                     reason: None,
                 }],
+                ..Deal::new(ctx.crm.next_deal_id(), title, value, Stage::Lead, ctx.caller.id.clone(), ctx.now_ms)
             };
             drop(index);
             ctx.changes.put_deal(&deal);

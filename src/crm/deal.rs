@@ -117,6 +117,34 @@ pub struct Deal {
 }
 
 impl Deal {
+    /// A deal at `stage` linked to nothing, without history, created and
+    /// last updated at `at_ms`; callers fill in the rest with `..`.
+    pub fn new(
+        id: u64,
+        title: impl Into<String>,
+        value: u64,
+        stage: Stage,
+        created_by: impl Into<String>,
+        at_ms: u64,
+    ) -> Deal {
+        Deal {
+            id,
+            title: title.into(),
+            value,
+            stage,
+            contact: None,
+            company: None,
+            customer_group: None,
+            segment: None,
+            reason: None,
+            created_by: created_by.into(),
+            created_ms: at_ms,
+            updated_ms: at_ms,
+            closed_ms: None,
+            history: Vec::new(),
+        }
+    }
+
     pub fn label(&self) -> String {
         format!("D{}", self.id)
     }
@@ -160,22 +188,7 @@ mod tests {
     use super::*;
 
     fn deal() -> Deal {
-        Deal {
-            id: 1,
-            title: "Kopi Kita Senopati".into(),
-            value: 12_000_000,
-            stage: Stage::Lead,
-            contact: None,
-            company: None,
-            customer_group: None,
-            segment: None,
-            reason: None,
-            created_by: "628111".into(),
-            created_ms: 0,
-            updated_ms: 0,
-            closed_ms: None,
-            history: Vec::new(),
-        }
+        Deal::new(1, "Kopi Kita Senopati", 12_000_000, Stage::Lead, "628111", 0)
     }
 
     #[test]

@@ -699,22 +699,7 @@ mod tests {
     }
 
     fn deal(id: u64, contact: u64, stage: Stage) -> Deal {
-        Deal {
-            id,
-            title: "d".into(),
-            value: 1,
-            stage,
-            contact: Some(format!("62812{contact:08}")),
-            company: None,
-            customer_group: None,
-            segment: None,
-            reason: None,
-            created_by: "x".into(),
-            created_ms: 0,
-            updated_ms: 0,
-            closed_ms: None,
-            history: Vec::new(),
-        }
+        Deal { contact: Some(format!("62812{contact:08}")), ..Deal::new(id, "d", 1, stage, "x", 0) }
     }
 
     /// The kept counts and memberships equal what a full scan finds, after

@@ -99,22 +99,7 @@ mod tests {
     }
 
     fn deal(stage: Stage) -> Deal {
-        Deal {
-            id: 1,
-            title: "t".into(),
-            value: 1,
-            stage,
-            contact: None,
-            company: None,
-            customer_group: None,
-            segment: None,
-            reason: None,
-            created_by: "x".into(),
-            created_ms: 0,
-            updated_ms: 0,
-            closed_ms: None,
-            history: Vec::new(),
-        }
+        Deal::new(1, "t", 1, stage, "x", 0)
     }
 
     #[test]

@@ -434,20 +434,10 @@ mod tests {
 
     fn a_deal(stage: Stage) -> Deal {
         Deal {
-            id: 7,
-            title: "Mesin kopi".into(),
-            value: 25_000_000,
-            stage,
             contact: Some("6281234567890".into()),
             company: Some("kopi-kita".into()),
-            customer_group: None,
-            segment: None,
-            reason: None,
-            created_by: "x".into(),
-            created_ms: 1_764_000_000_000,
             updated_ms: 0,
-            closed_ms: None,
-            history: vec![],
+            ..Deal::new(7, "Mesin kopi", 25_000_000, stage, "x", 1_764_000_000_000)
         }
     }
 
