@@ -529,7 +529,7 @@ impl Crm {
             && touched.deals.is_empty()
             && touched.company_ids.is_empty()
             && touched.activities.is_empty());
-        if synced && !self.sync_targets().is_empty() {
+        if synced && !self.sync_targets.read().unwrap_or_else(|p| p.into_inner()).is_empty() {
             self.outbox_touched();
         }
     }
