@@ -1,11 +1,13 @@
 //! Load generator for `BENCHMARKS.md` (see `bench/run.sh`).
 //!
 //! `loadgen run` keeps N keep-alive HTTP/1.1 connections busy for D seconds
-//! (closed loop: one request in flight per connection), each request a
-//! distinct, signed WhatsApp Cloud API text-message webhook. It can host a
-//! fake Graph API on loopback that answers `POST /{phone_number_id}/messages`
-//! and counts the replies it receives, and it samples the server's CPU time
-//! and peak RSS from `/proc/PID`.
+//! (closed loop: one request in flight per connection), or with `--rate R`
+//! sends request i at t0 + i/R whatever the server does (open loop, on up to
+//! N connections opened as needed), each request a distinct, signed WhatsApp
+//! Cloud API text-message webhook. It can host a fake Graph API on loopback
+//! that answers `POST /{phone_number_id}/messages`, counts the replies it
+//! receives and times each accepted message until its answer, and it
+//! samples the server's CPU time and peak RSS from `/proc/PID`.
 //!
 //! The HTTP client is a minimal hand-written HTTP/1.1 client over tokio
 //! sockets, so that the load generator takes as little of the machine's two
@@ -15,11 +17,11 @@
 //! message id is in a sled tree), `stats` (tree sizes of a juru data dir),
 //! `report` (comparison table of several `run` results).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -96,6 +98,10 @@ enum Command {
     Report {
         /// JSON-lines file(s) written by `run --json-out`.
         files: Vec<PathBuf>,
+        /// One row per `--rate` run instead (bench/open_loop.sh): offered and
+        /// held rate, acks, replies and reply latency.
+        #[arg(long)]
+        open_loop: bool,
     },
 }
 
@@ -107,7 +113,10 @@ struct RunArgs {
     /// Webhook URL (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:18080/api/whatsapp/cloud")]
     target: String,
-    /// Concurrent connections, one request in flight on each.
+    /// Concurrent connections, one request in flight on each. Closed loop:
+    /// all of them are opened and kept busy. With --rate: the most that may be
+    /// open at once; they are opened only when a request is due and none is
+    /// idle, so a large number (e.g. 512) costs nothing until it is needed.
     #[arg(long, short = 'c', default_value_t = 64)]
     connections: usize,
     /// Load duration in seconds (the measurement window).
@@ -117,8 +126,14 @@ struct RunArgs {
     /// or at --duration, whichever comes first).
     #[arg(long)]
     total: Option<u64>,
-    /// Pace the requests at this many per second in total (default: as fast
-    /// as the server answers). Used to fill a store without a reply backlog.
+    /// Open loop: request i is due at i/R s after the start, whatever the
+    /// server does (default: closed loop, as fast as the server answers). A
+    /// due request goes out on an idle connection, or a new one while fewer
+    /// than --connections are open; when all are busy it starts late, and the
+    /// JSON reports `held_rate`, `schedule_lag_ms` and `rate_held` (a warning
+    /// goes to stderr when the rate slipped). --connections must exceed
+    /// rate × expected ack latency (e.g. 3000/s × 0.1 s = 300), or the server's
+    /// slowness caps the rate.
     #[arg(long)]
     rate: Option<f64>,
     /// Distinct senders (62812xxxxxxx) the messages rotate over.
@@ -186,7 +201,7 @@ fn main() -> anyhow::Result<()> {
         Command::Prefill { data, messages, senders, phone_number_id } => {
             prefill(&data, messages, senders, &phone_number_id)
         }
-        Command::Report { files } => report(&files),
+        Command::Report { files, open_loop } => report(&files, open_loop),
     }
 }
 
@@ -361,9 +376,10 @@ async fn wait(url: &str, timeout: f64) -> anyhow::Result<()> {
 // ------------------------------------------------------------ the webhooks
 
 /// A sender's k-th message is `TEXTS[k % 5]`: pre-sales questions that the
-/// offline sales brain answers with one text each (plus brochures or a
+/// offline sales brain answers with one message each (a text, or for the
+/// hotel question an interactive button message, plus brochures or a
 /// location for two of them) and that never hand the chat over to a human,
-/// so every accepted message is owed exactly one `type: text` reply.
+/// so every accepted message is owed one answer (`ReplyTracker`).
 const TEXTS: [&str; 5] = [
     "Halo kak, mau tanya paket umroh",
     "Berapa harga paket umroh bulan Maret?",
@@ -391,6 +407,12 @@ impl Generator {
         i % self.senders.max(1)
     }
 
+    /// The number message `i` comes from (`from`, `wa_id`), 62812xxxxxxx: the
+    /// `to` of its reply.
+    fn phone(&self, i: u64) -> u64 {
+        628_123_000_000 + self.sender(i)
+    }
+
     /// One Cloud API notification carrying one text message, signed, as a full
     /// HTTP/1.1 request written into `out`.
     fn request(&self, i: u64, now_s: u64, out: &mut Vec<u8>) {
@@ -413,7 +435,7 @@ impl Generator {
     /// The notification's JSON body.
     fn body(&self, i: u64, now_s: u64) -> String {
         let s = self.sender(i);
-        let from = format!("62812{:07}", 3_000_000 + s);
+        let from = self.phone(i);
         format!(
             concat!(
                 r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":"#,
@@ -458,15 +480,155 @@ impl Timeline {
     }
 }
 
+// ------------------------------------------------------- reply latency
+
+/// Times every accepted message until its answer. Replies carry no id of
+/// the message they answer, so they are matched by recipient: per sender, a
+/// FIFO of the instants at which its messages' requests were written, still
+/// unanswered; a `type: text` or `type: interactive` message to that sender
+/// (a turn's answer: juru answers some questions with a button message whose
+/// body is the text, e.g. "Fasilitas hotelnya apa saja kak?") answers every
+/// message in it sent before the reply arrived (juru's coalescing answers
+/// several quick messages of a chat with one turn). Documents, images and
+/// locations are attachments after the answer, not answers.
+struct ReplyTracker {
+    origin: Instant,
+    state: Mutex<ReplyState>,
+}
+
+#[derive(Default)]
+struct ReplyState {
+    /// Sender's number → (message index, instant its request was written), oldest first.
+    pending: HashMap<u64, VecDeque<(u64, Instant)>>,
+    /// Entries in `pending`.
+    unanswered: usize,
+    answered: Vec<Answered>,
+    /// Messages answered before their own (non-2xx) answer came back: left out at the end.
+    refused_after_reply: HashSet<u64>,
+}
+
+struct Answered {
+    i: u64,
+    /// When its request was written, µs after `origin`.
+    sent_us: u64,
+    latency_us: u32,
+}
+
+impl ReplyTracker {
+    fn new() -> ReplyTracker {
+        ReplyTracker { origin: Instant::now(), state: Mutex::new(ReplyState::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplyState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Message `i` of sender `phone` is about to be written: returns its send
+    /// instant, taken under the lock so that each FIFO stays in time order.
+    fn sent(&self, i: u64, phone: u64) -> Instant {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.pending.entry(phone).or_default().push_back((i, now));
+        s.unanswered += 1;
+        now
+    }
+
+    /// Message `i` was not accepted (non-2xx, I/O error, timeout): no reply is owed.
+    fn refused(&self, i: u64, phone: u64) {
+        let mut s = self.lock();
+        if let Some(q) = s.pending.get_mut(&phone)
+            && let Some(at) = q.iter().position(|&(j, _)| j == i)
+        {
+            q.remove(at);
+            if q.is_empty() {
+                s.pending.remove(&phone);
+            }
+            s.unanswered -= 1;
+            return;
+        }
+        s.refused_after_reply.insert(i);
+    }
+
+    /// Accepted messages not answered yet.
+    fn unanswered(&self) -> usize {
+        self.lock().unanswered
+    }
+
+    /// A turn's answer (text or interactive) to `phone` arrived at `at`.
+    fn replied(&self, phone: u64, at: Instant) {
+        let mut s = self.lock();
+        let Some(mut q) = s.pending.remove(&phone) else { return };
+        while let Some(&(i, sent)) = q.front() {
+            if sent > at {
+                break;
+            }
+            q.pop_front();
+            s.unanswered -= 1;
+            let latency = at.duration_since(sent).as_micros().min(u32::MAX as u128) as u32;
+            let sent_us = sent.saturating_duration_since(self.origin).as_micros() as u64;
+            s.answered.push(Answered { i, sent_us, latency_us: latency });
+        }
+        if !q.is_empty() {
+            s.pending.insert(phone, q);
+        }
+    }
+
+    /// (`reply_latency_ms`, `reply_latency_window_ms`): every accepted message,
+    /// and those whose request was written before `window_end`.
+    fn summary(&self, window_end: Instant) -> (Value, Value) {
+        let s = self.lock();
+        let end_us = window_end.saturating_duration_since(self.origin).as_micros() as u64;
+        let (mut all, mut window, mut by_window_end) = (Vec::new(), Vec::new(), 0u64);
+        for a in s.answered.iter().filter(|a| !s.refused_after_reply.contains(&a.i)) {
+            all.push(a.latency_us);
+            if a.sent_us <= end_us {
+                window.push(a.latency_us);
+                if a.sent_us + a.latency_us as u64 <= end_us {
+                    by_window_end += 1;
+                }
+            }
+        }
+        let (mut unanswered, mut unanswered_window) = (0u64, 0u64);
+        for &(_, sent) in s.pending.values().flatten() {
+            unanswered += 1;
+            if sent <= window_end {
+                unanswered_window += 1;
+            }
+        }
+        let mut window = latency_stats(window, unanswered_window);
+        // Of those, answered while the load lasted.
+        window["answered_by_window_end"] = json!(by_window_end);
+        (latency_stats(all, unanswered), window)
+    }
+}
+
+/// `{p50, p90, p99, max, mean, answered, unanswered}` in ms of latencies in µs.
+fn latency_stats(mut us: Vec<u32>, unanswered: u64) -> Value {
+    us.sort_unstable();
+    let mean = if us.is_empty() { 0.0 } else { us.iter().map(|&l| l as u64).sum::<u64>() as f64 / us.len() as f64 };
+    json!({
+        "p50": percentile(&us, 50.0),
+        "p90": percentile(&us, 90.0),
+        "p99": percentile(&us, 99.0),
+        "max": percentile(&us, 100.0),
+        "mean": round(mean / 1000.0, 3),
+        "answered": us.len(),
+        "unanswered": unanswered,
+    })
+}
+
 // ---------------------------------------------------------- fake Graph API
 
 struct Graph {
     token: String,
+    replies: Arc<ReplyTracker>,
     texts: AtomicU64,
     reads: AtomicU64,
     typing: AtomicU64,
-    /// Non-text replies: documents, images, locations...
+    /// Non-text replies: documents, images, locations, interactive...
     media: AtomicU64,
+    /// Of those, `type: interactive` (button messages: a turn's answer).
+    interactive: AtomicU64,
     refused: AtomicU64,
     timeline: std::sync::OnceLock<Timeline>,
     /// When the last text or media message arrived, µs after the load started.
@@ -515,12 +677,20 @@ async fn graph_messages(State(g): State<Arc<Graph>>, headers: HeaderMap, body: B
         return json_ok(r#"{"success":true}"#.to_string());
     }
     let now = Instant::now();
+    if matches!(req.kind.as_deref(), Some("text" | "interactive"))
+        && let Some(phone) = req.to.as_deref().and_then(|to| to.trim_start_matches('+').parse::<u64>().ok())
+    {
+        g.replies.replied(phone, now);
+    }
     let n = if req.kind.as_deref() == Some("text") {
         if let Some(t) = g.timeline.get() {
             t.bump(now);
         }
         g.texts.fetch_add(1, Relaxed)
     } else {
+        if req.kind.as_deref() == Some("interactive") {
+            g.interactive.fetch_add(1, Relaxed);
+        }
         g.media.fetch_add(1, Relaxed) + (1 << 40)
     };
     if let Some(t) = g.timeline.get() {
@@ -532,13 +702,15 @@ async fn graph_messages(State(g): State<Arc<Graph>>, headers: HeaderMap, body: B
     ))
 }
 
-async fn start_graph(port: u16, token: String) -> anyhow::Result<Arc<Graph>> {
+async fn start_graph(port: u16, token: String, replies: Arc<ReplyTracker>) -> anyhow::Result<Arc<Graph>> {
     let graph = Arc::new(Graph {
         token,
+        replies,
         texts: AtomicU64::new(0),
         reads: AtomicU64::new(0),
         typing: AtomicU64::new(0),
         media: AtomicU64::new(0),
+        interactive: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         timeline: std::sync::OnceLock::new(),
         last_reply_us: AtomicU64::new(0),
@@ -596,17 +768,27 @@ struct Shared {
     next: AtomicU64,
     total: Option<u64>,
     t0: Instant,
-    rate: Option<f64>,
     deadline: Instant,
     request_timeout: Duration,
     acks: Timeline,
     acked: AtomicU64,
     record_ids: bool,
+    /// With a fake Graph API: per-message reply latency.
+    replies: Option<Arc<ReplyTracker>>,
 }
 
 #[derive(Default)]
 struct WorkerResult {
     latencies_us: Vec<u32>,
+    /// --rate: how late each request started after its scheduled instant.
+    lag_us: Vec<u32>,
+    /// Requests written to the server (the window: until the deadline).
+    started: u64,
+    started_in_window: u64,
+    /// When the last request was written, µs after the start.
+    last_start_us: u64,
+    /// --rate: requests due in the window that could not start before it ended.
+    not_started: u64,
     acked: u64,
     acked_in_window: u64,
     accepted_events: u64,
@@ -618,14 +800,34 @@ struct WorkerResult {
     acked_ids: Vec<u64>,
 }
 
+impl WorkerResult {
+    fn merge(&mut self, r: WorkerResult) {
+        self.latencies_us.extend_from_slice(&r.latencies_us);
+        self.lag_us.extend_from_slice(&r.lag_us);
+        self.started += r.started;
+        self.started_in_window += r.started_in_window;
+        self.last_start_us = self.last_start_us.max(r.last_start_us);
+        self.not_started += r.not_started;
+        self.acked += r.acked;
+        self.acked_in_window += r.acked_in_window;
+        self.accepted_events += r.accepted_events;
+        self.duplicates += r.duplicates;
+        self.io_errors += r.io_errors;
+        self.timeouts += r.timeouts;
+        self.connect_errors += r.connect_errors;
+        for (status, n) in r.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        self.acked_ids.extend(r.acked_ids);
+    }
+}
+
+/// Closed loop: one connection, the next request as soon as the answer came.
 async fn worker(shared: Arc<Shared>) -> WorkerResult {
     let mut result = WorkerResult::default();
     let mut conn: Option<HttpConn> = None;
     let mut request = Vec::with_capacity(2048);
-    loop {
-        if Instant::now() >= shared.deadline {
-            break;
-        }
+    while Instant::now() < shared.deadline {
         if conn.is_none() {
             match HttpConn::connect(shared.addr).await {
                 Ok(c) => conn = Some(c),
@@ -640,53 +842,129 @@ async fn worker(shared: Arc<Shared>) -> WorkerResult {
         if shared.total.is_some_and(|total| i >= total) {
             break;
         }
-        if let Some(rate) = shared.rate {
-            let at = shared.t0 + Duration::from_secs_f64(i as f64 / rate);
-            if at >= shared.deadline {
-                break;
-            }
-            tokio::time::sleep_until(at.into()).await;
-        }
-        shared.generator.request(i, unix_now(), &mut request);
-        let Some(c) = conn.as_mut() else { continue };
-        let started = Instant::now();
-        let answer = tokio::time::timeout(shared.request_timeout, c.roundtrip(&request)).await;
-        let done = Instant::now();
-        match answer {
-            Ok(Ok(response)) => {
-                if (200..300).contains(&response.status) {
-                    let micros = done.duration_since(started).as_micros();
-                    result.latencies_us.push(micros.min(u32::MAX as u128) as u32);
-                    result.acked += 1;
-                    if done <= shared.deadline {
-                        result.acked_in_window += 1;
-                    }
-                    shared.acks.bump(done);
-                    shared.acked.fetch_add(1, Relaxed);
-                    let (accepted, duplicates) = accept_report(&response.body);
-                    result.accepted_events += accepted;
-                    result.duplicates += duplicates;
-                    if shared.record_ids {
-                        result.acked_ids.push(i);
-                    }
-                } else {
-                    *result.statuses.entry(response.status).or_default() += 1;
-                }
-                if response.close {
-                    conn = None;
-                }
-            }
-            Ok(Err(_)) => {
-                result.io_errors += 1;
-                conn = None;
-            }
-            Err(_) => {
-                result.timeouts += 1;
-                conn = None;
-            }
-        }
+        send_one(&shared, &mut conn, i, None, &mut request, &mut result).await;
     }
     result
+}
+
+/// Open loop (`--rate`): request i is due at t0 + i/rate, whatever the server
+/// does. It goes out on an idle connection, or on a new one while fewer than
+/// `connections` are open; when every one is busy it waits for one (and
+/// starts late: `lag_us`). Nothing starts after the deadline.
+async fn open_loop(shared: Arc<Shared>, rate: f64, connections: usize) -> WorkerResult {
+    let slots = connections.clamp(1, 1 << 20) as u32;
+    let free = Arc::new(tokio::sync::Semaphore::new(slots as usize));
+    let idle: Arc<Mutex<Vec<HttpConn>>> = Arc::new(Mutex::new(Vec::new()));
+    let merged = Arc::new(Mutex::new(WorkerResult::default()));
+    let window = shared.deadline.duration_since(shared.t0).as_secs_f64();
+    let due_in_window = ((window * rate).ceil() as u64).min(shared.total.unwrap_or(u64::MAX));
+    let mut not_started = 0;
+    let mut i = 0u64;
+    while i < due_in_window {
+        let at = shared.t0 + Duration::from_secs_f64(i as f64 / rate);
+        if at >= shared.deadline {
+            break;
+        }
+        tokio::time::sleep_until(at.into()).await;
+        let Ok(slot) = free.clone().acquire_owned().await else { break };
+        if Instant::now() >= shared.deadline {
+            not_started = due_in_window - i;
+            break;
+        }
+        let (shared, idle, merged) = (shared.clone(), idle.clone(), merged.clone());
+        tokio::spawn(async move {
+            let mut result = WorkerResult::default();
+            let mut conn = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            if conn.is_none() {
+                match HttpConn::connect(shared.addr).await {
+                    Ok(c) => conn = Some(c),
+                    Err(_) => result.connect_errors += 1,
+                }
+            }
+            let mut request = Vec::with_capacity(2048);
+            send_one(&shared, &mut conn, i, Some(at), &mut request, &mut result).await;
+            if let Some(c) = conn {
+                idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+            }
+            merged.lock().unwrap_or_else(|e| e.into_inner()).merge(result);
+            drop(slot);
+        });
+        i += 1;
+    }
+    // Every request has finished once every slot is free again.
+    let _ = free.acquire_many(slots).await;
+    let mut result = std::mem::take(&mut *merged.lock().unwrap_or_else(|e| e.into_inner()));
+    result.not_started = not_started;
+    result
+}
+
+/// Writes request `i` on `conn` (nothing when it is not open) and records the
+/// answer. `scheduled`: when it was due (`--rate`).
+async fn send_one(
+    shared: &Shared,
+    conn: &mut Option<HttpConn>,
+    i: u64,
+    scheduled: Option<Instant>,
+    request: &mut Vec<u8>,
+    result: &mut WorkerResult,
+) {
+    let Some(c) = conn.as_mut() else { return };
+    shared.generator.request(i, unix_now(), request);
+    let phone = shared.generator.phone(i);
+    // The send instant, in the sender's FIFO before the request is written:
+    // the reply may arrive before the ack is read.
+    let started = match &shared.replies {
+        Some(r) => r.sent(i, phone),
+        None => Instant::now(),
+    };
+    result.started += 1;
+    if started <= shared.deadline {
+        result.started_in_window += 1;
+    }
+    result.last_start_us = result.last_start_us.max(started.duration_since(shared.t0).as_micros() as u64);
+    if let Some(at) = scheduled {
+        result.lag_us.push(started.saturating_duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+    }
+    let answer = tokio::time::timeout(shared.request_timeout, c.roundtrip(request)).await;
+    let done = Instant::now();
+    let mut owed_reply = false;
+    match answer {
+        Ok(Ok(response)) => {
+            if (200..300).contains(&response.status) {
+                let micros = done.duration_since(started).as_micros();
+                result.latencies_us.push(micros.min(u32::MAX as u128) as u32);
+                result.acked += 1;
+                if done <= shared.deadline {
+                    result.acked_in_window += 1;
+                }
+                shared.acks.bump(done);
+                shared.acked.fetch_add(1, Relaxed);
+                let (accepted, duplicates) = accept_report(&response.body);
+                result.accepted_events += accepted;
+                result.duplicates += duplicates;
+                owed_reply = accepted > 0;
+                if shared.record_ids {
+                    result.acked_ids.push(i);
+                }
+            } else {
+                *result.statuses.entry(response.status).or_default() += 1;
+            }
+            if response.close {
+                *conn = None;
+            }
+        }
+        Ok(Err(_)) => {
+            result.io_errors += 1;
+            *conn = None;
+        }
+        Err(_) => {
+            result.timeouts += 1;
+            *conn = None;
+        }
+    }
+    if !owed_reply && let Some(r) = &shared.replies {
+        r.refused(i, phone);
+    }
 }
 
 /// `Some(true)` when the server's `/healthz` reports `inbox_depth` and
@@ -749,9 +1027,10 @@ fn round(x: f64, digits: i32) -> f64 {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (addr, host, path) = parse_url(&args.target)?;
-    let graph = match args.fake_graph_port {
-        Some(port) => Some(start_graph(port, args.access_token.clone()).await?),
-        None => None,
+    let tracker = args.fake_graph_port.map(|_| Arc::new(ReplyTracker::new()));
+    let graph = match (args.fake_graph_port, &tracker) {
+        (Some(port), Some(t)) => Some(start_graph(port, args.access_token.clone(), t.clone()).await?),
+        _ => None,
     };
     let tag = uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase();
     let generator = Generator {
@@ -771,20 +1050,28 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         next: AtomicU64::new(0),
         total: args.total,
         t0,
-        rate: args.rate.filter(|r| *r > 0.0),
         deadline: t0 + duration,
         request_timeout: Duration::from_secs_f64(args.request_timeout),
         acks: Timeline::new(t0, horizon),
         acked: AtomicU64::new(0),
         record_ids: args.acked_out.is_some(),
+        replies: tracker.clone(),
     });
+    let rate = args.rate.filter(|r| *r > 0.0);
     if let Some(g) = &graph {
         let _ = g.timeline.set(Timeline::new(t0, horizon));
     }
     let start = snapshot(&args, graph.as_deref());
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.connections.max(1) {
-        workers.spawn(worker(shared.clone()));
+    match rate {
+        Some(rate) => {
+            workers.spawn(open_loop(shared.clone(), rate, args.connections));
+        }
+        None => {
+            for _ in 0..args.connections.max(1) {
+                workers.spawn(worker(shared.clone()));
+            }
+        }
     }
 
     // Progress lines for long runs.
@@ -826,56 +1113,46 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let load_end = snapshot(&args, graph.as_deref());
     let window_s = window_end.at.duration_since(t0).as_secs_f64();
 
-    let mut latencies = Vec::new();
     let mut total = WorkerResult::default();
     for r in results {
-        latencies.extend_from_slice(&r.latencies_us);
-        total.acked += r.acked;
-        total.acked_in_window += r.acked_in_window;
-        total.accepted_events += r.accepted_events;
-        total.duplicates += r.duplicates;
-        total.io_errors += r.io_errors;
-        total.timeouts += r.timeouts;
-        total.connect_errors += r.connect_errors;
-        for (status, n) in r.statuses {
-            *total.statuses.entry(status).or_default() += n;
-        }
-        total.acked_ids.extend(r.acked_ids);
+        total.merge(r);
     }
     if args.total.is_some() {
         // Every request finished inside the window (or the deadline cut it).
         total.acked_in_window = total.acked;
     }
+    let mut latencies = std::mem::take(&mut total.latencies_us);
     latencies.sort_unstable();
-    let sent = shared.next.load(Relaxed).min(args.total.unwrap_or(u64::MAX));
+    let sent = total.started;
 
-    // Drain: wait until every accepted message got its text reply, or the
+    // Drain: wait until every accepted message got its answer, or the
     // server says nothing is left to do (`/healthz` inbox and outbox depths,
     // when it reports them), or replies stop coming, or the time is up.
     let mut drained = None;
     let mut drain_s = 0.0;
     let mut drain_end = "";
     if let Some(g) = &graph {
-        let expected = total.accepted_events;
         let drain_start = Instant::now();
         let give_up = drain_start + Duration::from_secs_f64(args.drain_timeout);
-        let mut last_count = g.texts.load(Relaxed);
+        // Any reply (text, interactive or media) counts as progress.
+        let replies_so_far = || g.texts.load(Relaxed) + g.media.load(Relaxed);
+        let mut last_count = replies_so_far();
         let mut last_change = Instant::now();
         let mut last_health = Instant::now();
         let health_url = format!("http://{}/healthz", shared.addr);
         loop {
-            let count = g.texts.load(Relaxed);
-            if count >= expected {
-                (drained, drain_end) = (Some(true), "every accepted message got its text reply");
+            let count = replies_so_far();
+            if g.replies.unanswered() == 0 {
+                (drained, drain_end) = (Some(true), "every accepted message got its answer (text or interactive)");
                 break;
             }
             if count != last_count {
                 last_count = count;
                 last_change = Instant::now();
             }
-            // Coalescing can answer several messages with one turn, so fewer
-            // texts than messages may be owed: then the end is an empty inbox
-            // and outbox with no Graph call for QUIET (longer than juru's
+            // A message may get no answer at all (a hand-over to a human, a
+            // server that only acks): then the end is an empty inbox and
+            // outbox with no Graph call for QUIET (longer than juru's
             // coalescing window).
             const QUIET: Duration = Duration::from_secs(3);
             let since_last_call = t0.elapsed().saturating_sub(Duration::from_micros(g.last_request_us.load(Relaxed)));
@@ -932,6 +1209,31 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         latencies.iter().map(|&l| l as u64).sum::<u64>() as f64 / latencies.len() as f64 / 1000.0
     };
     let seconds = window_s.ceil() as usize;
+
+    // --rate: the rate really held, and how late the requests started.
+    let pacing = rate.map(|rate| {
+        // With --total the window runs until the last answer: count the
+        // schedule's span instead (the last start plus one interval).
+        let span = match args.total {
+            Some(_) => (total.last_start_us as f64 / 1e6 + 1.0 / rate).min(window_s),
+            None => window_s,
+        };
+        let held = total.started_in_window as f64 / span.max(1e-9);
+        let mut lag = std::mem::take(&mut total.lag_us);
+        lag.sort_unstable();
+        let (p50, p99, max) = (percentile(&lag, 50.0), percentile(&lag, 99.0), percentile(&lag, 100.0));
+        let held_ok = held >= 0.98 * rate && p99 <= 100.0;
+        if !held_ok {
+            eprintln!(
+                "loadgen: WARNING: rate NOT held: offered {rate}/s, held {held:.1}/s ({:.1} %), schedule lag p99 {p99:.1} ms, max {max:.1} ms, {} requests due in the window never started. The server (or loadgen itself) did not keep up: with {} connections, connections ÷ ack latency is below the rate (raise --connections, or lower --rate).",
+                held / rate * 100.0,
+                total.not_started,
+                args.connections,
+            );
+        }
+        (rate, held, json!({"p50": p50, "p99": p99, "max": max}), held_ok)
+    });
+    let reply_latency = tracker.as_ref().map(|t| t.summary(window_end.at));
     let replies = graph.as_ref().map(|g| {
         let texts_in_window = window_end.texts - start.texts;
         let replies_per_s = texts_in_window as f64 / window_s;
@@ -941,6 +1243,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "reads_total": g.reads.load(Relaxed),
             "typing_total": g.typing.load(Relaxed),
             "media_total": g.media.load(Relaxed),
+            "interactive_total": g.interactive.load(Relaxed),
             // 1.0 when every message got its own turn; lower when juru's
             // coalescing answered several messages of a chat with one turn.
             "texts_over_accepted": round(g.texts.load(Relaxed) as f64 / total.accepted_events.max(1) as f64, 3),
@@ -952,6 +1255,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             "drained": drained,
             "drain_s": round(drain_s, 2),
             "timeline_texts_per_s": g.timeline.get().map(|t| t.values(seconds)),
+            // Per accepted message: from the write of its request to the
+            // first text or interactive message to its sender after it
+            // (see ReplyTracker).
+            "reply_latency_ms": reply_latency.as_ref().map(|r| r.0.clone()),
+            "reply_latency_window_ms": reply_latency.as_ref().map(|r| r.1.clone()),
         })
     });
     let per_msg = |cpu: Option<f64>, n: u64| cpu.filter(|_| n > 0).map(|c| round(c / n as f64 * 1e6, 1));
@@ -962,6 +1270,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "duration_s": args.duration,
         "window_s": round(window_s, 3),
         "requests_sent": sent,
+        "requests_started_in_window": total.started_in_window,
+        "offered_rate": pacing.as_ref().map(|p| p.0),
+        "held_rate": pacing.as_ref().map(|p| round(p.1, 1)),
+        "schedule_lag_ms": pacing.as_ref().map(|p| p.2.clone()),
+        "rate_held": pacing.as_ref().map(|p| p.3),
+        "not_started": pacing.as_ref().map(|_| total.not_started),
         "acked": total.acked,
         "acked_in_window": total.acked_in_window,
         "acks_per_s": round(acks_per_s, 1),
@@ -1052,11 +1366,25 @@ fn f(v: &Value) -> String {
     }
 }
 
+/// `v[k1] / v[k2] / …`, or null when `v` is.
+fn slash(v: &Value, keys: &[&str]) -> Value {
+    if v.is_null() {
+        return Value::Null;
+    }
+    json!(keys.iter().map(|k| f(&v[*k])).collect::<Vec<_>>().join(" / "))
+}
+
 fn print_run_table(r: &Value) {
     let rows: Vec<(&str, Value)> = vec![
         ("label", r["label"].clone()),
         ("acked webhooks/s", r["acks_per_s"].clone()),
         ("acked (in window / total)", json!(format!("{} / {}", f(&r["acked_in_window"]), f(&r["acked"])))),
+        (
+            "offered / held rate /s",
+            if r["offered_rate"].is_null() { Value::Null } else { slash(r, &["offered_rate", "held_rate"]) },
+        ),
+        ("schedule lag p50 / p99 / max ms", slash(&r["schedule_lag_ms"], &["p50", "p99", "max"])),
+        ("rate held", r["rate_held"].clone()),
         ("ack latency p50 ms", r["latency_ms"]["p50"].clone()),
         ("ack latency p99 ms", r["latency_ms"]["p99"].clone()),
         (
@@ -1071,6 +1399,8 @@ fn print_run_table(r: &Value) {
             "all replies delivered, after s",
             json!(format!("{} ({})", f(&r["replies"]["drained"]), f(&r["replies"]["drain_s"]))),
         ),
+        ("reply latency p50/p99/max ms", slash(&r["replies"]["reply_latency_ms"], &["p50", "p99", "max"])),
+        ("replies answered / unanswered msgs", slash(&r["replies"]["reply_latency_ms"], &["answered", "unanswered"])),
         ("server CPU µs/msg (incl. drain)", r["server"]["cpu_us_per_msg"].clone()),
         ("server cores used (window)", r["server"]["cores_used_window"].clone()),
         ("loadgen cores used (window)", r["loadgen"]["cores_used_window"].clone()),
@@ -1080,7 +1410,7 @@ fn print_run_table(r: &Value) {
         ("errors", r["errors"].clone()),
     ];
     for (k, v) in rows {
-        println!("  {k:<34} {}", f(&v));
+        println!("  {k:<37} {}", f(&v));
     }
 }
 
@@ -1233,7 +1563,64 @@ fn stats(data: &Path) -> anyhow::Result<()> {
 
 // ------------------------------------------------------------------ report
 
-fn report(files: &[PathBuf]) -> anyhow::Result<()> {
+/// "none", or the non-2xx statuses and failures of a run.
+fn errors_cell(r: &Value) -> String {
+    let errors = &r["errors"];
+    let mut e = Vec::new();
+    if let Some(m) = errors["http_status"].as_object() {
+        for (k, v) in m {
+            e.push(format!("HTTP {k}: {v}"));
+        }
+    }
+    for k in ["io", "timeouts", "connect"] {
+        if errors[k].as_u64().unwrap_or(0) > 0 {
+            e.push(format!("{k}: {}", errors[k]));
+        }
+    }
+    if e.is_empty() { "none".into() } else { e.join(", ") }
+}
+
+/// "all replied after": seconds after the window, "not all", or "-".
+fn drained_cell(r: &Value) -> String {
+    match (&r["replies"]["drained"], &r["replies"]["drain_s"]) {
+        (Value::Bool(true), s) => format!("{} s", f(s)),
+        (Value::Bool(false), _) => "not all".into(),
+        _ => "-".into(),
+    }
+}
+
+/// One row per `run --rate` result (bench/open_loop.sh).
+fn report_open_loop(runs: &[Value]) {
+    println!(
+        "| run | offered /s | held /s | rate held | acked webhooks/s | p99 ack ms | replies delivered/s | reply latency p50/p99/max ms | unanswered | all replied after | CPU µs/msg | peak RSS MiB | errors |"
+    );
+    println!("| --- | ---: | ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in runs {
+        let held = match &r["rate_held"] {
+            Value::Bool(true) => "yes".to_string(),
+            Value::Bool(false) => format!("**NO** (lag p99 {} ms)", f(&r["schedule_lag_ms"]["p99"])),
+            _ => "-".into(),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f(&r["label"]),
+            f(&r["offered_rate"]),
+            f(&r["held_rate"]),
+            held,
+            f(&r["acks_per_s"]),
+            f(&r["latency_ms"]["p99"]),
+            f(&r["replies"]["replies_per_s"]),
+            f(&slash(&r["replies"]["reply_latency_ms"], &["p50", "p99", "max"])),
+            f(&r["replies"]["reply_latency_ms"]["unanswered"]),
+            drained_cell(r),
+            f(&r["server"]["cpu_us_per_msg"]),
+            f(&r["server"]["vm_hwm_mb"]),
+            errors_cell(r),
+        );
+    }
+}
+
+fn report(files: &[PathBuf], open_loop: bool) -> anyhow::Result<()> {
     let mut runs: Vec<Value> = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -1241,44 +1628,32 @@ fn report(files: &[PathBuf]) -> anyhow::Result<()> {
             runs.push(serde_json::from_str(line)?);
         }
     }
+    if open_loop {
+        report_open_loop(&runs);
+        return Ok(());
+    }
     let get = |label: &str| runs.iter().rev().find(|r| r["label"] == label);
     println!(
-        "| server | acked webhooks/s | p50 ms | p99 ms | replies delivered/s | replies ÷ acks | all replied after | CPU µs/msg | server cores | loadgen cores | other cores | peak RSS MiB | errors |"
+        "| server | acked webhooks/s | p50 ms | p99 ms | replies delivered/s | replies ÷ acks | all replied after | reply latency p50/p99/max ms | CPU µs/msg | server cores | loadgen cores | other cores | peak RSS MiB | errors |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for r in &runs {
-        let errors = &r["errors"];
-        let mut e = Vec::new();
-        if let Some(m) = errors["http_status"].as_object() {
-            for (k, v) in m {
-                e.push(format!("HTTP {k}: {v}"));
-            }
-        }
-        for k in ["io", "timeouts", "connect"] {
-            if errors[k].as_u64().unwrap_or(0) > 0 {
-                e.push(format!("{k}: {}", errors[k]));
-            }
-        }
-        let drained = match (&r["replies"]["drained"], &r["replies"]["drain_s"]) {
-            (Value::Bool(true), s) => format!("{} s", f(s)),
-            (Value::Bool(false), _) => "not all".into(),
-            _ => "-".into(),
-        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f(&r["label"]),
             f(&r["acks_per_s"]),
             f(&r["latency_ms"]["p50"]),
             f(&r["latency_ms"]["p99"]),
             f(&r["replies"]["replies_per_s"]),
             f(&r["replies"]["replies_over_acks"]),
-            drained,
+            drained_cell(r),
+            f(&slash(&r["replies"]["reply_latency_ms"], &["p50", "p99", "max"])),
             f(&r["server"]["cpu_us_per_msg"]),
             f(&r["server"]["cores_used_window"]),
             f(&r["loadgen"]["cores_used_window"]),
             f(&r["machine"]["other_cores_window"]),
             f(&r["server"]["vm_hwm_mb"]),
-            if e.is_empty() { "none".into() } else { e.join(", ") },
+            errors_cell(r),
         );
     }
     let rate = |label: &str| get(label).and_then(|r| r["acks_per_s"].as_f64());
