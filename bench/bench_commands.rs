@@ -102,8 +102,8 @@ async fn main() -> anyhow::Result<()> {
     let setup = msg("#crm segment create \"Hot cafes\" --where \"lead_score > 75 and segment = Cafe\"", 0);
     let inv = commands.detect(setup.text()).unwrap();
     let out = commands.handle(&setup, &inv, &NoDirectory, now).await;
-    store.commit.commit(out.changes.writes).await?;
-    crm.refresh(&out.changes.touched);
+    store.commit.commit(out.crm.writes).await?;
+    crm.refresh(&out.crm.touched);
 
     let p = phone(42);
     let mix: Vec<(&str, String)> = vec![
@@ -149,9 +149,14 @@ async fn main() -> anyhow::Result<()> {
             let inv = commands.detect(ev.text()).expect("a command");
             let out = commands.handle(&ev, &inv, &NoDirectory, now).await;
             handle_us.push(started.elapsed().as_secs_f64() * 1e6);
-            assert!(out.result == "ok", "{text}: {} {:?}", out.result, out.replies);
-            store.commit.commit(out.changes.writes).await?;
-            crm.refresh(&out.changes.touched);
+            assert!(
+                out.audit.route.as_deref() == Some("command: ok"),
+                "{text}: {:?} {:?}",
+                out.audit.route,
+                out.texts()
+            );
+            store.commit.commit(out.crm.writes).await?;
+            crm.refresh(&out.crm.touched);
             commit_us.push(started.elapsed().as_secs_f64() * 1e6);
         }
         handle_us.sort_by(f64::total_cmp);

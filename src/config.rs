@@ -271,11 +271,15 @@ pub struct RuntimeConfig {
     pub lanes: usize,
     /// How long a handled message id is remembered for dedupe (Meta retries up to 7 days).
     pub dedupe_retention_hours: u64,
+    /// Accepted events and replies waiting in memory beyond which webhooks are
+    /// refused with 503 + `Retry-After` (WAHA and Meta retry), so an overload
+    /// costs latency, not memory.
+    pub max_backlog: usize,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { lanes: 512, dedupe_retention_hours: 24 * 8 }
+        RuntimeConfig { lanes: 512, dedupe_retention_hours: 24 * 8, max_backlog: 30_000 }
     }
 }
 

@@ -319,6 +319,11 @@ fn delivery(s: CloudStatus) -> Event {
 
 // ---------- outbound: Graph API sender ----------
 
+/// Cloud API: interactive buttons; `status: read` with a `typing_indicator`
+/// is one call; sends are metered per number (`[cloud] max_mps`).
+pub const CAPABILITIES: super::Capabilities =
+    super::Capabilities { buttons: true, labels: false, typing_marks_read: true, metered: true };
+
 #[derive(Clone)]
 pub struct CloudClient {
     http: reqwest::Client,

@@ -7,6 +7,10 @@ use serde::Serialize;
 
 use super::{OutBody, Outgoing, Sent};
 
+/// `juru chat` and the playground show everything as text.
+pub const CAPABILITIES: super::Capabilities =
+    super::Capabilities { buttons: false, labels: false, typing_marks_read: false, metered: false };
+
 #[derive(Clone)]
 pub struct ConsoleSink {
     out: Arc<Mutex<Box<dyn Write + Send>>>,

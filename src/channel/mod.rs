@@ -33,6 +33,37 @@ impl Channel {
             Channel::Console => "console",
         }
     }
+
+    /// What this channel can do. Code outside `channel` asks this, never
+    /// which gateway a chat came from.
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            Channel::Waha => waha::CAPABILITIES,
+            Channel::Cloud => cloud::CAPABILITIES,
+            Channel::Console => console::CAPABILITIES,
+        }
+    }
+
+    /// The form of a sent message's id that its delivery statuses and echoes carry.
+    pub fn message_key(self, remote_id: &str) -> &str {
+        match self {
+            Channel::Waha => waha::bare_message_id(remote_id),
+            Channel::Cloud | Channel::Console => remote_id,
+        }
+    }
+}
+
+/// What a channel offers beyond plain text and media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Quick-reply buttons (otherwise choices go as a numbered list).
+    pub buttons: bool,
+    /// WhatsApp Business labels on chats.
+    pub labels: bool,
+    /// One call both marks a message read and shows the typing indicator.
+    pub typing_marks_read: bool,
+    /// Sends count against a per-number messages-per-second budget (`[cloud] max_mps`).
+    pub metered: bool,
 }
 
 /// What a channel tells us, already verified and normalised.

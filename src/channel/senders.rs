@@ -55,6 +55,17 @@ pub struct Senders {
 }
 
 impl Senders {
+    /// The gateways that can send, WAHA first.
+    pub fn configured(&self) -> impl Iterator<Item = Channel> {
+        [
+            self.waha.as_ref().map(|_| Channel::Waha),
+            self.cloud.as_ref().map(|_| Channel::Cloud),
+            self.console.as_ref().map(|_| Channel::Console),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     pub async fn send(&self, channel: Channel, out: &Outgoing) -> Result<Sent, SendError> {
         match channel {
             Channel::Waha => self.waha.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out).await,

@@ -386,6 +386,10 @@ fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D:
 
 // ---------- outbound: REST client ----------
 
+/// WAHA: labels, no buttons; read receipts and typing are separate calls.
+pub const CAPABILITIES: super::Capabilities =
+    super::Capabilities { buttons: false, labels: true, typing_marks_read: false, metered: false };
+
 #[derive(Clone)]
 pub struct WahaClient {
     http: reqwest::Client,

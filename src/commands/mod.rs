@@ -31,6 +31,7 @@ use crate::channel::{ChatId, Control, Inbound};
 use crate::config::{Config, Language, Plan};
 use crate::crm::{Changes, Crm, CrmError};
 use crate::live::LiveDir;
+use crate::router::{Effects, ToSend};
 use crate::store::{TreeName, Write, decode, encode, key2};
 
 /// A handler: the parsed invocation in, the reply text out.
@@ -145,20 +146,20 @@ pub struct Invocation {
     pub rest: String,
 }
 
-/// What one command produced, for the runtime to commit and send.
-#[derive(Default)]
-pub struct Outcome {
-    /// Reply texts, each within WhatsApp's length limit, in order.
-    pub replies: Vec<String>,
-    pub changes: Changes,
-    /// Operator actions on other chats (`#crm release`).
-    pub controls: Vec<Control>,
-    /// Items for other chats (WhatsApp labels set by `#label`).
-    pub sends: Vec<crate::channel::Outgoing>,
-    /// The command as the audit trail keeps it (credentials masked).
-    pub audit_text: String,
-    /// `ok`, `refused: owner_only`, `error` — for logs and the audit trail.
-    pub result: String,
+/// A command's effects: its reply texts (each within WhatsApp's length
+/// limit, quoting the command in a group so it shows whom the answer is
+/// for), items for other chats (labels), CRM changes, operator actions on
+/// other chats, and the audit (credentials masked; `ok`, `refused: owner_only`,
+/// `error` as the route).
+fn effects(ev: &Inbound, text: &str, audit_text: String, result: &str) -> Effects {
+    let mut effects = Effects::noted(&format!("command: {result}"));
+    effects.audit.text = Some(audit_text);
+    for part in format::split(text, format::WHATSAPP_LIMIT) {
+        let mut send = Effects::text(&ev.chat, part);
+        send.out.reply_to = ev.chat.is_group().then(|| ev.id.clone());
+        effects.sends.push(send);
+    }
+    effects
 }
 
 /// What a handler sees.
@@ -241,7 +242,7 @@ impl Commands {
     }
 
     /// Checks, then the handler. Never fails: errors become replies.
-    pub async fn handle(&self, ev: &Inbound, inv: &Invocation, dir: &impl Directory, now_ms: u64) -> Outcome {
+    pub async fn handle(&self, ev: &Inbound, inv: &Invocation, dir: &impl Directory, now_ms: u64) -> Effects {
         let caller = self.caller(ev);
         let m = &inv.manifest;
         let usage_key = key2(&m.name, &caller.id);
@@ -254,12 +255,8 @@ impl Commands {
         let audit_text = mask_secrets(&format!("{shown} {}", inv.rest), &inv.rest);
         if let Err(refusal) = checks::check(m, &caller, admin, self.settings.plan, usage, now_ms) {
             tracing::info!(command = %m.name, sender = %caller.id, rule = refusal.rule(), "command refused");
-            return Outcome {
-                replies: vec![refusal.text(&shown, self.settings.language)],
-                audit_text,
-                result: format!("refused: {}", refusal.rule()),
-                ..Outcome::default()
-            };
+            let text = refusal.text(&shown, self.settings.language);
+            return effects(ev, &text, audit_text, &format!("refused: {}", refusal.rule()));
         }
         let manifests = self.manifests.current();
         let mut ctx = Ctx {
@@ -288,14 +285,14 @@ impl Commands {
             let used = usage.unwrap_or_default().used(now_ms);
             changes.writes.push(Write::Put(TreeName::CommandUsage, usage_key, encode(&used)));
         }
-        Outcome {
-            replies: format::split(&text, format::WHATSAPP_LIMIT),
-            changes,
-            controls: if result == "ok" { ctx.controls } else { Vec::new() },
-            sends: if result == "ok" { ctx.sends } else { Vec::new() },
-            audit_text,
-            result,
+        let mut effects = effects(ev, &text, audit_text, &result);
+        effects.crm = changes;
+        if result == "ok" {
+            effects.controls = ctx.controls;
+            effects.sends.extend(ctx.sends.into_iter().map(|out| ToSend { out, via: None }));
         }
+        tracing::info!(chat = %ev.chat.key(), command = %m.name, %result, "command handled");
+        effects
     }
 
     fn error_text(&self, ctx: &Ctx<'_>, e: &CommandError) -> String {

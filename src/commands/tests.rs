@@ -13,6 +13,13 @@ const OWNER: &str = "6281111111111";
 const PROSPECT: &str = "6282222222222";
 const NOW: u64 = 1_795_402_800_000;
 
+/// What a test reads of a command's effects.
+struct Outcome {
+    replies: Vec<String>,
+    result: String,
+    audit_text: String,
+}
+
 struct Bench {
     _dir: tempfile::TempDir,
     store: Store,
@@ -39,11 +46,15 @@ impl Bench {
     /// Runs one message as a command and commits its changes, as the runtime does.
     async fn run(&self, ev: Inbound) -> Outcome {
         let inv = self.commands.detect(ev.text()).expect("a command");
-        let mut outcome = self.commands.handle(&ev, &inv, &NoDirectory, NOW).await;
-        let writes = std::mem::take(&mut outcome.changes.writes);
+        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, NOW).await;
+        let writes = std::mem::take(&mut effects.crm.writes);
         self.store.commit.commit(writes).await.unwrap();
-        self.commands.crm().refresh(&outcome.changes.touched);
-        outcome
+        self.commands.crm().refresh(&effects.crm.touched);
+        Outcome {
+            replies: effects.texts().iter().map(|t| t.to_string()).collect(),
+            result: effects.audit.route.unwrap_or_default().trim_start_matches("command: ").to_string(),
+            audit_text: effects.audit.text.unwrap_or_default(),
+        }
     }
 
     async fn owner(&self, text: &str) -> String {

@@ -234,6 +234,13 @@ pub struct Touched {
     sequences: bool,
 }
 
+impl Touched {
+    /// The contacts a change writes.
+    pub fn contacts(&self) -> &[String] {
+        &self.contacts
+    }
+}
+
 /// A set of CRM changes: the writes to commit and what they touch.
 #[derive(Default)]
 pub struct Changes {

@@ -162,3 +162,31 @@ impl AuditRecord {
         }
     }
 }
+
+/// The chat's last `n` text lines in and out, oldest first (for the LLM).
+pub(super) fn recent_history(
+    store: &crate::store::Store,
+    chat_key: &str,
+    n: usize,
+) -> Result<Vec<crate::router::HistoryLine>, crate::store::StoreError> {
+    let mut prefix = chat_key.as_bytes().to_vec();
+    prefix.push(0);
+    let mut lines = Vec::with_capacity(n);
+    for entry in store.messages.scan_prefix(prefix).rev() {
+        let (_, value) = entry?;
+        let Ok(record) = crate::store::decode::<AuditRecord>(&value) else { continue };
+        let from_prospect = match record.direction {
+            Direction::In => true,
+            Direction::Out if record.kind == "text" => false,
+            _ => continue,
+        };
+        if let Some(text) = record.text {
+            lines.push(crate::router::HistoryLine { from_prospect, text });
+        }
+        if lines.len() == n {
+            break;
+        }
+    }
+    lines.reverse();
+    Ok(lines)
+}

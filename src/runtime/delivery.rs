@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::RuntimeError;
-use crate::channel::{Channel, DeliveryState, DeliveryUpdate, waha::bare_message_id};
-use crate::store::{Store, StoreError, TreeName, Write, decode, encode, key2};
+use crate::channel::{Channel, DeliveryState};
+use crate::store::{Store, StoreError, decode, key2};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
@@ -18,7 +18,7 @@ pub struct DeliveryRecord {
 }
 
 pub fn key(channel: Channel, remote_id: &str) -> Vec<u8> {
-    let id = if channel == Channel::Waha { bare_message_id(remote_id) } else { remote_id };
+    let id = channel.message_key(remote_id);
     key2(channel.as_str(), id)
 }
 
@@ -43,30 +43,6 @@ pub fn merge(
         }
         None => DeliveryRecord { state, chat: None, seq: None, updated_ms: now_ms, error },
     }
-}
-
-/// A status/ack event: update the record and drop the inbox item, together.
-pub(super) async fn apply(store: &Store, seq: u64, update: &DeliveryUpdate) -> Result<(), RuntimeError> {
-    let (state, error) = (update.state, update.error.clone());
-    let now = super::now_ms();
-    store
-        .commit
-        .commit(vec![
-            Write::Remove(TreeName::Inbox, seq.to_be_bytes().to_vec()),
-            // Merged inside the commit: the outbox may record "sent" for the same id concurrently.
-            Write::Update(
-                TreeName::Delivery,
-                key(update.channel, &update.message_id),
-                Box::new(move |old| {
-                    Some(encode(&merge(old.and_then(|b| decode::<DeliveryRecord>(b).ok()), state, error.clone(), now)))
-                }),
-            ),
-        ])
-        .await?;
-    if update.state == DeliveryState::Failed {
-        tracing::warn!(channel = update.channel.as_str(), message_id = %update.message_id, error = ?update.error, "message delivery failed");
-    }
-    Ok(())
 }
 
 /// Was this message id sent by us? (WAHA echoes our sends back as `fromMe`.)

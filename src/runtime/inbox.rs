@@ -26,6 +26,11 @@ pub struct AcceptReport {
 }
 
 pub(super) async fn accept(shared: &Shared, lanes: &Lanes, events: Vec<Event>) -> Result<AcceptReport, RuntimeError> {
+    let backlog = shared.progress.inbox_depth() + shared.progress.outbox_depth();
+    if backlog >= shared.config.runtime.max_backlog as i64 {
+        metrics::counter!("juru_webhooks_refused_overload_total").increment(1);
+        return Err(RuntimeError::Overloaded { backlog, retry_after_s: 2 });
+    }
     let mut report = AcceptReport::default();
     let mut committed = Vec::new();
     let mut claimed = Vec::new();

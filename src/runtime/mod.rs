@@ -1,11 +1,13 @@
 //! The durable pipeline: inbox (deduped) → lanes (one per chat, in order) →
-//! router → one transaction (state + audit + outbox + inbox removal) → outbox
-//! worker → channel senders.
+//! router (chooses, returns `Effects`) → commit (one transaction: state +
+//! audit + outbox + inbox removal) → outbox worker → channel senders.
 
 pub mod audit;
 pub mod coalesce;
+mod commit;
 pub mod delivery;
 mod echoes;
+mod events;
 mod identity;
 pub mod inbox;
 pub mod labels;
@@ -20,7 +22,7 @@ use std::time::Duration;
 
 use crate::channel::{Channel, Event, Senders};
 use crate::config::Config;
-use crate::router::{BotSettings, Sales};
+use crate::router::{BotSettings, Effects, Router, Sales};
 use crate::store::{Store, StoreError};
 
 pub use inbox::AcceptReport;
@@ -32,8 +34,13 @@ pub enum RuntimeError {
     Store(#[from] StoreError),
     #[error("the runtime is shutting down")]
     ShuttingDown,
+    /// More work is waiting than `[runtime] max_backlog`: the sender should retry.
+    #[error("overloaded: {backlog} events and replies waiting; retry in {retry_after_s} s")]
+    Overloaded { backlog: i64, retry_after_s: u64 },
     #[error(transparent)]
     Crm(#[from] crate::crm::CrmError),
+    #[error(transparent)]
+    Router(#[from] crate::router::RouterError),
 }
 
 impl From<sled::Error> for RuntimeError {
@@ -46,13 +53,12 @@ impl From<sled::Error> for RuntimeError {
 pub(crate) struct Shared {
     pub store: Store,
     pub senders: Senders,
-    pub bot: BotSettings,
-    pub sales: Sales,
+    /// Chooses and runs the handler of every event.
+    pub router: Router,
     pub config: Config,
     pub progress: Arc<Progress>,
     pub identity: identity::Identity,
     pub crm: Arc<crate::crm::Crm>,
-    pub commands: crate::commands::Commands,
     /// Texts recently queued, to recognise echoes that come back under new ids.
     pub echoes: echoes::RecentTexts,
     /// Dashboard figures, kept as conversations change.
@@ -76,24 +82,21 @@ impl Runtime {
     pub fn start(config: Config, bot: BotSettings, store: Store, senders: Senders) -> Result<Runtime, RuntimeError> {
         let progress = Arc::new(Progress::default());
         let identity = identity::Identity::new(store.clone(), senders.waha.clone());
-        let sales = Sales::from_config(&config);
         let crm = Arc::new(crate::crm::Crm::open(
             &store,
             config.crm.secret_key.as_ref().map(|k| k.expose()),
             &config.storage.path,
         )?);
-        let commands = crate::commands::Commands::open(&config, crm.clone());
+        let router = Router::new(&config, bot, crm.clone());
         let stats = stats::ConversationStats::load(&store)?;
         let shared = Arc::new(Shared {
             store,
             senders,
-            bot,
-            sales,
+            router,
             config,
             progress,
             identity,
             crm,
-            commands,
             echoes: Default::default(),
             stats,
             in_flight_keys: Default::default(),
@@ -152,19 +155,11 @@ impl Runtime {
     }
 
     /// Queues a text to `chat` outside any conversation turn (a confirmation
-    /// such as the OAuth callback's), on WAHA when configured, else Cloud.
+    /// such as the OAuth callback's), on the first configured gateway.
     pub async fn say(&self, chat: crate::channel::ChatId, text: String) -> Result<(), RuntimeError> {
-        use crate::channel::{OutBody, Outgoing, ReplyMeta};
-        let channel = match (&self.shared.senders.waha, &self.shared.senders.cloud) {
-            (Some(_), _) => Channel::Waha,
-            (None, Some(_)) => Channel::Cloud,
-            (None, None) => Channel::Console,
-        };
-        let now = now_ms();
-        let out = Outgoing { to: chat, body: OutBody::Text { text }, reply_to: None, meta: ReplyMeta::default() };
-        let item = outbox::OutboxItem::new(self.shared.store.next_seq()?, channel, out, now);
-        lanes::commit_and_send(&self.shared, &self.outbox, Vec::new(), crate::crm::Changes::default(), vec![item], now)
-            .await
+        let channel = self.shared.senders.configured().next().unwrap_or(Channel::Console);
+        let effects = Effects { sends: vec![Effects::text(&chat, text)], ..Effects::default() };
+        commit::commit_scheduled(&self.shared, &self.outbox, channel, effects).await
     }
 
     pub fn crm(&self) -> &Arc<crate::crm::Crm> {
@@ -172,7 +167,7 @@ impl Runtime {
     }
 
     pub fn sales(&self) -> &Sales {
-        &self.shared.sales
+        &self.shared.router.sales
     }
 
     pub fn progress(&self) -> &Progress {

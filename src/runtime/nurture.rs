@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lanes::commit_and_send;
-use super::outbox::{Outbox, OutboxItem};
+use super::commit::commit_scheduled;
+use super::outbox::Outbox;
 use super::{RuntimeError, Shared, now_ms};
-use crate::channel::{ChatId, OutBody, Outgoing, ReplyMeta};
-use crate::crm::{Activity, ActivityType, Changes};
+use crate::channel::ChatId;
+use crate::crm::{Activity, ActivityType};
+use crate::router::Effects;
 
 /// Steps handled per tick at most (the rest wait for the next tick).
 const BATCH: usize = 500;
@@ -32,22 +33,15 @@ pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, 
     let day_ms = shared.config.crm.nurture_day_secs * 1000;
     let mut sent = 0;
     for (key, enrollment) in shared.crm.due_enrollments(now, BATCH) {
-        let mut changes = Changes::default();
-        changes.remove_enrollment(key);
+        let mut effects = Effects::default();
+        effects.crm.remove_enrollment(key);
         let contact = shared.crm.contact(&enrollment.contact);
         let sequence = shared.crm.read().sequences.get(&enrollment.sequence.to_lowercase()).cloned();
-        let mut items = Vec::new();
         match (contact, sequence, ChatId::parse(&enrollment.contact)) {
             (Some(contact), Some(sequence), Some(chat)) if contact.whatsapp_opt_in => {
                 if let Some(step) = sequence.steps.get(enrollment.step) {
-                    let out = Outgoing {
-                        to: chat,
-                        body: OutBody::Text { text: step.text.clone() },
-                        reply_to: None,
-                        meta: ReplyMeta::default(),
-                    };
-                    items.push(OutboxItem::new(shared.store.next_seq()?, enrollment.channel, out, now));
-                    changes.add_activity(&Activity {
+                    effects.sends.push(Effects::text(&chat, step.text.clone()));
+                    effects.crm.add_activity(&Activity {
                         seq: shared.store.next_seq()?,
                         contact: contact.key.clone(),
                         kind: ActivityType::NurtureMessage,
@@ -60,13 +54,13 @@ pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, 
                         by: enrollment.by.clone(),
                         at_ms: now,
                     });
-                    changes.update_contact(&contact.key, move |c| c.last_contacted_at_ms = Some(now));
+                    effects.crm.update_contact(&contact.key, move |c| c.last_contacted_at_ms = Some(now));
                 }
                 if let Some(next) = sequence.steps.get(enrollment.step + 1) {
                     let due = (enrollment.started_ms + u64::from(next.day) * day_ms).max(now);
                     let mut following = enrollment.clone();
                     following.step += 1;
-                    changes.put_enrollment(due, &following);
+                    effects.crm.put_enrollment(due, &following);
                 }
             }
             // Opted out, sequence deleted or unknown contact: the enrollment ends.
@@ -74,8 +68,8 @@ pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, 
                 tracing::info!(contact = %enrollment.contact, sequence = %enrollment.sequence, "nurture enrollment ended")
             }
         }
-        sent += items.len();
-        commit_and_send(shared, outbox, Vec::new(), changes, items, now).await?;
+        sent += effects.sends.len();
+        commit_scheduled(shared, outbox, enrollment.channel, effects).await?;
     }
     Ok(sent)
 }

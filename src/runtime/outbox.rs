@@ -37,6 +37,11 @@ impl OutboxItem {
         OutboxItem { seq, channel, out, attempts: 0, created_ms: now_ms, last_error: None }
     }
 
+    /// A read receipt or typing indicator: sent from memory, never stored.
+    pub fn marker(channel: Channel, out: Outgoing, now_ms: u64) -> OutboxItem {
+        OutboxItem::new(0, channel, out, now_ms)
+    }
+
     fn queue_key(&self) -> QueueKey {
         (self.channel, self.out.to.key())
     }
@@ -120,10 +125,18 @@ struct ChatQueue {
 
 /// What became of one send attempt.
 enum Outcome {
-    /// Sent, or given up for good: the chat's next item may go.
-    Done { paced: bool },
-    /// Try this item again after `delay`; `whole_channel` pauses every chat of the channel.
-    Retry { item: Box<OutboxItem>, delay: Duration, whole_channel: bool },
+    /// Sent, or given up for good: the chat's next item may go (after
+    /// `pause`, when the gateway asked for one: a throttled marker).
+    Done { paced: bool, pause: Option<Pause> },
+    /// Try this item again after `pause`.
+    Retry { item: Box<OutboxItem>, pause: Pause },
+}
+
+/// A wait the gateway asked for: the chat's, or (`whole_channel`) every chat's of the channel.
+#[derive(Debug, Clone, Copy)]
+struct Pause {
+    delay: Duration,
+    whole_channel: bool,
 }
 
 struct Scheduler {
@@ -282,26 +295,39 @@ impl Scheduler {
         };
         queue.busy = false;
         match outcome {
-            Outcome::Done { paced } => {
+            Outcome::Done { paced, pause } => {
                 if let Some(item) = queue.items.pop_front() {
                     self.shared.progress.outbox_added(item.channel, -1);
                 }
                 if paced {
                     queue.not_before = Instant::now() + gap;
                 }
+                if let Some(pause) = pause {
+                    self.pause(&key, pause);
+                }
             }
-            Outcome::Retry { item, delay, whole_channel } => {
-                let until = Instant::now() + delay;
-                queue.not_before = until;
+            Outcome::Retry { item, pause } => {
                 if let Some(front) = queue.items.front_mut() {
                     *front = *item;
                 }
-                if whole_channel {
-                    self.channel_paused_until.insert(key.0, until);
-                }
+                self.pause(&key, pause);
             }
         }
         self.mark_ready(key);
+    }
+}
+
+impl Scheduler {
+    /// Holds the chat (or the whole channel) back for as long as the gateway said.
+    fn pause(&mut self, key: &QueueKey, pause: Pause) {
+        let until = Instant::now() + pause.delay;
+        if let Some(queue) = self.queues.get_mut(key) {
+            queue.not_before = queue.not_before.max(until);
+        }
+        if pause.whole_channel {
+            let paused = self.channel_paused_until.entry(key.0).or_insert(until);
+            *paused = (*paused).max(until);
+        }
     }
 }
 
@@ -312,54 +338,49 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Sends one item and commits the result. Never panics; store errors are logged
-/// and the item is retried later.
+/// Sends one item and records the result. Never panics; store errors are
+/// logged and the item is retried later.
 async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
-    let marker = item.out.body.is_marker();
     let result = shared.senders.send(item.channel, &item.out).await;
     let channel = item.channel.as_str();
+    if item.out.body.is_marker() {
+        // Read receipts and typing are courtesy: never stored, never retried,
+        // never worth delaying the reply, but a gateway's "slow down" holds.
+        return match result {
+            Ok(_) => Outcome::Done { paced: false, pause: None },
+            Err(e) => {
+                tracing::debug!(error = %e, "marker not sent");
+                Outcome::Done { paced: false, pause: pause_asked(&e, Duration::ZERO) }
+            }
+        };
+    }
     match result {
         Ok(sent) => {
             metrics::counter!("juru_replies_sent_total", "channel" => channel, "kind" => item.out.body.kind())
                 .increment(1);
-            // A marker's queued audit record is enough; a message records its
-            // gateway id (for delivery statuses and echo detection).
-            // A message's slot is freed only once "sent" is on disk (the commit
-            // waits for it): a crash can then repeat only the sends in flight.
-            // Read receipts and typing may repeat harmlessly: they do not wait.
-            let recorded = if marker {
-                shared.store.outbox.remove(item.seq.to_be_bytes()).map(|_| ()).map_err(RuntimeError::from)
-            } else {
-                commit_sent(shared, &item, sent.remote_id.as_deref()).await
-            };
-            if let Err(e) = recorded {
+            // The message records its gateway id (for delivery statuses and
+            // echo detection). Its send slot is freed only once "sent" is on
+            // disk (it shares a group commit with everyone else's writes), so
+            // a crash repeats at most the sends in flight.
+            if let Err(e) = record_sent(shared, &item, sent.remote_id.as_deref()).await {
                 tracing::error!(seq = item.seq, error = %e, "recording a sent reply failed");
             }
-            Outcome::Done { paced: !marker }
-        }
-        Err(e) if marker => {
-            // Read receipts and typing are courtesy: never worth delaying the reply.
-            tracing::debug!(seq = item.seq, error = %e, "marker not sent");
-            if let Err(e) = shared.store.outbox.remove(item.seq.to_be_bytes()) {
-                tracing::error!(error = %e, "removing a marker failed");
-            }
-            Outcome::Done { paced: false }
+            Outcome::Done { paced: true, pause: None }
         }
         Err(e) if e.is_retryable() && item.attempts + 1 < shared.config.outbox.max_attempts => {
             item.attempts += 1;
             item.last_error = Some(e.to_string());
-            let (wait, whole_channel) = match &e {
-                SendError::Throttled { retry_after, recipient_only, .. } => (*retry_after, !recipient_only),
-                SendError::Transient { retry_after, .. } => (*retry_after, false),
-                _ => (None, false),
-            };
-            let delay = backoff(&shared.config.outbox, item.attempts).max(wait.unwrap_or_default());
-            tracing::warn!(seq = item.seq, attempt = item.attempts, delay_ms = delay.as_millis() as u64, error = %e, "send failed; will retry");
+            let backoff = backoff(&shared.config.outbox, item.attempts);
+            let pause = pause_asked(&e, backoff).unwrap_or(Pause { delay: backoff, whole_channel: false });
+            tracing::warn!(seq = item.seq, attempt = item.attempts, delay_ms = pause.delay.as_millis() as u64, error = %e, "send failed; will retry");
             metrics::counter!("juru_send_retries_total", "channel" => channel).increment(1);
-            if let Err(e) = shared.store.outbox.insert(item.seq.to_be_bytes(), encode(&item)) {
-                tracing::error!(error = %e, "recording a retry failed");
-            }
-            Outcome::Retry { item: Box::new(item), delay, whole_channel }
+            // The attempt count rides on the next group commit, like "sent".
+            let _ = shared.store.commit.submit(vec![Write::Put(
+                TreeName::Outbox,
+                item.seq.to_be_bytes().to_vec(),
+                encode(&item),
+            )]);
+            Outcome::Retry { item: Box::new(item), pause }
         }
         Err(e) => {
             let permanent = !e.is_retryable();
@@ -368,8 +389,23 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             if let Err(e) = commit_dead(shared, item, e.to_string(), permanent).await {
                 tracing::error!(error = %e, "moving a reply to dead failed");
             }
-            Outcome::Done { paced: false }
+            Outcome::Done { paced: false, pause: None }
         }
+    }
+}
+
+/// The pause a failure asks for: a 429 or `Retry-After` (at least `floor`),
+/// for the recipient only when the gateway says so (Cloud 131056).
+fn pause_asked(e: &SendError, floor: Duration) -> Option<Pause> {
+    match e {
+        SendError::Throttled { retry_after, recipient_only, .. } => Some(Pause {
+            delay: floor.max(retry_after.unwrap_or(Duration::from_secs(1))),
+            whole_channel: !recipient_only,
+        }),
+        SendError::Transient { retry_after: Some(wait), .. } => {
+            Some(Pause { delay: floor.max(*wait), whole_channel: false })
+        }
+        _ => None,
     }
 }
 
@@ -386,7 +422,9 @@ pub fn backoff(config: &OutboxConfig, attempt: u32) -> Duration {
     delays.nth(attempt.saturating_sub(1) as usize).unwrap_or(Duration::from_millis(config.max_delay_ms))
 }
 
-async fn commit_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>) -> Result<(), RuntimeError> {
+/// "Sent" replaces the item in the outbox: its audit record shows the
+/// gateway's id, its delivery record is started.
+async fn record_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>) -> Result<(), RuntimeError> {
     let chat = item.out.to.key();
     let mut audit = AuditRecord::queued(item, &chat);
     audit.status = Some("sent".into());

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+use crate::router::Effects;
 use brain::llm::{HistoryLine, LlmBrain};
 use brain::{Decision, Intent, MediaKind, Turn};
 pub use prompts::Prompts;
@@ -33,17 +34,22 @@ pub struct Sales {
     admin_chats: Vec<ChatId>,
 }
 
-/// What one turn produced, for the runtime to commit.
-#[derive(Debug, Clone)]
-pub struct SalesReply {
-    /// To the prospect, in order.
-    pub replies: Vec<Outgoing>,
-    /// To `[bot] admin_chats`.
-    pub alerts: Vec<Outgoing>,
-    pub state: ChatState,
-    pub record: TurnRecord,
-    /// Created or updated when the prospect reaches booking.
-    pub lead: Option<lead::LeadRecord>,
+/// A turn's effects: the replies to the prospect in order, then the alerts
+/// to `[bot] admin_chats`; the next state; the turn's audit; the lead when
+/// the prospect reached booking.
+fn effects(
+    replies: Vec<Outgoing>,
+    alerts: Vec<Outgoing>,
+    state: ChatState,
+    record: TurnRecord,
+    lead: Option<lead::LeadRecord>,
+) -> Effects {
+    let mut effects = Effects { state: Some(state), lead, ..Effects::default() };
+    effects.audit.turn = Some(record);
+    for out in replies.into_iter().chain(alerts) {
+        effects.push(out);
+    }
+    effects
 }
 
 /// The audit of one turn: what was decided, with which prompts, and why.
@@ -95,7 +101,7 @@ impl Sales {
     }
 
     /// One prospect message → replies, admin alerts and the next state.
-    pub async fn turn(&self, ev: &Inbound, state: &ChatState, history: &[HistoryLine]) -> SalesReply {
+    pub async fn turn(&self, ev: &Inbound, state: &ChatState, history: &[HistoryLine]) -> Effects {
         let prompts = self.prompts.current();
         let mut next = state.clone();
         if next.campaign_source.is_none() {
@@ -123,21 +129,16 @@ impl Sales {
             },
             None => (brain::offline::decide(&turn), "offline", None),
         };
-        let mut reply = self.apply(ev, state, next, decision, &prompts);
-        reply.record.brain = brain.into();
-        reply.record.fallback = fallback;
-        reply
+        let mut effects = self.apply(ev, state, next, decision, &prompts);
+        if let Some(record) = effects.audit.turn.as_mut() {
+            record.brain = brain.into();
+            record.fallback = fallback;
+        }
+        effects
     }
 
     /// The phase machine: enforces the rules on a brain's decision.
-    fn apply(
-        &self,
-        ev: &Inbound,
-        before: &ChatState,
-        mut next: ChatState,
-        d: Decision,
-        prompts: &Prompts,
-    ) -> SalesReply {
+    fn apply(&self, ev: &Inbound, before: &ChatState, mut next: ChatState, d: Decision, prompts: &Prompts) -> Effects {
         next.phase = before.phase.max(d.new_phase);
         next.lang = Some(d.lang);
         if d.package.is_some() {
@@ -162,7 +163,7 @@ impl Sales {
         next.options.clear();
         let body = if d.buttons.is_empty() {
             OutBody::Text { text }
-        } else if ev.channel == crate::channel::Channel::Cloud && text.chars().count() <= 1024 {
+        } else if ev.channel.capabilities().buttons && text.chars().count() <= 1024 {
             OutBody::Buttons { text, buttons: d.buttons.clone() }
         } else {
             next.options = d.buttons.iter().map(|b| b.title.clone()).collect();
@@ -214,7 +215,7 @@ impl Sales {
             dropped_urls,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, None));
-        SalesReply { replies, alerts, state: next, record, lead }
+        effects(replies, alerts, next, record, lead)
     }
 
     fn lead(
@@ -249,7 +250,7 @@ impl Sales {
     }
 
     /// Photos, documents, voice notes, locations, contact cards: never dropped silently.
-    fn non_text(&self, ev: &Inbound, before: &ChatState, mut next: ChatState, prompts: &Prompts) -> SalesReply {
+    fn non_text(&self, ev: &Inbound, before: &ChatState, mut next: ChatState, prompts: &Prompts) -> Effects {
         let lang = before.lang.unwrap_or(self.default_language);
         let (text, handover_reason) = match &ev.content {
             Content::Media { kind: InMedia::Image | InMedia::Document, caption, .. }
@@ -294,7 +295,7 @@ impl Sales {
             _ => None,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, receipt));
-        SalesReply { replies, alerts, state: next, record, lead }
+        effects(replies, alerts, next, record, lead)
     }
 
     fn meta(&self, state: &ChatState, lang: Language, prompts: &Prompts) -> ReplyMeta {

@@ -35,14 +35,10 @@ pub async fn process_message(
     let id = req.conversation_id.clone().unwrap_or_else(|| "dry-run".into());
     let inbound = Inbound::text_from(Channel::Console, "dry-run", id, chat, &req.message);
     let state = ChatState { phase: req.current_phase.unwrap_or_default(), inbound_count: 1, ..ChatState::default() };
-    let turn = app.runtime.sales().turn(&inbound, &state, &[]).await;
-    let text = turn.replies.iter().find_map(|o| match &o.body {
-        OutBody::Text { text } => Some(text.clone()),
-        _ => None,
-    });
-    let media: Vec<Value> = turn
-        .replies
-        .iter()
+    let effects = app.runtime.sales().turn(&inbound, &state, &[]).await;
+    let text = effects.texts().first().map(|t| t.to_string());
+    let media: Vec<Value> = effects
+        .outgoing()
         .filter_map(|o| match &o.body {
             OutBody::Image { url, .. } => Some(json!({"type": "image", "url": url})),
             OutBody::Document { url, .. } => Some(json!({"type": "document", "url": url})),
@@ -50,15 +46,17 @@ pub async fn process_message(
             _ => None,
         })
         .collect();
+    let phase = effects.state.as_ref().map(|s| s.phase).unwrap_or(state.phase);
+    let turn = effects.audit.turn.as_ref();
     Ok(Json(json!({
         "response_text": text,
         "media_to_send": media,
-        "new_phase": turn.state.phase,
-        "confidence": turn.record.confidence,
-        "should_escalate": turn.record.handover,
-        "escalation_reason": turn.record.handover_reason,
-        "intent": turn.record.intent,
-        "prompt_version": turn.record.prompt_version,
+        "new_phase": phase,
+        "confidence": turn.map(|t| &t.confidence),
+        "should_escalate": turn.map(|t| &t.handover),
+        "escalation_reason": turn.map(|t| &t.handover_reason),
+        "intent": turn.map(|t| &t.intent),
+        "prompt_version": turn.map(|t| &t.prompt_version),
     })))
 }
 

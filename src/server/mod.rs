@@ -121,6 +121,12 @@ impl IntoResponse for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Unavailable(e @ RuntimeError::Overloaded { retry_after_s, .. }) => {
+                let retry = retry_after_s.to_string();
+                let body = Json(serde_json::json!({"error": e.to_string()}));
+                return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, retry)], body)
+                    .into_response();
+            }
             AppError::Unavailable(e) => {
                 tracing::error!(error = %e, "request failed on storage");
                 StatusCode::SERVICE_UNAVAILABLE

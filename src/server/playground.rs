@@ -69,7 +69,9 @@ pub async fn say(
         let store = app.runtime.store().clone();
         let key = chat().key();
         let (found, waiting) = (id.clone(), key.clone());
-        let answer = tokio::task::spawn_blocking(move || answer_to(&store, &waiting, &found))
+        // A text collected into a burst is answered by the burst's turn.
+        let burst_answers = app.config.sales.enabled && app.config.sales.coalesce_ms > 0;
+        let answer = tokio::task::spawn_blocking(move || answer_to(&store, &waiting, &found, burst_answers))
             .await
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         if let Some((replies, turn)) = answer {
@@ -86,7 +88,12 @@ pub async fn say(
 }
 
 /// The replies to message `id` once its turn is done (a burst answered too).
-fn answer_to(store: &Store, chat: &str, id: &str) -> Option<(Vec<PlaygroundReply>, Option<TurnRecord>)> {
+fn answer_to(
+    store: &Store,
+    chat: &str,
+    id: &str,
+    burst_answers: bool,
+) -> Option<(Vec<PlaygroundReply>, Option<TurnRecord>)> {
     let bytes = store.conversations.get(chat.as_bytes()).ok()??;
     let state: ChatState = decode(&bytes).ok()?;
     if state.pending.is_some() {
@@ -100,6 +107,11 @@ fn answer_to(store: &Store, chat: &str, id: &str) -> Option<(Vec<PlaygroundReply
         let record: AuditRecord = decode(&entry.ok()?.1).ok()?;
         if record.direction == Direction::In && record.message_id.as_deref() == Some(id) {
             let turn = after.iter().rev().find_map(|r: &AuditRecord| r.turn.clone()).or(record.turn);
+            // The state and the trail are two reads: a message handled between
+            // them shows here without its burst's answer yet.
+            if burst_answers && turn.is_none() && record.route.as_deref() == Some("conversation") {
+                return None;
+            }
             let replies = after
                 .into_iter()
                 .rev()

@@ -199,29 +199,48 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+impl Write {
+    fn tree(&self) -> TreeName {
+        match self {
+            Write::Put(t, ..) | Write::Remove(t, _) | Write::Update(t, ..) | Write::RemoveIf(t, ..) => *t,
+        }
+    }
+}
+
+/// One transaction over the trees the batch touches (sled's transaction cost
+/// grows with every tree it lists: each is locked, staged and written back).
 fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
     use sled::transaction::{ConflictableTransactionError, Transactional};
-    if batch.iter().all(|r| r.writes.is_empty()) {
+    const UNUSED: usize = usize::MAX;
+    let mut slot = [UNUSED; TREE_NAMES.len()];
+    let mut touched: Vec<sled::Tree> = Vec::new();
+    for write in batch.iter().flat_map(|r| &r.writes) {
+        let t = write.tree() as usize;
+        if slot[t] == UNUSED {
+            slot[t] = touched.len();
+            touched.push(trees[t].clone());
+        }
+    }
+    if touched.is_empty() {
         return Ok(());
     }
-    let result = trees.transaction(|view| {
+    let result = touched.as_slice().transaction(|view| {
         for write in batch.iter().flat_map(|r| &r.writes) {
+            let tree = &view[slot[write.tree() as usize]];
             match write {
-                Write::Put(t, k, v) => {
-                    view[*t as usize].insert(k.as_slice(), v.as_slice())?;
+                Write::Put(_, k, v) => {
+                    tree.insert(k.as_slice(), v.as_slice())?;
                 }
-                Write::Remove(t, k) => {
-                    view[*t as usize].remove(k.as_slice())?;
+                Write::Remove(_, k) => {
+                    tree.remove(k.as_slice())?;
                 }
-                Write::Update(t, k, f) => {
-                    let tree = &view[*t as usize];
+                Write::Update(_, k, f) => {
                     let current = tree.get(k.as_slice())?;
                     if let Some(value) = f(current.as_deref()) {
                         tree.insert(k.as_slice(), value)?;
                     }
                 }
-                Write::RemoveIf(t, k, check) => {
-                    let tree = &view[*t as usize];
+                Write::RemoveIf(_, k, check) => {
                     if tree.get(k.as_slice())?.is_some_and(|v| check(&v)) {
                         tree.remove(k.as_slice())?;
                     }
