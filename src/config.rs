@@ -279,7 +279,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { lanes: 512, dedupe_retention_hours: 24 * 8, max_backlog: 30_000 }
+        RuntimeConfig { lanes: 512, dedupe_retention_hours: 24 * 8, max_backlog: 10_000 }
     }
 }
 
@@ -467,7 +467,7 @@ impl Default for PipedriveConfig {
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        OutboxConfig { max_attempts: 8, base_delay_ms: 500, max_delay_ms: 60_000, concurrency: 32, timeout_ms: 10_000 }
+        OutboxConfig { max_attempts: 8, base_delay_ms: 500, max_delay_ms: 60_000, concurrency: 64, timeout_ms: 10_000 }
     }
 }
 

@@ -172,6 +172,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Config, log_format: LogFormat) -> anyhow::Result<()> {
     telemetry::init_logs(log_format, "info,tower_http=warn");
+    // A store that cannot write is restarted by the supervisor, not left at 503.
+    juru::store::exit_on_io_error(true);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

@@ -21,7 +21,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// juru's default `[outbox] concurrency`: the most sends in flight at a kill.
-const OUTBOX_CONCURRENCY: usize = 32;
+const OUTBOX_CONCURRENCY: usize = 64;
 /// Webhooks posted at once by the load generator.
 const CLIENTS: usize = 48;
 

@@ -105,7 +105,7 @@ async fn a_control_changes_the_state_and_sends_nothing() {
     let f = fixture();
     let control = Control { id: "r1".into(), chat: chat(PROSPECT), by: "sari".into(), action: ControlAction::Release };
     let held = ChatState { handed_over: true, ..ChatState::default() };
-    let effects = f.router.handle(Input::Control { control: &control, state: held }, &Offline, NOW).await.unwrap();
+    let effects = f.router.handle(Input::Control { control: &control, state: &held }, &Offline, NOW).await.unwrap();
     assert!(!effects.state.unwrap().handed_over);
     assert!(effects.sends.is_empty());
 }

@@ -154,7 +154,7 @@ pub enum Input<'a> {
     /// An operator's action on a chat.
     Control {
         control: &'a Control,
-        state: ChatState,
+        state: &'a ChatState,
     },
     Label(&'a LabelChange),
     Delivery(&'a DeliveryUpdate),
@@ -188,7 +188,7 @@ impl Router {
             Input::Message { ev, state, facts } => self.message(ev, state, facts, env, now_ms).await,
             Input::Burst { token, state: Some(state) } => self.burst(token, state, env, now_ms).await,
             Input::Burst { state: None, .. } => Effects::default(),
-            Input::Control { control, state } => controls::apply(control, state),
+            Input::Control { control, state } => controls::apply(control, state.clone()),
             Input::Label(change) => labels::record(&self.crm, change, now_ms)?,
             Input::Delivery(update) => {
                 if update.state == DeliveryState::Failed {

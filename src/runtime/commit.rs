@@ -12,7 +12,7 @@ use super::outbox::{Outbox, OutboxItem};
 use super::{RuntimeError, Shared};
 use crate::channel::{Channel, ChatId, Control, ControlAction, Event, Inbound, LabelChange, OutBody, Outgoing};
 use crate::router::{Burst, Effects, LeadRecord, Markers};
-use crate::store::{TreeName, Write, chat_seq_key, decode, encode};
+use crate::store::{TreeName, Wait, Write, chat_seq_key, decode, encode};
 
 /// The event whose effects are committed, as its audit record names it.
 pub(super) enum Source<'a> {
@@ -166,7 +166,18 @@ pub(super) async fn commit(
     writes.extend(sync);
 
     if !writes.is_empty() {
-        store.commit.commit(writes).await?;
+        // What will be sent must be on disk first (invariant 4); it rides on
+        // the next flush the webhooks need (at most `store::SOON` later), so
+        // a turn costs no flush of its own. State that nobody outside has seen
+        // (a burst being collected, a status, a label) need only be applied:
+        // a crash before the next flush leaves its inbox item in place, and
+        // the replay redoes it.
+        let wait = if items.iter().any(|i| !i.out.body.is_marker()) || !controls.is_empty() {
+            Wait::Soon
+        } else {
+            Wait::Applied
+        };
+        store.commit.commit_with(writes, wait).await?;
         shared.crm.refresh(&crm.touched);
     }
     remember_texts(shared, &items, now);

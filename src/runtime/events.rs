@@ -33,7 +33,7 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
         Event::Control(control) => {
             // Read outside the commit: this chat's events are handled one at a time.
             let state = chat_state(&shared.store, &control.chat)?.unwrap_or_default();
-            let effects = router.handle(Input::Control { control: &control, state }, &env, now).await?;
+            let effects = router.handle(Input::Control { control: &control, state: &state }, &env, now).await?;
             commit(shared, next, Source::Control { seq, control: &control }, Channel::Console, effects, now).await
         }
         Event::Label(change) => {

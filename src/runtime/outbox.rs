@@ -20,7 +20,7 @@ use super::delivery::{self, DeliveryRecord};
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{Channel, DeliveryState, Outgoing, SendError};
 use crate::config::OutboxConfig;
-use crate::store::{TreeName, Write, chat_seq_key, decode, encode};
+use crate::store::{TreeName, Wait, Write, chat_seq_key, decode, encode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxItem {
@@ -375,11 +375,11 @@ async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
             tracing::warn!(seq = item.seq, attempt = item.attempts, delay_ms = pause.delay.as_millis() as u64, error = %e, "send failed; will retry");
             metrics::counter!("juru_send_retries_total", "channel" => channel).increment(1);
             // The attempt count rides on the next group commit, like "sent".
-            let _ = shared.store.commit.submit(vec![Write::Put(
+            drop(shared.store.commit.submit(vec![Write::Put(
                 TreeName::Outbox,
                 item.seq.to_be_bytes().to_vec(),
                 encode(&item),
-            )]);
+            )]));
             Outcome::Retry { item: Box::new(item), pause }
         }
         Err(e) => {
@@ -448,7 +448,8 @@ async fn record_sent(shared: &Shared, item: &OutboxItem, remote_id: Option<&str>
             }),
         ));
     }
-    shared.store.commit.commit(writes).await?;
+    // No flush of its own: it rides on the next one (at most `store::SOON` later).
+    shared.store.commit.commit_with(writes, Wait::Soon).await?;
     Ok(())
 }
 

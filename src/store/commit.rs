@@ -22,6 +22,19 @@ use super::StoreError;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// Whether a sled I/O error ends the process (`juru serve` sets it): sled
+/// 0.34 keeps its first I/O error until the database is reopened, so after
+/// a full disk only a restart by the supervisor (systemd, the container
+/// runtime) brings the store back.
+static EXIT_ON_IO_ERROR: AtomicBool = AtomicBool::new(false);
+
+/// The exit status then: EX_TEMPFAIL, "try again later".
+pub const IO_ERROR_EXIT_CODE: i32 = 75;
+
+pub fn exit_on_io_error(exit: bool) {
+    EXIT_ON_IO_ERROR.store(exit, Ordering::SeqCst);
+}
+
 /// The trees a [`Write`] may name, in the order the committer's transaction lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeName {
@@ -103,7 +116,31 @@ pub enum Write {
 struct Request {
     writes: Vec<Write>,
     done: Waiter,
+    wait: Wait,
+    since: Instant,
 }
+
+/// What a writer waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// On disk before the commit resolves; flushed at once.
+    Durable,
+    /// On disk before it resolves, but no flush of its own: it rides on the
+    /// next one anyone needs, or at most [`SOON`] later ("sent" marks).
+    Soon,
+    /// Applied (visible to readers, ordered before every later commit)
+    /// but not yet on disk: state that nothing outside has seen yet, which
+    /// a crash makes juru redo from the inbox.
+    Applied,
+}
+
+/// The longest a [`Wait::Soon`] commit waits for a flush to ride on.
+pub const SOON: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The longest an `Applied` or `Soon` commit waits in the queue for a batch
+/// to join: every transaction seals and writes a sled log buffer of its own,
+/// so many small ones cost more than one large one.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
 #[derive(Clone)]
 pub struct GroupCommit {
@@ -156,12 +193,29 @@ impl GroupCommit {
         Committed(self.submit(writes)).await
     }
 
+    /// Applies `writes` atomically and resolves when `wait` holds.
+    pub async fn commit_with(&self, writes: Vec<Write>, wait: Wait) -> Result<(), StoreError> {
+        Committed(self.submit_with(writes, wait)).await
+    }
+
     /// Queues `writes` now (their order relative to later submissions is
     /// kept); await the result to know they are on disk.
     pub fn submit(&self, writes: Vec<Write>) -> oneshot::Receiver<Result<(), String>> {
+        self.submit_with(writes, Wait::Durable)
+    }
+
+    pub fn submit_with(&self, writes: Vec<Write>, wait: Wait) -> oneshot::Receiver<Result<(), String>> {
         let (done, rx) = oneshot::channel();
-        lock(&self.inner.waiting).push(Request { writes, done });
-        self.inner.wake.notify_one();
+        let first = {
+            let mut waiting = lock(&self.inner.waiting);
+            waiting.push(Request { writes, done, wait, since: Instant::now() });
+            waiting.len() == 1
+        };
+        // Others join the batch the flusher is gathering; it wakes itself
+        // when their time is up.
+        if wait == Wait::Durable || first {
+            self.inner.wake.notify_one();
+        }
         rx
     }
 }
@@ -252,25 +306,70 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
     result.map_err(|e| format!("{e:?}"))
 }
 
+/// Takes everyone waiting, applies their writes in one transaction, answers
+/// the `Applied` ones, and flushes when a `Durable` writer needs it (or the
+/// oldest `Soon` one has waited [`SOON`]); then answers those it covered.
 fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
+    // Applied, waiting for a flush to ride on: (since, waiter).
+    let mut deferred: Vec<(Instant, Waiter)> = Vec::new();
     loop {
         let (batch, stopping) = {
             let mut waiting = lock(&inner.waiting);
-            while waiting.is_empty() && !inner.stopping.load(Ordering::SeqCst) {
-                waiting = inner.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
+            loop {
+                if inner.stopping.load(Ordering::SeqCst) || waiting.iter().any(|r| r.wait == Wait::Durable) {
+                    break;
+                }
+                // The earliest moment someone's patience runs out.
+                let gather = waiting.first().map(|r| r.since + GATHER);
+                let flush = deferred.first().map(|(since, _)| *since + SOON);
+                let Some(due) = gather.into_iter().chain(flush).min() else {
+                    waiting = inner.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
+                    continue;
+                };
+                let left = due.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                waiting = inner.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
             }
             (std::mem::take(&mut *waiting), inner.stopping.load(Ordering::SeqCst))
         };
         let started = Instant::now();
-        let result = apply(&trees, &batch).and_then(|_| db.flush().map(|_| ()).map_err(|e| e.to_string()));
+        let applied = apply(&trees, &batch);
+        let mut needs_flush = stopping || deferred.first().is_some_and(|(since, _)| since.elapsed() >= SOON);
+        for request in batch {
+            match (request.wait, &applied) {
+                (Wait::Applied, _) | (_, Err(_)) => {
+                    let _ = request.done.send(applied.clone());
+                }
+                (Wait::Durable, Ok(())) => {
+                    needs_flush = true;
+                    deferred.push((started, request.done));
+                }
+                (Wait::Soon, Ok(())) => deferred.push((started, request.done)),
+            }
+        }
+        if !needs_flush || deferred.is_empty() && !stopping {
+            continue;
+        }
+        let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
         metrics::histogram!("juru_store_flush_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             // sled I/O errors are fatal (rust-stack.md §4 rule 7): callers fail
-            // their requests with 5xx and the supervisor restarts us.
+            // their requests with 5xx, then the process exits for its supervisor.
             tracing::error!(error = %e, "sled flush failed");
         }
-        for request in batch {
-            let _ = request.done.send(result.clone());
+        for (_, done) in deferred.drain(..) {
+            let _ = done.send(result.clone());
+        }
+        if result.is_err() && EXIT_ON_IO_ERROR.load(Ordering::SeqCst) {
+            tracing::error!(
+                code = IO_ERROR_EXIT_CODE,
+                "the store cannot write (disk full or failing); exiting so the supervisor restarts juru on a reopened store"
+            );
+            // The failed requests' 5xx answers get a moment to leave.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::process::exit(IO_ERROR_EXIT_CODE);
         }
         if stopping {
             return;
