@@ -58,11 +58,26 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// sled page cache, in MiB: bounds memory whatever the data size.
     pub cache_mb: u64,
+    /// Days the audit trail (every message in and out) is kept; 0 = forever.
+    pub retain_messages_days: u64,
+    /// Days the delivery state of a sent message is kept; 0 = forever.
+    pub retain_delivery_days: u64,
+    /// Days a reply that could not be sent is kept in the dead-letter tree; 0 = forever.
+    pub retain_dead_days: u64,
+    /// Hours between two retention sweeps (it runs in the background, a slice at a time).
+    pub sweep_every_hours: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { path: PathBuf::from("data"), cache_mb: 64 }
+        StorageConfig {
+            path: PathBuf::from("data"),
+            cache_mb: 64,
+            retain_messages_days: 180,
+            retain_delivery_days: 30,
+            retain_dead_days: 90,
+            sweep_every_hours: 6,
+        }
     }
 }
 

@@ -268,10 +268,22 @@ async fn an_edit_in_hubspot_comes_back_through_a_signed_webhook_and_is_not_echoe
     .await;
     ask(&bot, A, "A1", "Hi").await;
     ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {A}")).await;
-    until("A and D1 are in HubSpot", || {
-        fake.count_by_our_id("contacts").contains_key(A) && fake.count_by_our_id("deals").contains_key("D1")
-    })
-    .await;
+    let started = Instant::now();
+    while !(fake.count_by_our_id("contacts").contains_key(A) && fake.count_by_our_id("deals").contains_key("D1")) {
+        assert!(
+            started.elapsed() < LIMIT,
+            "A and D1 never reached HubSpot: contacts {:?}, deals {:?}, status {}, queued {:?}",
+            fake.count_by_our_id("contacts"),
+            fake.count_by_our_id("deals"),
+            bot.get("/api/crm/sync").await.body,
+            bot.store()
+                .sync_outbox
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.unwrap().1[1..]).to_string())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drained(&bot, "hubspot").await;
     tokio::time::sleep(Duration::from_millis(20)).await;
 

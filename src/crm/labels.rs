@@ -106,6 +106,7 @@ impl Crm {
     pub fn label_upserted(&self, id: &str, name: Option<&str>, color: Option<u32>, now_ms: u64) -> Changes {
         let mut changes = Changes::default();
         let old = self.label(id);
+        let name_given = name.is_some();
         let name = name
             .map(str::to_string)
             .or_else(|| old.as_ref().map(|l| l.name.clone()))
@@ -117,7 +118,24 @@ impl Crm {
             deleted: false,
             updated_ms: now_ms,
         };
-        changes.writes.push(Write::Put(TreeName::Labels, id.as_bytes().to_vec(), encode(&label)));
+        // Merged inside the commit: another chat's lane may write the same
+        // label at once (a label event and the label's first use), and
+        // neither may lose what the other knew (its name, its colour).
+        let given = (name_given, color);
+        changes.writes.push(Write::Update(
+            TreeName::Labels,
+            id.as_bytes().to_vec(),
+            Box::new(move |stored| {
+                let mut merged = label.clone();
+                if let Some(stored) = stored.and_then(|b| decode::<Label>(b).ok()) {
+                    if !given.0 {
+                        merged.name = stored.name;
+                    }
+                    merged.color = given.1.or(stored.color);
+                }
+                Some(encode(&merged))
+            }),
+        ));
         // A rename reaches every contact carrying the label (segments filter by name).
         if let Some(old) = old.filter(|o| o.name != name) {
             for a in self.assignments().into_iter().filter(|a| a.label_id == id) {

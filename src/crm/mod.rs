@@ -608,6 +608,21 @@ impl Crm {
         Ok(())
     }
 
+    /// Commits `changes` (durably) and refreshes the index: for callers
+    /// outside a lane (the admin API); lanes commit theirs with the event.
+    pub async fn commit(&self, changes: Changes) -> Result<(), CrmError> {
+        self.store.commit.commit(changes.writes).await.map_err(CrmError::from)?;
+        self.refresh(&changes.touched);
+        Ok(())
+    }
+
+    /// Forgets a used OAuth state (its link works once).
+    pub fn forget_oauth_state(&self, state_id: &str) -> Changes {
+        let mut changes = Changes::default();
+        changes.writes.push(Write::Remove(TreeName::CrmSettings, settings::oauth_key(state_id).into_bytes()));
+        changes
+    }
+
     /// The contact write for one inbound message (a new contact is a lead).
     pub fn touch(&self, touch: Touch) -> Changes {
         let key = touch.key.clone();

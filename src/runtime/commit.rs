@@ -277,7 +277,7 @@ fn remember_texts(shared: &Shared, items: &[OutboxItem], now: u64) {
 }
 
 /// Merged with what is stored, inside the commit.
-fn upsert_lead(lead: LeadRecord) -> Write {
+pub(super) fn upsert_lead(lead: LeadRecord) -> Write {
     let key = lead.phone.clone().into_bytes();
     Write::Update(
         TreeName::Leads,

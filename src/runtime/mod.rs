@@ -15,6 +15,7 @@ mod lanes;
 mod nurture;
 pub mod outbox;
 mod progress;
+pub mod retention;
 pub mod stats;
 
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub struct Runtime {
     outbox: outbox::Outbox,
     pruner: tokio::task::JoinHandle<()>,
     nurture: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Runtime {
@@ -107,7 +109,8 @@ impl Runtime {
         lanes.resume_turns(&shared.store)?;
         let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
         let nurture = tokio::spawn(nurture::run_forever(shared.clone(), outbox.clone()));
-        Ok(Runtime { shared, lanes, outbox, pruner, nurture })
+        let sweeper = tokio::spawn(retention::run_forever(shared.clone()));
+        Ok(Runtime { shared, lanes, outbox, pruner, nurture, sweeper })
     }
 
     /// Reads WAHA's labels API and applies what juru missed (see [`labels`]).
@@ -162,6 +165,18 @@ impl Runtime {
         commit::commit_scheduled(&self.shared, &self.outbox, channel, effects).await
     }
 
+    /// Merges `lead` into the stored one through the committer (on disk when
+    /// it returns) and reads the result back.
+    pub async fn upsert_lead(
+        &self,
+        lead: crate::router::LeadRecord,
+    ) -> Result<Option<crate::router::LeadRecord>, RuntimeError> {
+        let key = lead.phone.clone();
+        self.shared.store.commit.commit(vec![commit::upsert_lead(lead)]).await?;
+        let stored = self.shared.store.leads.get(key.as_bytes())?;
+        Ok(stored.and_then(|b| crate::store::decode(&b).ok()))
+    }
+
     pub fn crm(&self) -> &Arc<crate::crm::Crm> {
         &self.shared.crm
     }
@@ -191,6 +206,8 @@ impl Runtime {
         let _ = self.pruner.await;
         self.nurture.abort();
         let _ = self.nurture.await;
+        self.sweeper.abort();
+        let _ = self.sweeper.await;
         self.lanes.drain().await;
         self.outbox.stop(grace).await;
         if let Err(e) = self.shared.store.durable().await {

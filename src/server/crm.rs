@@ -13,7 +13,6 @@ use super::{AppError, AppState};
 use crate::channel::ChatId;
 use crate::connectors::supervisor::SUPPORTED;
 use crate::crm::settings::{OAuthState, Platform, SyncRequest, oauth_key, sync_key};
-use crate::store::{TreeName, Write, encode};
 
 #[derive(Deserialize)]
 pub struct Callback {
@@ -50,8 +49,7 @@ pub async fn oauth_callback(
         return page("Link not recognised", "It was used already or never issued. Start again with #crm auth --oauth.");
     };
     // Used once, whatever happens next.
-    let forget = Write::Remove(TreeName::CrmSettings, oauth_key(state_id).into_bytes());
-    if let Err(e) = crm.store().commit.commit(vec![forget]).await {
+    if let Err(e) = crm.commit(crm.forget_oauth_state(state_id)).await {
         tracing::error!(error = %e, "forgetting an OAuth state failed");
     }
     let chat = ChatId::parse(&state.chat);
@@ -141,12 +139,9 @@ pub async fn sync_now(
         deals: 0,
         activities: 0,
     };
-    crm.store()
-        .commit
-        .commit(vec![Write::Put(TreeName::CrmSettings, sync_key(p).into_bytes(), encode(&request))])
-        .await
-        .map_err(crate::runtime::RuntimeError::from)?;
-    crm.refresh(&crate::crm::Crm::settings_touched());
+    let mut changes = crate::crm::Changes::default();
+    changes.put_setting(&sync_key(p), &request);
+    crm.commit(changes).await.map_err(crate::runtime::RuntimeError::from)?;
     Ok(Json(
         json!({"platform": p.as_str(), "requested": true, "full": req.full, "running": crm.sync_targets().contains(&p)}),
     ))

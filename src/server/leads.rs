@@ -11,7 +11,7 @@ use super::{AppError, AppState};
 use crate::channel::Phone;
 use crate::runtime::now_ms;
 use crate::sales::lead::LeadRecord;
-use crate::store::{decode, encode};
+use crate::store::decode;
 
 #[derive(Deserialize)]
 pub struct NewLead {
@@ -58,16 +58,7 @@ pub async fn create(
         created_ms: now,
         updated_ms: now,
     };
-    let leads = app.runtime.store().leads.clone();
-    let key = lead.phone.clone();
-    let stored = leads
-        .update_and_fetch(key.as_bytes(), |old| {
-            let older = old.and_then(|b| decode::<LeadRecord>(b).ok());
-            Some(encode(&lead.clone().merged_over(older)))
-        })
-        .map_err(|e| AppError::Unavailable(e.into()))?;
-    app.runtime.store().durable().await.map_err(|e| AppError::Unavailable(e.into()))?;
-    let stored: Option<LeadRecord> = stored.and_then(|b| decode(&b).ok());
+    let stored = app.runtime.upsert_lead(lead).await?;
     Ok(Json(json!({"lead": stored})))
 }
 

@@ -44,7 +44,7 @@ pub mod codec;
 mod commit;
 
 pub use codec::{CodecError, decode, encode};
-pub use commit::{Committed, GroupCommit, IO_ERROR_EXIT_CODE, SOON, TreeName, Wait, Write, exit_on_io_error};
+pub use commit::{Check, Committed, GroupCommit, IO_ERROR_EXIT_CODE, SOON, TreeName, Wait, Write, exit_on_io_error};
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,200 @@
+//! The retention sweeper: forgets audit records, delivery records and dead
+//! letters older than `[storage] retain_*_days` (0 keeps them forever). It
+//! reads a slice of keys at a time on a blocking thread and removes the old
+//! ones through the committer (never a tree write of its own), pausing
+//! between slices, so the hot path never waits for it.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::audit::AuditRecord;
+use super::delivery::DeliveryRecord;
+use super::outbox::DeadItem;
+use super::{RuntimeError, Shared, now_ms};
+use crate::config::StorageConfig;
+use crate::store::{Check, Store, StoreError, TreeName, Wait, Write, decode};
+
+/// Keys read (and at most removed) per slice.
+const SLICE: usize = 500;
+/// Pause between slices: the sweeper takes a small share of one core.
+const PAUSE: Duration = Duration::from_millis(20);
+const DAY_MS: u64 = 86_400_000;
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub messages: usize,
+    pub delivery: usize,
+    pub dead: usize,
+}
+
+pub(super) async fn run_forever(shared: Arc<Shared>) {
+    let every = Duration::from_secs(shared.config.storage.sweep_every_hours.max(1) * 3600);
+    loop {
+        // Not at start-up: a restart must not begin with a full scan.
+        tokio::time::sleep(every).await;
+        match sweep(&shared.store, &shared.config.storage, now_ms()).await {
+            Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "retention: forgot old records"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; retrying at the next one"),
+        }
+    }
+}
+
+/// One pass over every kept kind.
+pub async fn sweep(store: &Store, storage: &StorageConfig, now: u64) -> Result<Swept, RuntimeError> {
+    let (messages, delivery, dead) = (store.messages.clone(), store.delivery.clone(), store.dead.clone());
+    Ok(Swept {
+        messages: sweep_tree(store, messages, TreeName::Messages, storage.retain_messages_days, now, |v| {
+            decode::<AuditRecord>(v).ok().map(|r| r.at_ms)
+        })
+        .await?,
+        delivery: sweep_tree(store, delivery, TreeName::Delivery, storage.retain_delivery_days, now, |v| {
+            decode::<DeliveryRecord>(v).ok().map(|r| r.updated_ms)
+        })
+        .await?,
+        dead: sweep_tree(store, dead, TreeName::Dead, storage.retain_dead_days, now, |v| {
+            decode::<DeadItem>(v).ok().map(|d| d.at_ms)
+        })
+        .await?,
+    })
+}
+
+/// Removes the values of `tree` whose time (`at`) is older than `days`.
+async fn sweep_tree(
+    store: &Store,
+    tree: sled::Tree,
+    name: TreeName,
+    days: u64,
+    now: u64,
+    at: fn(&[u8]) -> Option<u64>,
+) -> Result<usize, RuntimeError> {
+    if days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now.saturating_sub(days * DAY_MS);
+    let mut after: Option<sled::IVec> = None;
+    let mut removed = 0;
+    loop {
+        let (tree2, from) = (tree.clone(), after.clone());
+        let (old, last) = tokio::task::spawn_blocking(move || old_keys(&tree2, from, cutoff, at))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
+        if !old.is_empty() {
+            removed += old.len();
+            // Removed only if still old: the value may have been rewritten meanwhile.
+            let writes = old
+                .into_iter()
+                .map(|k| {
+                    let check: Check = Box::new(move |v| at(v).is_some_and(|t| t < cutoff));
+                    Write::RemoveIf(name, k, check)
+                })
+                .collect();
+            store.commit.commit_with(writes, Wait::Soon).await?;
+        }
+        match last {
+            Some(last) => after = Some(last),
+            None => return Ok(removed),
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
+/// The keys among the next [`SLICE`] after `after` whose values are older
+/// than `cutoff`, and the last key read (`None` at the end of the tree).
+type Slice = (Vec<Vec<u8>>, Option<sled::IVec>);
+
+fn old_keys(
+    tree: &sled::Tree,
+    after: Option<sled::IVec>,
+    cutoff: u64,
+    at: fn(&[u8]) -> Option<u64>,
+) -> Result<Slice, StoreError> {
+    let range = match &after {
+        Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k.as_ref()), Bound::Unbounded)),
+        None => tree.range::<&[u8], _>(..),
+    };
+    let mut old = Vec::new();
+    let mut last = None;
+    for entry in range.take(SLICE) {
+        let (key, value) = entry?;
+        if at(&value).is_some_and(|t| t < cutoff) {
+            old.push(key.to_vec());
+        }
+        last = Some(key);
+    }
+    Ok((old, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{Channel, ChatId, Inbound, Phone};
+    use crate::store::{chat_seq_key, encode};
+
+    #[tokio::test]
+    async fn old_audit_records_go_and_recent_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let chat = ChatId::Phone(Phone::parse("6281234567890").unwrap());
+        let now = 400 * DAY_MS;
+        for (seq, age_days) in [(1u64, 200u64), (2, 181), (3, 179), (4, 1)] {
+            let ev = Inbound::text_from(Channel::Cloud, "p", format!("m{seq}"), chat.clone(), "halo");
+            let record = AuditRecord::inbound(seq, &ev, "conversation", now - age_days * DAY_MS);
+            store.messages.insert(chat_seq_key(&chat.key(), seq), encode(&record)).unwrap();
+        }
+        let storage = StorageConfig::default();
+        assert_eq!(storage.retain_messages_days, 180, "the documented default");
+        let swept = sweep(&store, &storage, now).await.unwrap();
+        assert_eq!(swept.messages, 2);
+        let left: Vec<u64> = store.messages.iter().map(|e| decode::<AuditRecord>(&e.unwrap().1).unwrap().seq).collect();
+        assert_eq!(left, [3, 4]);
+    }
+
+    #[tokio::test]
+    async fn zero_days_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let record = DeliveryRecord {
+            state: crate::channel::DeliveryState::Read,
+            chat: None,
+            seq: None,
+            updated_ms: 0,
+            error: None,
+        };
+        store.delivery.insert("cloud\0wamid.1", encode(&record)).unwrap();
+        let storage = StorageConfig { retain_delivery_days: 0, ..StorageConfig::default() };
+        assert_eq!(sweep(&store, &storage, 1000 * DAY_MS).await.unwrap().delivery, 0);
+        let storage = StorageConfig::default();
+        assert_eq!(sweep(&store, &storage, 1000 * DAY_MS).await.unwrap().delivery, 1);
+        assert!(store.delivery.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_tree_larger_than_a_slice_is_swept_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for i in 0..(SLICE as u64 * 2 + 7) {
+            let item = DeadItem {
+                item: crate::runtime::outbox::OutboxItem::new(
+                    i,
+                    Channel::Cloud,
+                    crate::channel::Outgoing {
+                        to: ChatId::Phone(Phone::parse("6281234567890").unwrap()),
+                        body: crate::channel::OutBody::Text { text: "x".into() },
+                        reply_to: None,
+                        meta: Default::default(),
+                    },
+                    0,
+                ),
+                error: "gone".into(),
+                permanent: true,
+                at_ms: 0,
+            };
+            store.dead.insert(i.to_be_bytes(), encode(&item)).unwrap();
+        }
+        let swept = sweep(&store, &StorageConfig::default(), 1000 * DAY_MS).await.unwrap();
+        assert_eq!(swept.dead, SLICE * 2 + 7);
+    }
+}
