@@ -161,7 +161,16 @@ async fn offline(turns: usize, concurrency: usize, chats: usize) {
                     break;
                 }
                 let chat = phone(n % chats);
-                rt.accept(vec![message(&chat, n, SCRIPT[(n / chats) % SCRIPT.len()])]).await.expect("accept");
+                let event = message(&chat, n, SCRIPT[(n / chats) % SCRIPT.len()]);
+                // Like a gateway: an overloaded juru is asked again a moment later.
+                loop {
+                    match rt.accept(vec![event.clone()]).await {
+                        Err(juru::runtime::RuntimeError::Overloaded { .. }) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await
+                        }
+                        other => break other.map(|_| ()).expect("accept"),
+                    }
+                }
             }
         }));
     }
