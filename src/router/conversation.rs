@@ -146,23 +146,12 @@ fn markers(ev: &Inbound, bot: &BotSettings) -> Option<Markers> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{Channel, ChatId, Phone};
     use crate::config::Config;
+    use crate::router::tests::{bot, text};
     use crate::router::{Facts, route};
 
     fn sales() -> Sales {
         Sales::from_config(&Config::default())
-    }
-
-    fn bot() -> BotSettings {
-        let mut bot = BotSettings::from_config(&Config::default());
-        bot.coalesce_ms = 0;
-        bot
-    }
-
-    fn text(body: &str) -> Inbound {
-        let chat = ChatId::Phone(Phone::parse("6281234567890").unwrap());
-        Inbound::text_from(Channel::Waha, "default", "false_6281234567890@c.us_A".into(), chat, body)
     }
 
     fn kinds(effects: &Effects) -> Vec<&'static str> {

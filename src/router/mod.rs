@@ -284,13 +284,15 @@ mod tests {
     use super::*;
     use crate::channel::{Channel, ChatId, Phone};
 
-    fn bot() -> BotSettings {
+    /// Default settings without coalescing: each message is its own turn.
+    pub(super) fn bot() -> BotSettings {
         let mut bot = BotSettings::from_config(&Config::default());
         bot.coalesce_ms = 0;
         bot
     }
 
-    fn text(body: &str) -> Inbound {
+    /// A prospect's text on WAHA.
+    pub(super) fn text(body: &str) -> Inbound {
         let chat = ChatId::Phone(Phone::parse("6281234567890").unwrap());
         Inbound::text_from(Channel::Waha, "default", "false_6281234567890@c.us_A".into(), chat, body)
     }
