@@ -272,15 +272,11 @@ async fn an_edit_in_hubspot_comes_back_through_a_signed_webhook_and_is_not_echoe
     while !(fake.count_by_our_id("contacts").contains_key(A) && fake.count_by_our_id("deals").contains_key("D1")) {
         assert!(
             started.elapsed() < LIMIT,
-            "A and D1 never reached HubSpot: contacts {:?}, deals {:?}, status {}, queued {:?}",
+            "A and D1 never reached HubSpot: contacts {:?}, deals {:?}, status {}, requests {:?}",
             fake.count_by_our_id("contacts"),
             fake.count_by_our_id("deals"),
             bot.get("/api/crm/sync").await.body,
-            bot.store()
-                .sync_outbox
-                .iter()
-                .map(|e| String::from_utf8_lossy(&e.unwrap().1[1..]).to_string())
-                .collect::<Vec<_>>()
+            fake.requests().iter().map(|r| format!("{} {} {}", r.method, r.path, r.body)).collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

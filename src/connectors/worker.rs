@@ -59,6 +59,10 @@ const ENQUEUE_CHUNK: usize = 500;
 /// Returns how many.
 pub async fn enqueue_all(crm: &Crm, platform: Platform) -> Result<u64, WorkerError> {
     let store = crm.store();
+    // A commit queued before this platform became a sync target carries no
+    // sync item for it; wait until every such commit is applied, so the scan
+    // below sees its records.
+    store.durable().await?;
     let now = crate::clock::now_ms();
     let mut queue = Enqueue { crm, writes: Vec::with_capacity(ENQUEUE_CHUNK), total: 0 };
     for entry in store.companies.iter() {
@@ -566,12 +570,24 @@ impl<C: Connector> Worker<C> {
         let store = self.crm.store();
         Ok(match kind {
             Kind::Company => self.crm.read().companies.get(local_id).map(|c| Record::Company(Arc::new(c.clone()))),
-            Kind::Contact => self.crm.contact(local_id).map(Record::Contact),
-            Kind::Deal => local_id
-                .strip_prefix('D')
-                .and_then(|id| id.parse::<u64>().ok())
-                .and_then(|id| self.crm.read().deals.get(&id).cloned())
-                .map(Record::Deal),
+            // The index is refreshed just after a commit returns; a sync item
+            // seen in between would find no record there and be dropped as
+            // deleted, so the store (which holds it already) is asked too.
+            Kind::Contact => match self.crm.contact(local_id) {
+                Some(contact) => Some(Record::Contact(contact)),
+                None => store
+                    .contacts
+                    .get(local_id.as_bytes())?
+                    .and_then(|b| decode::<crate::crm::Contact>(&b).ok())
+                    .map(|c| Record::Contact(Arc::new(c.indexed()))),
+            },
+            Kind::Deal => match local_id.strip_prefix('D').and_then(|id| id.parse::<u64>().ok()) {
+                Some(id) => match self.crm.read().deals.get(&id).cloned() {
+                    Some(deal) => Some(Record::Deal(deal)),
+                    None => store.deals.get(id.to_be_bytes())?.and_then(|b| decode(&b).ok()).map(Record::Deal),
+                },
+                None => None,
+            },
             Kind::Activity => match crate::crm::activity_key(local_id) {
                 Some(key) => store.activities.get(key)?.and_then(|b| decode(&b).ok()).map(Record::Activity),
                 None => None,
