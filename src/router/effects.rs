@@ -103,11 +103,6 @@ impl Effects {
     pub fn push(&mut self, out: Outgoing) {
         self.sends.push(ToSend { out, via: None });
     }
-
-    /// Adds `other`'s sends, CRM changes and controls after this one's.
-    pub fn extend_crm(&mut self, changes: Changes) {
-        self.crm.extend(changes);
-    }
 }
 
 impl ToSend {

@@ -74,8 +74,8 @@ impl Identity {
 
 /// Group admin status comes from WAHA's groups API (cached for a few
 /// minutes), never from anything written in a message.
-impl crate::commands::Directory for Identity {
-    async fn is_group_admin(&self, group: &ChatId, member: &ChatId) -> Option<bool> {
+impl Identity {
+    pub async fn is_group_admin(&self, group: &ChatId, member: &ChatId) -> Option<bool> {
         let key = group.key();
         let cached = self
             .admins

@@ -4,7 +4,6 @@
 //! ones through the committer (never a tree write of its own), pausing
 //! between slices, so the hot path never waits for it.
 
-use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,17 +43,16 @@ pub(super) async fn run_forever(shared: Arc<Shared>) {
 
 /// One pass over every kept kind.
 pub async fn sweep(store: &Store, storage: &StorageConfig, now: u64) -> Result<Swept, RuntimeError> {
-    let (messages, delivery, dead) = (store.messages.clone(), store.delivery.clone(), store.dead.clone());
     Ok(Swept {
-        messages: sweep_tree(store, messages, TreeName::Messages, storage.retain_messages_days, now, |v| {
+        messages: sweep_tree(store, TreeName::Messages, storage.retain_messages_days, now, |v| {
             decode::<AuditRecord>(v).ok().map(|r| r.at_ms)
         })
         .await?,
-        delivery: sweep_tree(store, delivery, TreeName::Delivery, storage.retain_delivery_days, now, |v| {
+        delivery: sweep_tree(store, TreeName::Delivery, storage.retain_delivery_days, now, |v| {
             decode::<DeliveryRecord>(v).ok().map(|r| r.updated_ms)
         })
         .await?,
-        dead: sweep_tree(store, dead, TreeName::Dead, storage.retain_dead_days, now, |v| {
+        dead: sweep_tree(store, TreeName::Dead, storage.retain_dead_days, now, |v| {
             decode::<DeadItem>(v).ok().map(|d| d.at_ms)
         })
         .await?,
@@ -64,8 +62,7 @@ pub async fn sweep(store: &Store, storage: &StorageConfig, now: u64) -> Result<S
 /// Removes the values of `tree` whose time (`at`) is older than `days`.
 async fn sweep_tree(
     store: &Store,
-    tree: sled::Tree,
-    name: TreeName,
+    tree: TreeName,
     days: u64,
     now: u64,
     at: fn(&[u8]) -> Option<u64>,
@@ -77,54 +74,27 @@ async fn sweep_tree(
     let mut after: Option<sled::IVec> = None;
     let mut removed = 0;
     loop {
-        let (tree2, from) = (tree.clone(), after.clone());
-        let (old, last) = tokio::task::spawn_blocking(move || old_keys(&tree2, from, cutoff, at))
+        let (reader, from) = (store.clone(), after.clone());
+        let slice = tokio::task::spawn_blocking(move || reader.slice_after(tree, from.as_deref(), SLICE))
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
-        if !old.is_empty() {
-            removed += old.len();
-            // Removed only if still old: the value may have been rewritten meanwhile.
-            let writes = old
-                .into_iter()
-                .map(|k| {
-                    let check: Check = Box::new(move |v| at(v).is_some_and(|t| t < cutoff));
-                    Write::RemoveIf(name, k, check)
-                })
-                .collect();
+        let Some((last, _)) = slice.last() else { return Ok(removed) };
+        after = Some(last.clone());
+        // Removed only if still old: the value may have been rewritten meanwhile.
+        let writes: Vec<Write> = slice
+            .into_iter()
+            .filter(|(_, v)| at(v).is_some_and(|t| t < cutoff))
+            .map(|(k, _)| {
+                let check: Check = Box::new(move |v| at(v).is_some_and(|t| t < cutoff));
+                Write::RemoveIf(tree, k.to_vec(), check)
+            })
+            .collect();
+        if !writes.is_empty() {
+            removed += writes.len();
             store.commit.commit_with(writes, Wait::Soon).await?;
-        }
-        match last {
-            Some(last) => after = Some(last),
-            None => return Ok(removed),
         }
         tokio::time::sleep(PAUSE).await;
     }
-}
-
-/// The keys among the next [`SLICE`] after `after` whose values are older
-/// than `cutoff`, and the last key read (`None` at the end of the tree).
-type Slice = (Vec<Vec<u8>>, Option<sled::IVec>);
-
-fn old_keys(
-    tree: &sled::Tree,
-    after: Option<sled::IVec>,
-    cutoff: u64,
-    at: fn(&[u8]) -> Option<u64>,
-) -> Result<Slice, StoreError> {
-    let range = match &after {
-        Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k.as_ref()), Bound::Unbounded)),
-        None => tree.range::<&[u8], _>(..),
-    };
-    let mut old = Vec::new();
-    let mut last = None;
-    for entry in range.take(SLICE) {
-        let (key, value) = entry?;
-        if at(&value).is_some_and(|t| t < cutoff) {
-            old.push(key.to_vec());
-        }
-        last = Some(key);
-    }
-    Ok((old, last))
 }
 
 #[cfg(test)]

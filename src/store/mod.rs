@@ -197,6 +197,29 @@ impl Store {
         self.commit.stop();
     }
 
+    /// Up to `n` entries of `tree` after the key `after` (from the start
+    /// when `None`), in key order: for background scans a slice at a time.
+    pub fn slice_after(
+        &self,
+        tree: TreeName,
+        after: Option<&[u8]>,
+        n: usize,
+    ) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+        use std::ops::Bound;
+        let tree = match tree {
+            TreeName::Messages => &self.messages,
+            TreeName::Delivery => &self.delivery,
+            TreeName::Dead => &self.dead,
+            TreeName::Seen => &self.seen,
+            other => return Err(StoreError::Tx(format!("{other:?} is not scanned in slices"))),
+        };
+        let range = match after {
+            Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k), Bound::Unbounded)),
+            None => tree.range::<&[u8], _>(..),
+        };
+        Ok(range.take(n).collect::<Result<_, _>>()?)
+    }
+
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
