@@ -28,7 +28,34 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::{Parser, ValueEnum};
 use juru::channel::{cloud, signature};
-use juru::store::{Store, encode};
+use juru::store::{GroupCommit, encode};
+
+/// The baseline's own database: juru's sled settings and flusher, two plain
+/// trees and nothing else (juru's `Store` keeps its trees private).
+#[derive(Clone)]
+struct Store {
+    db: sled::Db,
+    seen: sled::Tree,
+    inbox: sled::Tree,
+    flusher: GroupCommit,
+}
+
+impl Store {
+    fn open(dir: &std::path::Path, cache_bytes: u64) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let db = juru::store::sled_config(dir, cache_bytes).open()?;
+        Ok(Store {
+            seen: db.open_tree("seen")?,
+            inbox: db.open_tree("inbox")?,
+            flusher: GroupCommit::start(db.clone(), Vec::new()),
+            db,
+        })
+    }
+
+    fn next_seq(&self) -> Result<u64, sled::Error> {
+        self.db.generate_id()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -88,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
             let Some(dir) = &cli.data else {
                 anyhow::bail!("durable mode needs --data DIR");
             };
-            Some(Store::open_with_cache(dir, cli.cache_mb * 1024 * 1024)?)
+            Some(Store::open(dir, cli.cache_mb * 1024 * 1024)?)
         }
     };
     let app = App {
@@ -116,8 +143,8 @@ async fn main() -> anyhow::Result<()> {
     );
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     if let Some(store) = store {
-        store.durable().await?;
-        store.close();
+        store.flusher.flushed().await?;
+        store.flusher.stop();
     }
     Ok(())
 }
@@ -164,7 +191,7 @@ async fn webhook(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
         // The 200 waits for the flush that covers this request's insert
         // (the batch committer answers only after its own flush).
         if app.batcher.is_none()
-            && let Err(e) = store.commit.flushed().await
+            && let Err(e) = store.flusher.flushed().await
         {
             return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
         }

@@ -7,6 +7,7 @@
 //!
 //! `cargo run --release --bin bench_commands -- --contacts 10000 --deals 2000 --rounds 300`
 
+use juru::store::TreeName;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,8 +37,9 @@ fn phone(i: u64) -> String {
     format!("62812{:08}", i)
 }
 
-fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()> {
-    let mut batch = sled::Batch::default();
+async fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()> {
+    use juru::store::{Wait, Write};
+    let mut writes = Vec::new();
     let segments = BusinessSegment::ALL;
     let campaigns = ["UMR_MAR_2025_HEMAT", "UMR_APR_2025_PLUS", "HAJ_MEI_2025_VIP"];
     for i in 0..contacts {
@@ -54,10 +56,8 @@ fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()
         c.signals.purchase_intent = i % 11 == 0;
         c.whatsapp_opt_in = true;
         c.first_message = Some("Assalamualaikum, mau tanya paket umroh".into());
-        batch.insert(key.as_bytes(), encode(&c));
+        writes.push(Write::Put(TreeName::Contacts, key.into_bytes(), encode(&c)));
     }
-    store.contacts.apply_batch(batch)?;
-    let mut batch = sled::Batch::default();
     for id in 1..=deals {
         let stage = Stage::ALL[(id % 8) as usize];
         let deal = Deal {
@@ -67,10 +67,10 @@ fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()
             closed_ms: (!stage.is_open()).then_some(now - (id % 20) * 86_400_000),
             ..Deal::new(id, format!("Deal {id}"), 5_000_000 + id * 10_000, stage, OWNER, now - 20 * 86_400_000)
         };
-        batch.insert(&id.to_be_bytes(), encode(&deal));
+        writes.push(Write::Put(TreeName::Deals, id.to_be_bytes().to_vec(), encode(&deal)));
     }
-    store.deals.apply_batch(batch)?;
-    store.db.flush()?;
+    store.commit.commit_with(writes, Wait::Applied).await?;
+    store.durable().await?;
     Ok(())
 }
 
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open(&dir)?;
     let now = juru::clock::now_ms();
     let t = Instant::now();
-    seed(&store, args.contacts, args.deals, now)?;
+    seed(&store, args.contacts, args.deals, now).await?;
     let seeded = t.elapsed();
     let t = Instant::now();
     let crm = Arc::new(Crm::open(&store, None, &dir)?);

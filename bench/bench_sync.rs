@@ -28,6 +28,7 @@ mod fake_pipedrive;
 #[path = "../tests/fakes/salesforce.rs"]
 mod fake_salesforce;
 
+use juru::store::TreeName;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,8 +95,9 @@ fn phone(i: u64) -> String {
 /// Contacts with names, segments, sources and (one in three) an email;
 /// deals over every stage, each with a contact. Written into the trees as
 /// the CRM stores them, then the CRM is opened on them (as bench_commands does).
-fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()> {
-    let mut batch = sled::Batch::default();
+async fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()> {
+    use juru::store::{Wait, Write};
+    let mut writes = Vec::new();
     for i in 0..contacts {
         let key = phone(i);
         let mut c = Contact::new(&key, Channel::Waha, now - (i % 60) * 86_400_000);
@@ -108,10 +110,8 @@ fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()
         c.source_method = if i % 3 == 0 { SourceMethod::MetaAds } else { SourceMethod::Whatsapp };
         c.whatsapp_opt_in = true;
         c.first_message = Some("Assalamualaikum, mau tanya paket umroh".into());
-        batch.insert(key.as_bytes(), encode(&c));
+        writes.push(Write::Put(TreeName::Contacts, key.into_bytes(), encode(&c)));
     }
-    store.contacts.apply_batch(batch)?;
-    let mut batch = sled::Batch::default();
     for id in 1..=deals {
         let stage = Stage::ALL[(id % 8) as usize];
         let deal = Deal {
@@ -121,10 +121,10 @@ fn seed(store: &Store, contacts: u64, deals: u64, now: u64) -> anyhow::Result<()
             closed_ms: (!stage.is_open()).then_some(now - (id % 20) * 86_400_000),
             ..Deal::new(id, format!("Paket umroh {id}"), 25_000_000 + id * 10_000, stage, OWNER, now - 20 * 86_400_000)
         };
-        batch.insert(&id.to_be_bytes(), encode(&deal));
+        writes.push(Write::Put(TreeName::Deals, id.to_be_bytes().to_vec(), encode(&deal)));
     }
-    store.deals.apply_batch(batch)?;
-    store.db.flush()?;
+    store.commit.commit_with(writes, Wait::Applied).await?;
+    store.durable().await?;
     Ok(())
 }
 
@@ -277,7 +277,7 @@ async fn run_vendor(args: &Args, vendor: Vendor) -> anyhow::Result<Value> {
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(&dir)?;
     let now = juru::clock::now_ms();
-    seed(&store, args.contacts, args.deals, now)?;
+    seed(&store, args.contacts, args.deals, now).await?;
     let crm = Arc::new(Crm::open(&store, None, &dir)?);
     let result = match vendor {
         Vendor::Hubspot => {
@@ -388,7 +388,7 @@ fn platform_of(vendor: &str) -> Platform {
 }
 
 fn outbox_empty(store: &Store, platform: Platform) -> bool {
-    store.sync_outbox.scan_prefix(juru::crm::sync::prefix(platform, None)).next().is_none()
+    store.read(TreeName::SyncOutbox).scan_prefix(juru::crm::sync::prefix(platform, None)).next().is_none()
 }
 
 async fn timed<C: Connector, F: Fake>(
@@ -425,7 +425,7 @@ async fn timed<C: Connector, F: Fake>(
         tokio::time::sleep(Duration::from_millis(2)).await;
         if args.progress && started.elapsed() >= next_report {
             next_report += Duration::from_secs(1);
-            let left = store.sync_outbox.scan_prefix(juru::crm::sync::prefix(platform, None)).count();
+            let left = store.read(TreeName::SyncOutbox).scan_prefix(juru::crm::sync::prefix(platform, None)).count();
             eprintln!("  {:>6.1} s  outbox {left}", started.elapsed().as_secs_f64());
         }
     }
@@ -455,7 +455,7 @@ async fn timed<C: Connector, F: Fake>(
     let dup = duplicated(&contacts) + duplicated(&deals);
     let unexpected = contacts.len() + deals.len() - (expect_contacts.len() + expect_deals.len() - lost);
     let violations = fake.violations();
-    let dead = store.sync_dead.scan_prefix(juru::crm::sync::prefix(platform, None)).count();
+    let dead = store.read(TreeName::SyncDead).scan_prefix(juru::crm::sync::prefix(platform, None)).count();
     let unlinked = fake.unlinked_deals();
     let ok =
         lost == 0 && dup == 0 && unexpected == 0 && violations.is_empty() && dead == 0 && unlinked.unwrap_or(0) == 0;

@@ -199,7 +199,8 @@ fn main() -> anyhow::Result<()> {
         Command::Verify { data, tree, acked, phone_number_id } => verify(&data, &tree, &acked, &phone_number_id),
         Command::Stats { data } => stats(&data),
         Command::Prefill { data, messages, senders, phone_number_id } => {
-            prefill(&data, messages, senders, &phone_number_id)
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(prefill(&data, messages, senders, &phone_number_id))
         }
         Command::Report { files, open_loop } => report(&files, open_loop),
     }
@@ -1419,7 +1420,8 @@ fn print_run_table(r: &Value) {
 fn verify(data: &Path, tree: &str, acked: &Path, phone_number_id: &str) -> anyhow::Result<()> {
     let ids = std::fs::read_to_string(acked).with_context(|| format!("reading {}", acked.display()))?;
     let store = juru::store::Store::open(data)?;
-    let t = store.db.open_tree(tree)?;
+    let Some(name) = juru::store::TreeName::parse(tree) else { bail!("no tree named `{tree}`") };
+    let t = store.read(name);
     let (mut checked, mut missing) = (0u64, Vec::new());
     for id in ids.lines().filter(|l| !l.is_empty()) {
         checked += 1;
@@ -1438,16 +1440,16 @@ fn verify(data: &Path, tree: &str, acked: &Path, phone_number_id: &str) -> anyho
 
 /// Per message, what a handled inbound text leaves in juru's trees (layout in
 /// `juru::store`): `seen` (dedupe mark), `messages` (the inbound audit record
-/// plus read receipt, typing indicator and text reply, each as sent),
+/// and the text reply as sent; markers leave no record),
 /// `delivery` (the reply's gateway id), and per sender `contacts` and
 /// `conversations`. Records are built with juru's own types from the same
 /// webhook bodies `run` sends; the inbound record carries no sales-turn
 /// detail and the reply text is a fixed 330-character answer.
-fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> anyhow::Result<()> {
+async fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> anyhow::Result<()> {
     use juru::channel::{Channel, DeliveryState, Event};
     use juru::crm::{Contact, Touch};
     use juru::runtime::audit::{AuditRecord, Direction};
-    use juru::store::{chat_seq_key, encode};
+    use juru::store::{TreeName, Wait, Write, chat_seq_key, encode};
 
     const REPLY: &str = "Baik kak, untuk rencana tersebut paket yang cocok: Paket Umroh Maret Hemat, Rp 25.000.000, \
         berangkat Maret, 9 hari, hotel bintang 3 600 m dari Masjidil Haram, pesawat transit 1x, muthawif \
@@ -1468,8 +1470,7 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
     let mut i = 0u64;
     while i < messages {
         let end = (i + chunk).min(messages);
-        let (mut seen, mut audit, mut delivery) =
-            (sled::Batch::default(), sled::Batch::default(), sled::Batch::default());
+        let mut writes = Vec::new();
         let now = juru::runtime::now_ms();
         for n in i..end {
             let events = juru::channel::cloud::parse(generator.body(n, now / 1000).as_bytes())?;
@@ -1478,27 +1479,26 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
             };
             let chat = inbound.chat.key();
             let key = format!("msg:{}:{}", inbound.account, inbound.id);
-            seen.insert(key.as_bytes(), &now.to_be_bytes());
+            writes.push(Write::Put(TreeName::Seen, key.into_bytes(), now.to_be_bytes().to_vec()));
             let seq = store.next_seq()?;
-            audit.insert(chat_seq_key(&chat, seq), encode(&AuditRecord::inbound(seq, &inbound, "conversation", now)));
-            for kind in ["seen", "typing", "text"] {
-                let seq = store.next_seq()?;
-                let mut out = AuditRecord::inbound(seq, &inbound, "conversation", now);
-                out.direction = Direction::Out;
-                out.kind = kind.into();
-                out.route = None;
-                out.status = Some("sent".into());
-                out.phase = Some("interest".into());
-                out.text = (kind == "text").then(|| REPLY.to_string());
-                out.message_id = (kind == "text").then(|| format!("wamid.FAKE{seq:012}"));
-                if let Some(remote) = &out.message_id {
-                    let record = juru::runtime::delivery::merge(None, DeliveryState::Sent, None, now);
-                    let record =
-                        juru::runtime::delivery::DeliveryRecord { chat: Some(chat.clone()), seq: Some(seq), ..record };
-                    delivery.insert(juru::runtime::delivery::key(Channel::Cloud, remote), encode(&record));
-                }
-                audit.insert(chat_seq_key(&chat, seq), encode(&out));
-            }
+            let record = AuditRecord::inbound(seq, &inbound, "conversation", now);
+            writes.push(Write::Put(TreeName::Messages, chat_seq_key(&chat, seq), encode(&record)));
+            // Read receipts and typing indicators leave no record (issue 13): the text reply only.
+            let seq = store.next_seq()?;
+            let mut out = AuditRecord::inbound(seq, &inbound, "conversation", now);
+            out.direction = Direction::Out;
+            out.kind = "text".into();
+            out.route = None;
+            out.status = Some("sent".into());
+            out.phase = Some("interest".into());
+            out.text = Some(REPLY.to_string());
+            let remote = format!("wamid.FAKE{seq:012}");
+            out.message_id = Some(remote.clone());
+            let record = juru::runtime::delivery::merge(None, DeliveryState::Sent, None, now);
+            let record = juru::runtime::delivery::DeliveryRecord { chat: Some(chat.clone()), seq: Some(seq), ..record };
+            let key = juru::runtime::delivery::key(Channel::Cloud, &remote);
+            writes.push(Write::Put(TreeName::Delivery, key, encode(&record)));
+            writes.push(Write::Put(TreeName::Messages, chat_seq_key(&chat, seq), encode(&out)));
             let contact = contacts.remove(&chat);
             let touch = Touch {
                 key: chat.clone(),
@@ -1514,19 +1514,16 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
             };
             contacts.insert(chat.clone(), Contact::touched(contact, &touch));
         }
-        store.seen.apply_batch(seen)?;
-        store.messages.apply_batch(audit)?;
-        store.delivery.apply_batch(delivery)?;
+        store.commit.commit_with(writes, Wait::Applied).await?;
         i = end;
         if i.is_multiple_of(100_000) || i == messages {
             eprintln!("[{:>5.0} s] {i} messages written", started.elapsed().as_secs_f64());
         }
     }
-    let mut people = sled::Batch::default();
-    let mut conversations = sled::Batch::default();
+    let mut writes = Vec::new();
     let phases = [juru::sales::Phase::Leads, juru::sales::Phase::Interest, juru::sales::Phase::Booking];
     for (n, (chat, contact)) in contacts.iter().enumerate() {
-        people.insert(chat.as_bytes(), encode(contact));
+        writes.push(Write::Put(TreeName::Contacts, chat.as_bytes().to_vec(), encode(contact)));
         // Spread over the phases; one chat in a hundred handed over to a human.
         let state = juru::router::ChatState {
             phase: phases[n % 3],
@@ -1536,11 +1533,10 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
             handover_reason: (n % 100 == 0).then(|| "payment intent".to_string()),
             ..juru::router::ChatState::default()
         };
-        conversations.insert(chat.as_bytes(), encode(&state));
+        writes.push(Write::Put(TreeName::Conversations, chat.as_bytes().to_vec(), encode(&state)));
     }
-    store.contacts.apply_batch(people)?;
-    store.conversations.apply_batch(conversations)?;
-    store.db.flush()?;
+    store.commit.commit_with(writes, Wait::Applied).await?;
+    store.durable().await?;
     println!(
         "{}",
         json!({"messages_written": messages, "seconds": round(started.elapsed().as_secs_f64(), 1), "size_on_disk_mb": round(store.size_on_disk() as f64 / 1048576.0, 1)})
@@ -1552,8 +1548,9 @@ fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str) -> a
 fn stats(data: &Path) -> anyhow::Result<()> {
     let store = juru::store::Store::open(data)?;
     let mut out = serde_json::Map::new();
-    for name in ["inbox", "seen", "outbox", "dead", "delivery", "conversations", "messages", "contacts", "lids"] {
-        out.insert(name.into(), json!(store.db.open_tree(name)?.len()));
+    use juru::store::TreeName::*;
+    for tree in [Inbox, Seen, Outbox, Dead, Delivery, Conversations, Messages, Contacts, Lids] {
+        out.insert(tree.as_str().into(), json!(store.read(tree).len()));
     }
     out.insert("size_on_disk_mb".into(), json!(round(store.size_on_disk() as f64 / 1048576.0, 1)));
     println!("{}", Value::Object(out));

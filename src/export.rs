@@ -8,7 +8,7 @@ use crate::crm::Contact;
 use crate::crm::labels::{AppliedBy, Assignment};
 use crate::runtime::audit::AuditRecord;
 use crate::sales::lead::LeadRecord;
-use crate::store::{Store, decode};
+use crate::store::{Store, TreeName, decode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
@@ -25,7 +25,7 @@ pub enum ExportError {
     #[error(transparent)]
     Csv(#[from] csv::Error),
     #[error(transparent)]
-    Sled(#[from] sled::Error),
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Export {
@@ -45,10 +45,10 @@ impl Export {
         let mut csv = csv::Writer::from_writer(out);
         let mut rows = 0;
         let tree = match self {
-            Export::Leads => &store.leads,
-            Export::Contacts => &store.contacts,
-            Export::Labels => &store.label_assignments,
-            Export::Audit => &store.messages,
+            Export::Leads => store.read(TreeName::Leads),
+            Export::Contacts => store.read(TreeName::Contacts),
+            Export::Labels => store.read(TreeName::LabelAssignments),
+            Export::Audit => store.read(TreeName::Messages),
         };
         csv.write_record(self.header())?;
         for entry in tree.iter() {
@@ -214,7 +214,8 @@ mod tests {
         let mut c = Contact::new("6281234567890", crate::channel::Channel::Waha, 1_795_402_800_000);
         c.name = Some("Budi, \"Pak\"".into());
         c.labels = vec!["Grade A".into(), "Hot".into()];
-        store.contacts.insert("6281234567890", crate::store::encode(&c)).unwrap();
+        let put = crate::store::Write::Put(TreeName::Contacts, b"6281234567890".to_vec(), crate::store::encode(&c));
+        store.commit.submit(vec![put]).blocking_recv().unwrap().unwrap();
         let mut out = Vec::new();
         assert_eq!(Export::parse("contacts.csv").unwrap().write(&store, &mut out).unwrap(), 1);
         let text = String::from_utf8(out).unwrap();

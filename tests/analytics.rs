@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use juru::store::TreeName;
 use serde_json::{Value, json};
 
 const OWNER: &str = "6281100000001";
@@ -192,8 +193,8 @@ async fn the_playground_answers_through_the_pipeline_with_turn_details_and_stays
     let mut bot = bot;
     bot.stop().await;
     let store = bot.store();
-    assert!(store.contacts.iter().next().is_none(), "the playground makes no CRM contact");
-    assert!(store.leads.iter().next().is_none(), "and no lead");
+    assert!(store.read(TreeName::Contacts).iter().next().is_none(), "the playground makes no CRM contact");
+    assert!(store.read(TreeName::Leads).iter().next().is_none(), "and no lead");
 }
 
 #[tokio::test]

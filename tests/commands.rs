@@ -5,6 +5,7 @@
 
 mod common;
 
+use juru::store::TreeName;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -113,7 +114,7 @@ fn commands_dir_line(dir: &tempfile::TempDir) -> String {
 fn audit(store: &juru::store::Store, chat: &str) -> Vec<AuditRecord> {
     let mut prefix = chat.as_bytes().to_vec();
     prefix.push(0);
-    store.messages.scan_prefix(prefix).map(|e| decode::<AuditRecord>(&e.unwrap().1).unwrap()).collect()
+    store.read(TreeName::Messages).scan_prefix(prefix).map(|e| decode::<AuditRecord>(&e.unwrap().1).unwrap()).collect()
 }
 
 /// The audit record of the inbound message whose id ends with `id`.
@@ -125,7 +126,7 @@ fn inbound_record(store: &juru::store::Store, chat: &str, id: &str) -> AuditReco
 }
 
 fn contact(store: &juru::store::Store, key: &str) -> Contact {
-    decode(&store.contacts.get(key).unwrap().unwrap_or_else(|| panic!("no contact {key}"))).unwrap()
+    decode(&store.read(TreeName::Contacts).get(key).unwrap().unwrap_or_else(|| panic!("no contact {key}"))).unwrap()
 }
 
 fn seconds_left(refusal: &str) -> u64 {
@@ -160,7 +161,8 @@ async fn an_owner_runs_a_deal_through_its_stages_and_it_survives_a_restart() {
     bot.stop().await;
     {
         let store = bot.store();
-        let deal: Deal = decode(&store.deals.get(1u64.to_be_bytes()).unwrap().expect("deal 1 stored")).unwrap();
+        let deal: Deal =
+            decode(&store.read(TreeName::Deals).get(1u64.to_be_bytes()).unwrap().expect("deal 1 stored")).unwrap();
         assert_eq!(deal.title, "Kopi Kita");
         assert_eq!(deal.value, 12_500_000);
         assert_eq!(deal.stage, Stage::Won);
@@ -315,7 +317,7 @@ async fn a_command_typed_on_the_business_phone_is_silent_unless_owner_from_me() 
         let record = inbound_record(&store, PROSPECT, "FM1");
         assert_eq!(record.route.as_deref(), Some("human on phone"), "{record:?}");
         assert!(records.iter().all(|r| r.direction == Direction::In), "{records:?}");
-        assert!(store.outbox.is_empty());
+        assert!(store.read(TreeName::Outbox).is_empty());
     }
 
     let bot = TestBot::with_config(&config("owner_from_me = true", "")).await;
@@ -371,9 +373,13 @@ async fn a_cooldown_refuses_the_second_use_and_survives_a_restart() {
     {
         let store = bot.store();
         let usage: Usage =
-            decode(&store.command_usage.get(key2("crm", STAFF)).unwrap().expect("usage stored")).unwrap();
+            decode(&store.read(TreeName::CommandUsage).get(key2("crm", STAFF)).unwrap().expect("usage stored"))
+                .unwrap();
         assert_eq!(usage.count, 1, "a refused use does not count");
-        assert!(store.command_usage.get(key2("crm", OWNER)).unwrap().is_none(), "owners are not counted");
+        assert!(
+            store.read(TreeName::CommandUsage).get(key2("crm", OWNER)).unwrap().is_none(),
+            "owners are not counted"
+        );
     }
     let bot = bot.restart().await;
     let third = ask(&bot, STAFF, "C4", "#crm leads").await;
@@ -444,22 +450,21 @@ async fn an_api_key_is_stored_encrypted_and_never_shown_or_audited() {
     let records = audit(&store, OWNER);
     let command = records.iter().find(|r| r.message_id.as_deref().is_some_and(|m| m.ends_with("A1"))).unwrap();
     assert!(command.text.as_deref().is_some_and(|t| t.contains("--api-key •••")), "{command:?}");
-    for entry in store.messages.iter() {
+    for entry in store.read(TreeName::Messages).iter() {
         let (_, value) = entry.unwrap();
         assert!(!String::from_utf8_lossy(&value).contains(KEY), "the audit trail holds the key");
     }
-    let sealed = store.secrets.get("pipedrive").unwrap().expect("a sealed credential");
+    let sealed = store.read(TreeName::Secrets).get("pipedrive").unwrap().expect("a sealed credential");
     assert!(!String::from_utf8_lossy(&sealed).contains(KEY), "stored in plain text");
     assert!(!String::from_utf8_lossy(&sealed).contains(&hex::encode(KEY)), "stored as plain hex");
     let sealed: juru::crm::Sealed = decode(&sealed).unwrap();
     let sealer = juru::crm::Sealer::open(None, &bot.db_path()).unwrap();
     assert_eq!(sealer.open_sealed(&sealed).unwrap(), KEY, "what is stored is the key, encrypted");
     // Nowhere else in the database either.
-    for name in store.db.tree_names() {
-        let tree = store.db.open_tree(&name).unwrap();
-        for entry in tree.iter() {
+    for tree in TreeName::ALL {
+        for entry in store.read(tree).iter() {
             let (k, v) = entry.unwrap();
-            let tree_name = String::from_utf8_lossy(&name).into_owned();
+            let tree_name = tree.as_str();
             assert!(!String::from_utf8_lossy(&k).contains(KEY), "tree {tree_name} has the key in a key");
             assert!(!String::from_utf8_lossy(&v).contains(KEY), "tree {tree_name} has the key in a value");
         }
@@ -534,7 +539,7 @@ async fn a_nurture_sequence_sends_day_0_and_stop_ends_it() {
     bot.stop().await;
     let store = bot.store();
     assert!(!contact(&store, PROSPECT).whatsapp_opt_in, "opted out");
-    assert_eq!(store.enrollments.len(), 0, "no enrollment left");
+    assert_eq!(store.read(TreeName::Enrollments).len(), 0, "no enrollment left");
     assert_eq!(inbound_record(&store, PROSPECT, "N5").route.as_deref(), Some("opt-out"));
 }
 

@@ -149,7 +149,8 @@ async fn reaching_booking_creates_the_lead_record() {
     drop(leads);
     let mut bot = bot;
     bot.stop().await;
-    let contact: juru::crm::Contact = juru::store::decode(&bot.store().contacts.get(OTHER).unwrap().unwrap()).unwrap();
+    let contact: juru::crm::Contact =
+        juru::store::decode(&bot.store().read(juru::store::TreeName::Contacts).get(OTHER).unwrap().unwrap()).unwrap();
     assert_eq!(contact.campaign_source.as_deref(), Some("120212345678901234"));
     assert!(contact.referral.is_some_and(|r| r.ctwa_clid.is_some()));
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use juru::store::TreeName;
 use std::time::Duration;
 
 use common::*;
@@ -80,13 +81,14 @@ async fn a_repeated_event_never_counts_twice_and_removal_keeps_the_history() {
     let mut bot = bot;
     bot.stop().await;
     let store = bot.store();
-    let history: Vec<LabelEvent> = store.label_log.iter().map(|e| decode(&e.unwrap().1).unwrap()).collect();
+    let history: Vec<LabelEvent> =
+        store.read(TreeName::LabelLog).iter().map(|e| decode(&e.unwrap().1).unwrap()).collect();
     let actions: Vec<String> = history.iter().map(|e| format!("{:?}", e.action)).collect();
     assert_eq!(actions, ["Added", "Removed"], "append-only history, the repeat not counted");
     assert!(history.iter().all(|e| e.label_name == "Lead Iklan Maret"));
-    let contact: Contact = decode(&store.contacts.get(CUSTOMER).unwrap().unwrap()).unwrap();
+    let contact: Contact = decode(&store.read(TreeName::Contacts).get(CUSTOMER).unwrap().unwrap()).unwrap();
     assert!(contact.labels.is_empty(), "no longer active on the contact");
-    let activities = store.activities.scan_prefix(format!("{CUSTOMER}\0")).count();
+    let activities = store.read(TreeName::Activities).scan_prefix(format!("{CUSTOMER}\0")).count();
     assert_eq!(activities, 2, "each change is a CRM activity on the contact");
 }
 
@@ -173,7 +175,7 @@ async fn a_resync_applies_what_was_missed_once_and_marks_it_detected() {
     bot.waha.assert_contract();
     let mut bot = bot;
     bot.stop().await;
-    let history = bot.store().label_log.len();
+    let history = bot.store().read(TreeName::LabelLog).len();
     assert_eq!(history, 3, "added (webhook), removed and added (reconcile)");
 }
 

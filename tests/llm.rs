@@ -2,6 +2,7 @@
 
 mod common;
 
+use juru::store::TreeName;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,7 +133,7 @@ async fn when_the_llm_fails_or_is_slow_the_offline_brain_answers() {
     bot.stop().await;
     let store = bot.store();
     let fallbacks: Vec<String> = store
-        .messages
+        .read(TreeName::Messages)
         .scan_prefix(format!("{PROSPECT}\0"))
         .filter_map(|kv| juru::store::decode::<juru::runtime::audit::AuditRecord>(&kv.unwrap().1).ok())
         .filter_map(|r| r.turn.and_then(|t| t.fallback))

@@ -2,6 +2,7 @@
 
 mod common;
 
+use juru::store::TreeName;
 use std::time::Duration;
 
 use common::*;
@@ -14,7 +15,7 @@ fn texts_to(fake: &Fake, to: &str) -> Vec<Recorded> {
 }
 
 fn dead_items(bot: &TestBot) -> Vec<DeadItem> {
-    bot.store().dead.iter().map(|kv| juru::store::decode::<DeadItem>(&kv.unwrap().1).unwrap()).collect()
+    bot.store().read(TreeName::Dead).iter().map(|kv| juru::store::decode::<DeadItem>(&kv.unwrap().1).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -61,7 +62,7 @@ async fn a_reply_that_keeps_failing_goes_to_the_dead_letter_tree() {
     assert_eq!(dead.len(), 1);
     assert!(!dead[0].permanent);
     assert!(dead[0].error.contains("HTTP 500"), "{}", dead[0].error);
-    assert!(bot.store().outbox.is_empty());
+    assert!(bot.store().read(TreeName::Outbox).is_empty());
 }
 
 #[tokio::test]
@@ -79,7 +80,7 @@ async fn outside_the_24_hour_window_the_reply_is_recorded_as_failed_and_not_retr
     assert!(dead[0].error.contains("131047"), "{}", dead[0].error);
     let audit: Vec<_> = bot
         .store()
-        .messages
+        .read(TreeName::Messages)
         .scan_prefix(format!("{PROSPECT}\0"))
         .map(|kv| juru::store::decode::<juru::runtime::audit::AuditRecord>(&kv.unwrap().1).unwrap())
         .filter(|r| r.kind == "text" && r.direction == juru::runtime::audit::Direction::Out)

@@ -9,6 +9,7 @@ mod fake_hubspot;
 #[path = "fakes/pipedrive.rs"]
 mod fake_pipedrive;
 
+use juru::store::TreeName;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -149,7 +150,7 @@ async fn what_could_not_be_pushed_survives_a_restart_and_goes_once_the_vendor_is
     bot.stop().await;
     {
         let store = bot.store();
-        let queued = store.sync_outbox.len();
+        let queued = store.read(TreeName::SyncOutbox).len();
         assert!(queued >= 2, "A and B are queued durably, found {queued}");
     }
     // Back, with Pipedrive reachable.

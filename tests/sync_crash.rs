@@ -13,6 +13,7 @@ mod fake_hubspot;
 #[path = "fakes/pipedrive.rs"]
 mod fake_pipedrive;
 
+use juru::store::TreeName;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
@@ -395,7 +396,7 @@ struct OutboxOnDisk {
 fn outbox_on_disk(dir: &Path, platform: Platform) -> OutboxOnDisk {
     let store = juru::store::Store::open(&dir.join("db")).expect("opening the killed juru's database");
     let mut found = OutboxOnDisk { contacts: HashSet::new(), pushing: Vec::new() };
-    for entry in store.sync_outbox.scan_prefix(outbox::prefix(platform, None)) {
+    for entry in store.read(TreeName::SyncOutbox).scan_prefix(outbox::prefix(platform, None)) {
         let (key, value) = entry.unwrap();
         let Some((kind, local_id)) = outbox::parse_key(&key) else { continue };
         let item: SyncItem = juru::store::decode(&value).expect("a sync item");

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use juru::store::TreeName;
 use serde_json::json;
 
 #[tokio::test]
@@ -258,8 +259,8 @@ async fn an_unresolvable_lid_is_kept_and_never_read_as_a_phone_number() {
     assert_eq!(bot.waha.calls("sendText")[0].body["chatId"], "176369157804064@lid");
     bot.stop().await;
     let store = bot.store();
-    assert!(store.contacts.get("176369157804064@lid").unwrap().is_some());
-    assert!(store.contacts.get("176369157804064").unwrap().is_none());
+    assert!(store.read(TreeName::Contacts).get("176369157804064@lid").unwrap().is_some());
+    assert!(store.read(TreeName::Contacts).get("176369157804064").unwrap().is_none());
 }
 
 #[tokio::test]
@@ -315,7 +316,7 @@ async fn one_chats_burst_is_answered_in_the_order_it_was_accepted() {
     // The accepted order is the inbound audit records' sequence order.
     let store = bot.store();
     let accepted: Vec<String> = store
-        .messages
+        .read(TreeName::Messages)
         .scan_prefix(format!("{PROSPECT}\0"))
         .filter_map(|kv| juru::store::decode::<juru::runtime::audit::AuditRecord>(&kv.unwrap().1).ok())
         .filter(|r| r.direction == juru::runtime::audit::Direction::In)

@@ -173,7 +173,7 @@ pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             index.deals.values().filter(|d| d.updated_ms >= since).count() as u64,
         )
     };
-    let activities = ctx.crm.store().activities.len() as u64;
+    let activities = ctx.crm.activity_count();
     ctx.changes.put_setting(
         &sync_key(p),
         &SyncRequest { platform: p, full, by: ctx.caller.id.clone(), at_ms: ctx.now_ms, contacts, deals, activities },

@@ -247,7 +247,7 @@ impl Commands {
         let m = &inv.manifest;
         let usage_key = key2(&m.name, &caller.id);
         let usage: Option<Usage> =
-            self.crm.store().command_usage.get(&usage_key).ok().flatten().and_then(|v| decode(&v).ok());
+            self.crm.store().read(TreeName::CommandUsage).get(&usage_key).ok().flatten().and_then(|v| decode(&v).ok());
         let admin =
             if m.admin_group_only && caller.in_group { dir.is_group_admin(&ev.chat, &ev.sender).await } else { None };
         let shown = format!("{}{}", inv.prefix, inv.name);

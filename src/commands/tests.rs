@@ -142,7 +142,7 @@ async fn an_api_key_is_stored_encrypted_and_never_echoed_or_audited() {
     assert_eq!(out.result, "ok");
     assert!(!out.replies.concat().contains("0123abcdSECRET"));
     assert_eq!(out.audit_text, "#crm auth --platform pipedrive --api-key •••");
-    let raw = b.store.secrets.get("pipedrive").unwrap().unwrap();
+    let raw = b.store.read(TreeName::Secrets).get("pipedrive").unwrap().unwrap();
     assert!(!String::from_utf8_lossy(&raw).contains("0123abcdSECRET"));
     assert_eq!(b.commands.crm().secret(crate::crm::Platform::Pipedrive).unwrap().as_deref(), Some("0123abcdSECRET"));
 }

@@ -16,7 +16,7 @@ use crate::crm::deal::StageChange;
 use crate::crm::settings::Platform;
 use crate::crm::sync::{self, Kind, RemoteRef, SyncItem};
 use crate::crm::{Changes, Crm};
-use crate::store::decode;
+use crate::store::{TreeName, decode};
 
 /// Pages read per kind in one round, so a huge backlog cannot starve pushes.
 const MAX_PAGES: usize = 20;
@@ -66,9 +66,9 @@ pub async fn apply(crm: &Crm, platform: Platform, change: &RemoteChange) -> Resu
     let Some(local) = change.local_id.as_deref() else { return Ok(false) };
     let store = crm.store();
     let key = sync::key(platform, change.kind, local);
-    let read = |tree: &sled::Tree| tree.get(&key).map_err(|e| SyncError::Transient(e.to_string()));
-    let pushed_ms = read(&store.sync_ids)?.and_then(|b| decode::<RemoteRef>(&b).ok()).map_or(0, |r| r.pushed_ms);
-    let pending_ms = read(&store.sync_outbox)?.and_then(|b| decode::<SyncItem>(&b).ok()).map_or(0, |i| i.changed_ms);
+    let read = |tree: TreeName| store.read(tree).get(&key).map_err(|e| SyncError::Transient(e.to_string()));
+    let pushed_ms = read(TreeName::SyncIds)?.and_then(|b| decode::<RemoteRef>(&b).ok()).map_or(0, |r| r.pushed_ms);
+    let pending_ms = read(TreeName::SyncOutbox)?.and_then(|b| decode::<SyncItem>(&b).ok()).map_or(0, |i| i.changed_ms);
     if change.modified_ms <= pushed_ms.max(pending_ms) {
         return Ok(false);
     }

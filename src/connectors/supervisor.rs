@@ -95,7 +95,8 @@ impl Connectors {
             }
             let Some(credential) = credential else { continue };
             // The first connection pushes what the CRM already holds.
-            let first = matches!(self.crm.store().sync_state.get(platform.as_str().as_bytes()), Ok(None));
+            let first =
+                matches!(self.crm.store().read(TreeName::SyncState).get(platform.as_str().as_bytes()), Ok(None));
             match start(platform, &self.config, credential, mapping, self.crm.clone(), self.token_sink(platform)) {
                 Some((handle, task)) => {
                     tracing::info!(platform = platform.as_str(), "CRM sync worker started");

@@ -45,8 +45,6 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 pub enum WorkerError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Sled(#[from] sled::Error),
 }
 
 /// Records queued per commit by [`enqueue_all`]. A running worker starts on
@@ -65,21 +63,21 @@ pub async fn enqueue_all(crm: &Crm, platform: Platform) -> Result<u64, WorkerErr
     store.durable().await?;
     let now = crate::clock::now_ms();
     let mut queue = Enqueue { crm, writes: Vec::with_capacity(ENQUEUE_CHUNK), total: 0 };
-    for entry in store.companies.iter() {
+    for entry in store.read(TreeName::Companies).iter() {
         let (key, _) = entry?;
         queue.push(sync::enqueue(platform, Kind::Company, &String::from_utf8_lossy(&key), now)).await?;
     }
-    for entry in store.contacts.iter() {
+    for entry in store.read(TreeName::Contacts).iter() {
         let (key, _) = entry?;
         queue.push(sync::enqueue(platform, Kind::Contact, &String::from_utf8_lossy(&key), now)).await?;
     }
-    for entry in store.deals.iter() {
+    for entry in store.read(TreeName::Deals).iter() {
         let (key, _) = entry?;
         if let Ok(id) = <[u8; 8]>::try_from(key.as_ref()) {
             queue.push(sync::enqueue(platform, Kind::Deal, &format!("D{}", u64::from_be_bytes(id)), now)).await?;
         }
     }
-    for entry in store.activities.iter() {
+    for entry in store.read(TreeName::Activities).iter() {
         let (_, value) = entry?;
         if let Ok(activity) = decode::<crate::crm::activity::Activity>(&value) {
             let id = crate::crm::activity_sync_id(&activity);
@@ -191,7 +189,7 @@ struct StoredIds<'a> {
 
 impl RemoteIds for StoredIds<'_> {
     fn remote_id(&self, kind: Kind, local_id: &str) -> Option<String> {
-        let bytes = self.store.sync_ids.get(sync::key(self.platform, kind, local_id)).ok()??;
+        let bytes = self.store.read(TreeName::SyncIds).get(sync::key(self.platform, kind, local_id)).ok()??;
         decode::<RemoteRef>(&bytes).ok().map(|r| r.remote_id)
     }
 }
@@ -277,7 +275,7 @@ impl<C: Connector> Worker<C> {
     }
 
     async fn run(self: Arc<Self>) {
-        if let Err(e) = self.recover() {
+        if let Err(e) = self.recover().await {
             tracing::error!(platform = self.platform.as_str(), error = %e, "sync outbox recovery failed");
         }
         let mut prepared = false;
@@ -355,17 +353,24 @@ impl<C: Connector> Worker<C> {
     }
 
     /// After a crash, items that were being pushed may exist remotely.
-    fn recover(&self) -> Result<(), WorkerError> {
+    async fn recover(&self) -> Result<(), WorkerError> {
         let store = self.crm.store();
-        for entry in store.sync_outbox.scan_prefix(sync::prefix(self.platform, None)) {
+        let mut writes = Vec::new();
+        for entry in store.read(TreeName::SyncOutbox).scan_prefix(sync::prefix(self.platform, None)) {
             let (key, value) = entry?;
-            if let Ok(mut item) = decode::<SyncItem>(&value)
-                && item.pushing
-            {
-                item.pushing = false;
-                item.unsure = true;
-                store.sync_outbox.compare_and_swap(&key, Some(value), Some(encode(&item)))?.ok();
+            if decode::<SyncItem>(&value).is_ok_and(|item| item.pushing) {
+                // Inside the transaction: a newer version queued meanwhile is not pushing.
+                let mark: crate::store::Update = Box::new(|current| {
+                    let mut item = decode::<SyncItem>(current?).ok().filter(|i| i.pushing)?;
+                    item.pushing = false;
+                    item.unsure = true;
+                    Some(encode(&item))
+                });
+                writes.push(Write::Update(TreeName::SyncOutbox, key.to_vec(), mark));
             }
+        }
+        if !writes.is_empty() {
+            store.commit.commit(writes).await?;
         }
         Ok(())
     }
@@ -516,7 +521,10 @@ impl<C: Connector> Worker<C> {
         let mut end = start.clone();
         end[0] += 1;
         let from = from.unwrap_or_else(|| start.clone());
-        let walk = store.sync_outbox.range(from.clone()..end).chain(store.sync_outbox.range(start..from));
+        let walk = store
+            .read(TreeName::SyncOutbox)
+            .range(from.clone()..end)
+            .chain(store.read(TreeName::SyncOutbox).range(start..from));
         for entry in walk {
             let (key, value) = entry?;
             if busy.contains(key.as_ref()) {
@@ -576,7 +584,7 @@ impl<C: Connector> Worker<C> {
             Kind::Contact => match self.crm.contact(local_id) {
                 Some(contact) => Some(Record::Contact(contact)),
                 None => store
-                    .contacts
+                    .read(TreeName::Contacts)
                     .get(local_id.as_bytes())?
                     .and_then(|b| decode::<crate::crm::Contact>(&b).ok())
                     .map(|c| Record::Contact(Arc::new(c.indexed()))),
@@ -584,12 +592,18 @@ impl<C: Connector> Worker<C> {
             Kind::Deal => match local_id.strip_prefix('D').and_then(|id| id.parse::<u64>().ok()) {
                 Some(id) => match self.crm.read().deals.get(&id).cloned() {
                     Some(deal) => Some(Record::Deal(deal)),
-                    None => store.deals.get(id.to_be_bytes())?.and_then(|b| decode(&b).ok()).map(Record::Deal),
+                    None => store
+                        .read(TreeName::Deals)
+                        .get(id.to_be_bytes())?
+                        .and_then(|b| decode(&b).ok())
+                        .map(Record::Deal),
                 },
                 None => None,
             },
             Kind::Activity => match crate::crm::activity_key(local_id) {
-                Some(key) => store.activities.get(key)?.and_then(|b| decode(&b).ok()).map(Record::Activity),
+                Some(key) => {
+                    store.read(TreeName::Activities).get(key)?.and_then(|b| decode(&b).ok()).map(Record::Activity)
+                }
                 None => None,
             },
         })

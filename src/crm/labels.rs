@@ -77,21 +77,26 @@ pub struct LabelEvent {
 
 impl Crm {
     pub fn label(&self, id: &str) -> Option<Label> {
-        self.store().labels.get(id.as_bytes()).ok().flatten().and_then(|v| decode(&v).ok())
+        self.store().read(TreeName::Labels).get(id.as_bytes()).ok().flatten().and_then(|v| decode(&v).ok())
     }
 
     pub fn labels(&self) -> Vec<Label> {
-        self.store().labels.iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
+        self.store().read(TreeName::Labels).iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
     }
 
     pub fn assignment(&self, contact: &str, label_id: &str) -> Option<Assignment> {
-        self.store().label_assignments.get(key2(contact, label_id)).ok().flatten().and_then(|v| decode(&v).ok())
+        self.store()
+            .read(TreeName::LabelAssignments)
+            .get(key2(contact, label_id))
+            .ok()
+            .flatten()
+            .and_then(|v| decode(&v).ok())
     }
 
     /// One contact's active labels (a prefix read, not a scan).
     pub fn assignments_of(&self, contact: &str) -> Vec<Assignment> {
         self.store()
-            .label_assignments
+            .read(TreeName::LabelAssignments)
             .scan_prefix(key2(contact, ""))
             .filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok()))
             .collect()
@@ -99,7 +104,11 @@ impl Crm {
 
     /// Every active assignment.
     pub fn assignments(&self) -> Vec<Assignment> {
-        self.store().label_assignments.iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
+        self.store()
+            .read(TreeName::LabelAssignments)
+            .iter()
+            .filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok()))
+            .collect()
     }
 
     /// A label created, renamed or recoloured.
@@ -287,6 +296,6 @@ impl Crm {
 
     /// The history, oldest first.
     pub fn label_history(&self) -> Vec<LabelEvent> {
-        self.store().label_log.iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
+        self.store().read(TreeName::LabelLog).iter().filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok())).collect()
     }
 }

@@ -35,7 +35,7 @@ pub use scoring::ScoringRules;
 pub use secrets::{Sealed, Sealer};
 pub use settings::Platform;
 
-use crate::store::{Store, StoreError, TreeName, Write, decode, encode};
+use crate::store::{IVec, Store, StoreError, TreeName, Write, decode, encode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CrmError {
@@ -45,12 +45,6 @@ pub enum CrmError {
     Io(#[from] std::io::Error),
     #[error("credentials: {0}")]
     Secret(String),
-}
-
-impl From<sled::Error> for CrmError {
-    fn from(e: sled::Error) -> Self {
-        CrmError::Store(StoreError::Sled(e))
-    }
 }
 
 /// What is kept in memory: small enough (≈1 KB a contact) and read on every
@@ -361,13 +355,13 @@ impl Changes {
     }
 }
 
-fn load_all<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<(sled::IVec, T)>, CrmError> {
+fn load_all<T: DeserializeOwned>(store: &Store, tree: TreeName) -> Result<Vec<(IVec, T)>, CrmError> {
     let mut out = Vec::new();
-    for entry in tree.iter() {
+    for entry in store.read(tree).iter() {
         let (key, value) = entry?;
         match decode::<T>(&value) {
             Ok(v) => out.push((key, v)),
-            Err(e) => tracing::warn!(tree = ?tree.name(), error = %e, "skipping an unreadable CRM record"),
+            Err(e) => tracing::warn!(?tree, error = %e, "skipping an unreadable CRM record"),
         }
     }
     Ok(out)
@@ -388,10 +382,10 @@ impl Crm {
         {
             let mut index = crm.write_index();
             let now = crate::clock::now_ms();
-            for (_, deal) in load_all::<Deal>(&store.deals)? {
+            for (_, deal) in load_all::<Deal>(store, TreeName::Deals)? {
                 index.set_deal(deal.id, Some(deal));
             }
-            for (key, contact) in load_all::<Contact>(&store.contacts)? {
+            for (key, contact) in load_all::<Contact>(store, TreeName::Contacts)? {
                 index.set_contact(&String::from_utf8_lossy(&key), Some(contact.indexed()), now);
             }
         }
@@ -438,14 +432,19 @@ impl Crm {
     }
 
     pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.store.crm_settings.get(key.as_bytes()).ok().flatten().and_then(|v| decode(&v).ok())
+        self.store.read(TreeName::CrmSettings).get(key.as_bytes()).ok().flatten().and_then(|v| decode(&v).ok())
     }
 
     pub fn secret(&self, platform: Platform) -> Result<Option<String>, CrmError> {
-        match self.store.secrets.get(platform.as_str().as_bytes())? {
+        match self.store.read(TreeName::Secrets).get(platform.as_str().as_bytes())? {
             Some(bytes) => Ok(Some(self.sealer.open_sealed(&decode::<Sealed>(&bytes).map_err(StoreError::from)?)?)),
             None => Ok(None),
         }
+    }
+
+    /// How many activities are stored (walks them: for reports).
+    pub fn activity_count(&self) -> u64 {
+        self.store.read(TreeName::Activities).len() as u64
     }
 
     /// Activities of one contact, newest first.
@@ -453,7 +452,7 @@ impl Crm {
         let mut prefix = contact.as_bytes().to_vec();
         prefix.push(0);
         self.store
-            .activities
+            .read(TreeName::Activities)
             .scan_prefix(prefix)
             .rev()
             .filter_map(|e| e.ok().and_then(|(_, v)| decode(&v).ok()))
@@ -465,7 +464,7 @@ impl Crm {
     pub fn due_enrollments(&self, now_ms: u64, limit: usize) -> Vec<(Vec<u8>, Enrollment)> {
         let end = (now_ms.saturating_add(1)).to_be_bytes();
         self.store
-            .enrollments
+            .read(TreeName::Enrollments)
             .range(..end.to_vec())
             .filter_map(|e| e.ok())
             .filter_map(|(k, v)| decode(&v).ok().map(|en| (k.to_vec(), en)))
@@ -476,7 +475,7 @@ impl Crm {
     /// Every enrollment (for `stop` and opt-out), with its key.
     pub fn enrollments(&self) -> Vec<(Vec<u8>, Enrollment)> {
         self.store
-            .enrollments
+            .read(TreeName::Enrollments)
             .iter()
             .filter_map(|e| e.ok())
             .filter_map(|(k, v)| decode(&v).ok().map(|en| (k.to_vec(), en)))
@@ -564,13 +563,20 @@ impl Crm {
     fn try_refresh(&self, touched: &Touched) -> Result<(), CrmError> {
         let mut contacts = Vec::with_capacity(touched.contacts.len());
         for key in &touched.contacts {
-            let value =
-                self.store.contacts.get(key.as_bytes())?.and_then(|v| decode::<Contact>(&v).ok()).map(Contact::indexed);
+            let value = self
+                .store
+                .read(TreeName::Contacts)
+                .get(key.as_bytes())?
+                .and_then(|v| decode::<Contact>(&v).ok())
+                .map(Contact::indexed);
             contacts.push((key, value));
         }
         let mut deals = Vec::with_capacity(touched.deals.len());
         for id in &touched.deals {
-            deals.push((*id, self.store.deals.get(id.to_be_bytes())?.and_then(|v| decode::<Deal>(&v).ok())));
+            deals.push((
+                *id,
+                self.store.read(TreeName::Deals).get(id.to_be_bytes())?.and_then(|v| decode::<Deal>(&v).ok()),
+            ));
         }
         {
             let mut index = self.write_index();
@@ -583,11 +589,11 @@ impl Crm {
             }
         }
         if touched.companies {
-            let companies = load_all::<Company>(&self.store.companies)?;
+            let companies = load_all::<Company>(&self.store, TreeName::Companies)?;
             self.write_index().companies = companies.into_iter().map(|(_, c)| (c.id.clone(), c)).collect();
         }
         if touched.sequences {
-            let sequences = load_all::<Sequence>(&self.store.sequences)?;
+            let sequences = load_all::<Sequence>(&self.store, TreeName::Sequences)?;
             self.write_index().sequences = sequences.into_iter().map(|(_, s)| (s.name.to_lowercase(), s)).collect();
         }
         // Memberships are found by scanning every contact: only when a
@@ -600,7 +606,7 @@ impl Crm {
 
     /// The scoring rules, then every segment with its members.
     fn reload_segments(&self) -> Result<(), CrmError> {
-        let segments = load_all::<Segment>(&self.store.segments)?.into_iter().map(|(_, s)| s).collect();
+        let segments = load_all::<Segment>(&self.store, TreeName::Segments)?.into_iter().map(|(_, s)| s).collect();
         let rules = self.setting::<ScoringRules>(SCORING_KEY).unwrap_or_default();
         let mut index = self.write_index();
         index.rules = rules;

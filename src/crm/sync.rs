@@ -136,7 +136,7 @@ pub struct Report {
 
 pub fn load_status(store: &Store, platform: Platform) -> SyncStatus {
     store
-        .sync_state
+        .read(TreeName::SyncState)
         .get(platform.as_str().as_bytes())
         .ok()
         .flatten()
@@ -149,10 +149,10 @@ pub fn report(store: &Store, platform: Platform) -> Report {
     let status = load_status(store, platform);
     Report {
         platform: platform.as_str(),
-        queued: store.sync_outbox.scan_prefix(prefix(platform, None)).count() as u64,
+        queued: store.read(TreeName::SyncOutbox).scan_prefix(prefix(platform, None)).count() as u64,
         sent: status.sent,
         failed: status.failed,
-        dead: store.sync_dead.scan_prefix(prefix(platform, None)).count() as u64,
+        dead: store.read(TreeName::SyncDead).scan_prefix(prefix(platform, None)).count() as u64,
         last_error: status.last_error,
         last_error_ms: status.last_error_ms,
         last_sync_ms: status.last_sync_ms,

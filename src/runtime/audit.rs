@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxItem;
 use crate::channel::{Channel, Content, Control, ControlAction, Inbound, LabelChange, OutBody};
+use crate::store::{Store, StoreError, TreeName, decode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -163,18 +164,25 @@ impl AuditRecord {
     }
 }
 
-/// The chat's last `n` text lines in and out, oldest first (for the LLM).
-pub(super) fn recent_history(
-    store: &crate::store::Store,
-    chat_key: &str,
-    n: usize,
-) -> Result<Vec<crate::router::HistoryLine>, crate::store::StoreError> {
+/// A chat's audit records, oldest first (reversible); undecodable records are skipped.
+pub fn trail(store: &Store, chat_key: &str) -> impl DoubleEndedIterator<Item = Result<AuditRecord, StoreError>> {
     let mut prefix = chat_key.as_bytes().to_vec();
     prefix.push(0);
+    store.read(TreeName::Messages).scan_prefix(prefix).filter_map(|entry| match entry {
+        Ok((_, value)) => decode::<AuditRecord>(&value).ok().map(Ok),
+        Err(e) => Some(Err(e)),
+    })
+}
+
+/// The chat's last `n` text lines in and out, oldest first (for the LLM).
+pub(super) fn recent_history(
+    store: &Store,
+    chat_key: &str,
+    n: usize,
+) -> Result<Vec<crate::router::HistoryLine>, StoreError> {
     let mut lines = Vec::with_capacity(n);
-    for entry in store.messages.scan_prefix(prefix).rev() {
-        let (_, value) = entry?;
-        let Ok(record) = crate::store::decode::<AuditRecord>(&value) else { continue };
+    for record in trail(store, chat_key).rev() {
+        let record = record?;
         let from_prospect = match record.direction {
             Direction::In => true,
             Direction::Out if record.kind == "text" => false,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RuntimeError;
 use crate::channel::{Channel, DeliveryState};
-use crate::store::{Store, StoreError, decode, key2};
+use crate::store::{Store, StoreError, TreeName, decode, key2};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
@@ -48,17 +48,14 @@ pub fn merge(
 /// Was this message id sent by us? (WAHA echoes our sends back as `fromMe`.)
 pub(super) fn is_ours(store: &Store, channel: Channel, message_id: &str) -> Result<bool, RuntimeError> {
     Ok(store
-        .delivery
+        .read(TreeName::Delivery)
         .get(key(channel, message_id))?
         .and_then(|b| decode::<DeliveryRecord>(&b).ok())
         .is_some_and(|r| r.seq.is_some()))
 }
 
 pub fn get(store: &Store, channel: Channel, remote_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-    Ok(match store.delivery.get(key(channel, remote_id))? {
-        Some(b) => Some(decode(&b)?),
-        None => None,
-    })
+    store.read(TreeName::Delivery).get_as(key(channel, remote_id))
 }
 
 #[cfg(test)]

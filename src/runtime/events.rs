@@ -8,7 +8,7 @@ use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{Channel, ChatId, Control, ControlAction, Event, Inbound};
 use crate::commands::Directory;
 use crate::router::{ChatState, Facts, HistoryLine, Input, Lookup};
-use crate::store::{Store, StoreError, decode};
+use crate::store::{Store, StoreError, TreeName};
 
 pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) -> Result<(), RuntimeError> {
     let (seq, now) = (item.seq, now_ms());
@@ -18,21 +18,21 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
         Event::Message(inbound) => {
             let mut ev = *inbound;
             shared.identity.resolve_sender(&mut ev).await;
-            let state = chat_state(&shared.store, &ev.chat)?.unwrap_or_default();
+            let state = chat_state(&shared.store, &ev.chat.key())?.unwrap_or_default();
             let facts = Facts { own_echo: own_echo(shared, &ev, now)?, ..Facts::default() };
             let effects = router.handle(Input::Message { ev: &ev, state: &state, facts }, &env, now).await?;
             tracing::debug!(chat = %ev.chat.key(), route = effects.audit.route.as_deref(), replies = effects.sends.len(), "message routed");
             commit(shared, next, Source::Message { seq, ev: &ev }, ev.channel, effects, now).await
         }
         Event::Control(Control { chat, action: ControlAction::Turn { token }, .. }) => {
-            let state = chat_state(&shared.store, &chat)?;
+            let state = chat_state(&shared.store, &chat.key())?;
             let channel = state.as_ref().and_then(|s| s.pending.as_ref()).map_or(Channel::Console, |p| p.last.channel);
             let effects = router.handle(Input::Burst { token, state: state.as_ref() }, &env, now).await?;
             commit(shared, next, Source::Burst { seq, chat: &chat, token }, channel, effects, now).await
         }
         Event::Control(control) => {
             // Read outside the commit: this chat's events are handled one at a time.
-            let state = chat_state(&shared.store, &control.chat)?.unwrap_or_default();
+            let state = chat_state(&shared.store, &control.chat.key())?.unwrap_or_default();
             let effects = router.handle(Input::Control { control: &control, state: &state }, &env, now).await?;
             commit(shared, next, Source::Control { seq, control: &control }, Channel::Console, effects, now).await
         }
@@ -48,11 +48,9 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
     }
 }
 
-fn chat_state(store: &Store, chat: &ChatId) -> Result<Option<ChatState>, RuntimeError> {
-    match store.conversations.get(chat.key().as_bytes())? {
-        Some(bytes) => Ok(Some(decode(&bytes).map_err(StoreError::from)?)),
-        None => Ok(None),
-    }
+/// A chat's sales state, as last committed.
+pub fn chat_state(store: &Store, chat_key: &str) -> Result<Option<ChatState>, StoreError> {
+    store.read(TreeName::Conversations).get_as(chat_key)
 }
 
 /// The gateway's copy of something the bot sent: by its id, or by its text

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::waha::WahaClient;
 use crate::channel::{ChatId, Inbound, Phone};
-use crate::store::Store;
+use crate::store::{Store, TreeName, Wait, Write};
 
 /// How long a failed lookup is not retried.
 const MISS_TTL: Duration = Duration::from_secs(600);
@@ -41,7 +41,7 @@ impl Identity {
     }
 
     async fn resolve(&self, lid: &str) -> Option<Phone> {
-        if let Ok(Some(bytes)) = self.store.lids.get(lid.as_bytes()) {
+        if let Ok(Some(bytes)) = self.store.read(TreeName::Lids).get(lid.as_bytes()) {
             return Phone::parse(std::str::from_utf8(&bytes).ok()?);
         }
         let waha = self.waha.as_ref()?;
@@ -53,7 +53,9 @@ impl Identity {
         }
         match waha.resolve_lid(lid).await {
             Ok(Some(phone)) => {
-                if let Err(e) = self.store.lids.insert(lid.as_bytes(), phone.as_str().as_bytes()) {
+                // A cache: applied now, on disk with the next flush.
+                let put = Write::Put(TreeName::Lids, lid.as_bytes().to_vec(), phone.as_str().as_bytes().to_vec());
+                if let Err(e) = self.store.commit.commit_with(vec![put], Wait::Applied).await {
                     tracing::warn!(error = %e, "caching a LID mapping failed");
                 }
                 Some(phone)

@@ -1,9 +1,6 @@
 //! The inbox: every accepted event, durable before its webhook is answered,
 //! deduped by the channel's own message id, removed when handled.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::lanes::Lanes;
@@ -47,7 +44,7 @@ pub(super) async fn accept(shared: &Shared, lanes: &Lanes, events: Vec<Event>) -
         // one chat's events in the order they were accepted; the same dedupe
         // key always maps to the same lock.
         let _order = lanes.order_lock(lane);
-        if shared.store.seen.contains_key(dedupe_key.as_bytes())? || !claim(shared, &dedupe_key) {
+        if shared.store.read(TreeName::Seen).contains(dedupe_key.as_bytes())? || !claim(shared, &dedupe_key) {
             report.duplicates += 1;
             continue;
         }
@@ -96,7 +93,7 @@ fn release(shared: &Shared, keys: &[String]) {
 /// Re-queues what a previous run accepted but did not handle, in order.
 pub(super) fn replay(shared: &Shared, lanes: &Lanes) -> Result<(), RuntimeError> {
     let mut replayed = 0;
-    for entry in shared.store.inbox.iter() {
+    for entry in shared.store.read(TreeName::Inbox).iter() {
         let (key, value) = entry?;
         match decode::<InboxItem>(&value) {
             Ok(item) => {
@@ -108,8 +105,7 @@ pub(super) fn replay(shared: &Shared, lanes: &Lanes) -> Result<(), RuntimeError>
             Err(e) => {
                 // Unreadable: keep it out of the way, visible, never silently dropped.
                 tracing::error!(key = ?key, error = %e, "inbox item does not decode; moved to dead");
-                shared.store.dead.insert(key.clone(), value)?;
-                shared.store.inbox.remove(key)?;
+                super::set_aside(&shared.store, TreeName::Inbox, &key, &value);
             }
         }
     }
@@ -117,50 +113,4 @@ pub(super) fn replay(shared: &Shared, lanes: &Lanes) -> Result<(), RuntimeError>
         tracing::info!(replayed, "replaying accepted messages from the previous run");
     }
     Ok(())
-}
-
-/// Forgets dedupe marks older than the retention window, hourly.
-pub(super) async fn prune_seen_forever(shared: Arc<Shared>) {
-    let retention_ms = shared.config.runtime.dedupe_retention_hours * 3_600_000;
-    loop {
-        // Not at start-up: a full scan of `seen` there would slow every restart
-        // and pull the whole tree into memory for marks that expire in days.
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        let seen = shared.store.seen.clone();
-        let cutoff = now_ms().saturating_sub(retention_ms);
-        let pruned = tokio::task::spawn_blocking(move || prune_seen(&seen, cutoff)).await;
-        match pruned {
-            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "forgot old dedupe marks"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pruning dedupe marks failed"),
-            _ => {}
-        }
-    }
-}
-
-fn prune_seen(seen: &sled::Tree, cutoff_ms: u64) -> Result<usize, sled::Error> {
-    let mut pruned = 0;
-    for entry in seen.iter() {
-        let (key, value) = entry?;
-        if crate::store::codec::u64_from_be(&value) < cutoff_ms {
-            seen.remove(key)?;
-            pruned += 1;
-        }
-    }
-    Ok(pruned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_old_dedupe_marks_are_pruned() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
-        let seen = db.open_tree("seen").unwrap();
-        seen.insert("old", &100u64.to_be_bytes()).unwrap();
-        seen.insert("new", &900u64.to_be_bytes()).unwrap();
-        assert_eq!(prune_seen(&seen, 500).unwrap(), 1);
-        assert!(seen.get("new").unwrap().is_some());
-    }
 }

@@ -76,7 +76,7 @@ impl Lanes {
 
     /// Re-opens the bursts a previous run was collecting.
     pub fn resume_turns(&self, store: &crate::store::Store) -> Result<(), RuntimeError> {
-        for entry in store.turns.iter() {
+        for entry in store.read(crate::store::TreeName::Turns).iter() {
             let (_, value) = entry?;
             if let Ok(turn) = decode::<DueTurn>(&value) {
                 self.coalescer.schedule(turn);

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::router::{BotSettings, Effects, Router, Sales};
 use crate::store::{Store, StoreError};
 
+pub use events::chat_state;
 pub use inbox::AcceptReport;
 pub use progress::Progress;
 
@@ -42,12 +43,6 @@ pub enum RuntimeError {
     Crm(#[from] crate::crm::CrmError),
     #[error(transparent)]
     Router(#[from] crate::router::RouterError),
-}
-
-impl From<sled::Error> for RuntimeError {
-    fn from(e: sled::Error) -> Self {
-        RuntimeError::Store(StoreError::Sled(e))
-    }
 }
 
 /// Everything a lane or the outbox needs, shared.
@@ -73,7 +68,6 @@ pub struct Runtime {
     shared: Arc<Shared>,
     lanes: lanes::Lanes,
     outbox: outbox::Outbox,
-    pruner: tokio::task::JoinHandle<()>,
     nurture: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
 }
@@ -107,10 +101,9 @@ impl Runtime {
         let lanes = lanes::Lanes::start(shared.clone(), outbox.clone());
         inbox::replay(&shared, &lanes)?;
         lanes.resume_turns(&shared.store)?;
-        let pruner = tokio::spawn(inbox::prune_seen_forever(shared.clone()));
         let nurture = tokio::spawn(nurture::run_forever(shared.clone(), outbox.clone()));
         let sweeper = tokio::spawn(retention::run_forever(shared.clone()));
-        Ok(Runtime { shared, lanes, outbox, pruner, nurture, sweeper })
+        Ok(Runtime { shared, lanes, outbox, nurture, sweeper })
     }
 
     /// Reads WAHA's labels API and applies what juru missed (see [`labels`]).
@@ -173,8 +166,7 @@ impl Runtime {
     ) -> Result<Option<crate::router::LeadRecord>, RuntimeError> {
         let key = lead.phone.clone();
         self.shared.store.commit.commit(vec![commit::upsert_lead(lead)]).await?;
-        let stored = self.shared.store.leads.get(key.as_bytes())?;
-        Ok(stored.and_then(|b| crate::store::decode(&b).ok()))
+        Ok(self.shared.store.read(crate::store::TreeName::Leads).get_as(key).ok().flatten())
     }
 
     pub fn crm(&self) -> &Arc<crate::crm::Crm> {
@@ -202,8 +194,6 @@ impl Runtime {
     /// Stops lanes after they drained, lets in-flight sends finish (within
     /// `grace`), flushes the store and releases it.
     pub async fn shutdown(self, grace: Duration) {
-        self.pruner.abort();
-        let _ = self.pruner.await;
         self.nurture.abort();
         let _ = self.nurture.await;
         self.sweeper.abort();
@@ -221,3 +211,12 @@ impl Runtime {
 }
 
 pub use crate::clock::now_ms;
+
+/// Moves an entry that does not decode out of its queue into `dead`, as it
+/// is: kept and visible, never silently dropped, never retried.
+fn set_aside(store: &Store, from: crate::store::TreeName, key: &[u8], value: &[u8]) {
+    use crate::store::{TreeName, Write};
+    let writes = vec![Write::Put(TreeName::Dead, key.to_vec(), value.to_vec()), Write::Remove(from, key.to_vec())];
+    // Start-up is synchronous here: the move rides on the next flush.
+    drop(store.commit.submit(writes));
+}

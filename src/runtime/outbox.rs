@@ -73,14 +73,13 @@ impl Outbox {
     /// Starts the worker with every item a previous run left unsent.
     pub fn start(shared: Arc<Shared>) -> Result<Outbox, RuntimeError> {
         let mut pending = Vec::new();
-        for entry in shared.store.outbox.iter() {
+        for entry in shared.store.read(TreeName::Outbox).iter() {
             let (key, value) = entry?;
             match decode::<OutboxItem>(&value) {
                 Ok(item) => pending.push(item),
                 Err(e) => {
                     tracing::error!(key = ?key, error = %e, "outbox item does not decode; moved to dead");
-                    shared.store.dead.insert(key.clone(), value)?;
-                    shared.store.outbox.remove(key)?;
+                    super::set_aside(&shared.store, TreeName::Outbox, &key, &value);
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! The retention sweeper: forgets audit records, delivery records and dead
-//! letters older than `[storage] retain_*_days` (0 keeps them forever). It
+//! letters older than `[storage] retain_*_days` (0 keeps them forever), and
+//! dedupe marks older than `[runtime] dedupe_retention_hours`. It
 //! reads a slice of keys at a time on a blocking thread and removes the old
 //! ones through the committer (never a tree write of its own), pausing
 //! between slices, so the hot path never waits for it.
@@ -11,7 +12,7 @@ use super::audit::AuditRecord;
 use super::delivery::DeliveryRecord;
 use super::outbox::DeadItem;
 use super::{RuntimeError, Shared, now_ms};
-use crate::config::StorageConfig;
+use crate::config::Config;
 use crate::store::{Check, Store, StoreError, TreeName, Wait, Write, decode};
 
 /// Keys read (and at most removed) per slice.
@@ -19,6 +20,28 @@ const SLICE: usize = 500;
 /// Pause between slices: the sweeper takes a small share of one core.
 const PAUSE: Duration = Duration::from_millis(20);
 const DAY_MS: u64 = 86_400_000;
+const HOUR_MS: u64 = 3_600_000;
+
+/// How long each kind is kept, in ms; 0 keeps it forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    pub messages_ms: u64,
+    pub delivery_ms: u64,
+    pub dead_ms: u64,
+    pub seen_ms: u64,
+}
+
+impl Keep {
+    pub fn from_config(config: &Config) -> Keep {
+        let storage = &config.storage;
+        Keep {
+            messages_ms: storage.retain_messages_days * DAY_MS,
+            delivery_ms: storage.retain_delivery_days * DAY_MS,
+            dead_ms: storage.retain_dead_days * DAY_MS,
+            seen_ms: config.runtime.dedupe_retention_hours * HOUR_MS,
+        }
+    }
+}
 
 /// What one sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +49,7 @@ pub struct Swept {
     pub messages: usize,
     pub delivery: usize,
     pub dead: usize,
+    pub seen: usize,
 }
 
 pub(super) async fn run_forever(shared: Arc<Shared>) {
@@ -33,7 +57,7 @@ pub(super) async fn run_forever(shared: Arc<Shared>) {
     loop {
         // Not at start-up: a restart must not begin with a full scan.
         tokio::time::sleep(every).await;
-        match sweep(&shared.store, &shared.config.storage, now_ms()).await {
+        match sweep(&shared.store, Keep::from_config(&shared.config), now_ms()).await {
             Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "retention: forgot old records"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention sweep failed; retrying at the next one"),
@@ -42,36 +66,39 @@ pub(super) async fn run_forever(shared: Arc<Shared>) {
 }
 
 /// One pass over every kept kind.
-pub async fn sweep(store: &Store, storage: &StorageConfig, now: u64) -> Result<Swept, RuntimeError> {
+pub async fn sweep(store: &Store, keep: Keep, now: u64) -> Result<Swept, RuntimeError> {
     Ok(Swept {
-        messages: sweep_tree(store, TreeName::Messages, storage.retain_messages_days, now, |v| {
+        messages: sweep_tree(store, TreeName::Messages, keep.messages_ms, now, |v| {
             decode::<AuditRecord>(v).ok().map(|r| r.at_ms)
         })
         .await?,
-        delivery: sweep_tree(store, TreeName::Delivery, storage.retain_delivery_days, now, |v| {
+        delivery: sweep_tree(store, TreeName::Delivery, keep.delivery_ms, now, |v| {
             decode::<DeliveryRecord>(v).ok().map(|r| r.updated_ms)
         })
         .await?,
-        dead: sweep_tree(store, TreeName::Dead, storage.retain_dead_days, now, |v| {
-            decode::<DeadItem>(v).ok().map(|d| d.at_ms)
+        dead: sweep_tree(store, TreeName::Dead, keep.dead_ms, now, |v| decode::<DeadItem>(v).ok().map(|d| d.at_ms))
+            .await?,
+        // A dedupe mark's value is the time it was received.
+        seen: sweep_tree(store, TreeName::Seen, keep.seen_ms, now, |v| {
+            (v.len() == 8).then(|| crate::store::codec::u64_from_be(v))
         })
         .await?,
     })
 }
 
-/// Removes the values of `tree` whose time (`at`) is older than `days`.
+/// Removes the values of `tree` whose time (`at`) is older than `keep_ms`.
 async fn sweep_tree(
     store: &Store,
     tree: TreeName,
-    days: u64,
+    keep_ms: u64,
     now: u64,
     at: fn(&[u8]) -> Option<u64>,
 ) -> Result<usize, RuntimeError> {
-    if days == 0 {
+    if keep_ms == 0 {
         return Ok(0);
     }
-    let cutoff = now.saturating_sub(days * DAY_MS);
-    let mut after: Option<sled::IVec> = None;
+    let cutoff = now.saturating_sub(keep_ms);
+    let mut after: Option<crate::store::IVec> = None;
     let mut removed = 0;
     loop {
         let (reader, from) = (store.clone(), after.clone());
@@ -103,6 +130,27 @@ mod tests {
     use crate::channel::{Channel, ChatId, Inbound, Phone};
     use crate::store::{chat_seq_key, encode};
 
+    fn defaults() -> Keep {
+        Keep::from_config(&Config::default())
+    }
+
+    async fn put(store: &Store, tree: TreeName, key: Vec<u8>, value: Vec<u8>) {
+        store.commit.commit(vec![Write::Put(tree, key, value)]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_old_dedupe_marks_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = 100 * DAY_MS;
+        let keep = defaults();
+        put(&store, TreeName::Seen, b"cloud\0old".to_vec(), (now - keep.seen_ms - 1).to_be_bytes().to_vec()).await;
+        put(&store, TreeName::Seen, b"cloud\0new".to_vec(), (now - 1000).to_be_bytes().to_vec()).await;
+        assert_eq!(sweep(&store, keep, now).await.unwrap().seen, 1);
+        assert!(store.read(TreeName::Seen).contains(b"cloud\0new").unwrap());
+        assert!(!store.read(TreeName::Seen).contains(b"cloud\0old").unwrap());
+    }
+
     #[tokio::test]
     async fn old_audit_records_go_and_recent_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
@@ -112,13 +160,13 @@ mod tests {
         for (seq, age_days) in [(1u64, 200u64), (2, 181), (3, 179), (4, 1)] {
             let ev = Inbound::text_from(Channel::Cloud, "p", format!("m{seq}"), chat.clone(), "halo");
             let record = AuditRecord::inbound(seq, &ev, "conversation", now - age_days * DAY_MS);
-            store.messages.insert(chat_seq_key(&chat.key(), seq), encode(&record)).unwrap();
+            put(&store, TreeName::Messages, chat_seq_key(&chat.key(), seq), encode(&record)).await;
         }
-        let storage = StorageConfig::default();
-        assert_eq!(storage.retain_messages_days, 180, "the documented default");
-        let swept = sweep(&store, &storage, now).await.unwrap();
+        let config = Config::default();
+        assert_eq!(config.storage.retain_messages_days, 180, "the documented default");
+        let swept = sweep(&store, Keep::from_config(&config), now).await.unwrap();
         assert_eq!(swept.messages, 2);
-        let left: Vec<u64> = store.messages.iter().map(|e| decode::<AuditRecord>(&e.unwrap().1).unwrap().seq).collect();
+        let left: Vec<u64> = crate::runtime::audit::trail(&store, &chat.key()).map(|r| r.unwrap().seq).collect();
         assert_eq!(left, [3, 4]);
     }
 
@@ -133,12 +181,11 @@ mod tests {
             updated_ms: 0,
             error: None,
         };
-        store.delivery.insert("cloud\0wamid.1", encode(&record)).unwrap();
-        let storage = StorageConfig { retain_delivery_days: 0, ..StorageConfig::default() };
-        assert_eq!(sweep(&store, &storage, 1000 * DAY_MS).await.unwrap().delivery, 0);
-        let storage = StorageConfig::default();
-        assert_eq!(sweep(&store, &storage, 1000 * DAY_MS).await.unwrap().delivery, 1);
-        assert!(store.delivery.is_empty());
+        put(&store, TreeName::Delivery, b"cloud\0wamid.1".to_vec(), encode(&record)).await;
+        let keep = Keep { delivery_ms: 0, ..defaults() };
+        assert_eq!(sweep(&store, keep, 1000 * DAY_MS).await.unwrap().delivery, 0);
+        assert_eq!(sweep(&store, defaults(), 1000 * DAY_MS).await.unwrap().delivery, 1);
+        assert!(store.read(TreeName::Delivery).is_empty());
     }
 
     #[tokio::test]
@@ -162,9 +209,9 @@ mod tests {
                 permanent: true,
                 at_ms: 0,
             };
-            store.dead.insert(i.to_be_bytes(), encode(&item)).unwrap();
+            put(&store, TreeName::Dead, i.to_be_bytes().to_vec(), encode(&item)).await;
         }
-        let swept = sweep(&store, &StorageConfig::default(), 1000 * DAY_MS).await.unwrap();
+        let swept = sweep(&store, defaults(), 1000 * DAY_MS).await.unwrap();
         assert_eq!(swept.dead, SLICE * 2 + 7);
     }
 }

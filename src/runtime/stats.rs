@@ -47,7 +47,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::router::{ChatState, Intent, IntentTally, Phase, Tally};
-use crate::store::{Store, StoreError, decode};
+use crate::store::{Store, StoreError, TreeName, decode};
 
 /// "Active" means an inbound message within this window.
 pub const ACTIVE_WINDOW_MS: u64 = 24 * 3_600_000;
@@ -265,7 +265,7 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
 impl ConversationStats {
     pub fn load(store: &Store) -> Result<ConversationStats, StoreError> {
         let stats = ConversationStats::default();
-        for entry in store.conversations.iter() {
+        for entry in store.read(TreeName::Conversations).iter() {
             let (key, value) = entry?;
             if let Ok(state) = decode::<ChatState>(&value) {
                 let chat = String::from_utf8_lossy(&key).into_owned();
@@ -469,12 +469,10 @@ impl ConversationStats {
 
 /// The chat's last inbound text in the audit trail.
 pub(crate) fn last_inbound_text(store: &Store, chat: &str) -> Option<String> {
-    let mut prefix = chat.as_bytes().to_vec();
-    prefix.push(0);
-    store.messages.scan_prefix(prefix).rev().filter_map(|e| e.ok()).find_map(|(_, v)| {
-        let record = decode::<super::audit::AuditRecord>(&v).ok()?;
-        (record.direction == super::audit::Direction::In).then_some(record.text).flatten()
-    })
+    super::audit::trail(store, chat)
+        .rev()
+        .filter_map(Result::ok)
+        .find_map(|record| (record.direction == super::audit::Direction::In).then_some(record.text).flatten())
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::{AppError, AppState};
 use crate::channel::{ChatId, Control, ControlAction, Event};
-use crate::runtime::audit::AuditRecord;
-use crate::sales::ChatState;
-use crate::store::decode;
+use crate::runtime::audit::{AuditRecord, trail};
+use crate::runtime::chat_state;
+use crate::store::StoreError;
 
 /// The dashboard's login cookie.
 pub const SESSION_COOKIE: &str = "juru_admin";
@@ -129,16 +129,10 @@ pub async fn conversation(
     require_admin(&app, &headers)?;
     let key = chat_id(&id)?.key();
     let store = app.runtime.store().clone();
-    let read = tokio::task::spawn_blocking(move || -> Result<Value, sled::Error> {
-        let state: Option<ChatState> = store.conversations.get(key.as_bytes())?.and_then(|b| decode(&b).ok());
-        let mut prefix = key.clone().into_bytes();
-        prefix.push(0);
-        let mut messages = Vec::new();
-        for entry in store.messages.scan_prefix(prefix) {
-            if let Ok(record) = decode::<AuditRecord>(&entry?.1) {
-                messages.push(record);
-            }
-        }
+    let read = tokio::task::spawn_blocking(move || -> Result<Value, StoreError> {
+        // An unreadable state shows as none rather than hiding the trail.
+        let state = chat_state(&store, &key).ok().flatten();
+        let messages = trail(&store, &key).collect::<Result<Vec<AuditRecord>, _>>()?;
         Ok(json!({"conversation_id": key, "state": state, "messages": messages}))
     })
     .await

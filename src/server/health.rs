@@ -12,7 +12,7 @@ use crate::runtime::now_ms;
 
 pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let store = app.runtime.store();
-    let canary = store.meta.insert("health_canary", &now_ms().to_be_bytes()).map_err(|e| e.to_string());
+    let canary = store.probe(now_ms()).map_err(|e| e.to_string());
     let flushed = match canary {
         Ok(_) => match tokio::time::timeout(Duration::from_secs(2), store.durable()).await {
             Ok(Ok(())) => Ok(()),

@@ -11,7 +11,7 @@ use super::{AppError, AppState};
 use crate::channel::Phone;
 use crate::runtime::now_ms;
 use crate::sales::lead::LeadRecord;
-use crate::store::decode;
+use crate::store::{TreeName, decode};
 
 #[derive(Deserialize)]
 pub struct NewLead {
@@ -64,9 +64,14 @@ pub async fn create(
 
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
-    let leads = app.runtime.store().leads.clone();
+    let store = app.runtime.store().clone();
     let all = tokio::task::spawn_blocking(move || {
-        leads.iter().filter_map(|kv| kv.ok()).filter_map(|(_, v)| decode::<LeadRecord>(&v).ok()).collect::<Vec<_>>()
+        store
+            .read(TreeName::Leads)
+            .iter()
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| decode::<LeadRecord>(&v).ok())
+            .collect::<Vec<_>>()
     })
     .await
     .map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -17,9 +17,9 @@ use super::admin::require_admin;
 use super::{AppError, AppState};
 use crate::channel::{Channel, ChatId, Control, ControlAction, Event, Inbound};
 use crate::router::TurnRecord;
-use crate::runtime::audit::{AuditRecord, Direction};
-use crate::sales::ChatState;
-use crate::store::{Store, decode};
+use crate::runtime::audit::{AuditRecord, Direction, trail};
+use crate::runtime::chat_state;
+use crate::store::Store;
 
 /// The account name playground messages arrive on (the console channel).
 const ACCOUNT: &str = "playground";
@@ -94,17 +94,14 @@ fn answer_to(
     id: &str,
     burst_answers: bool,
 ) -> Option<(Vec<PlaygroundReply>, Option<TurnRecord>)> {
-    let bytes = store.conversations.get(chat.as_bytes()).ok()??;
-    let state: ChatState = decode(&bytes).ok()?;
+    let state = chat_state(store, chat).ok()??;
     if state.pending.is_some() {
         return None;
     }
-    let mut prefix = chat.as_bytes().to_vec();
-    prefix.push(0);
     // Newest first, back to the message: everything after it is its answer.
     let mut after = Vec::new();
-    for entry in store.messages.scan_prefix(prefix).rev() {
-        let record: AuditRecord = decode(&entry.ok()?.1).ok()?;
+    for record in trail(store, chat).rev() {
+        let record = record.ok()?;
         if record.direction == Direction::In && record.message_id.as_deref() == Some(id) {
             let turn = after.iter().rev().find_map(|r: &AuditRecord| r.turn.clone()).or(record.turn);
             // The state and the trail are two reads: a message handled between

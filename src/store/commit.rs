@@ -64,9 +64,57 @@ pub enum TreeName {
     SyncIds,
     SyncDead,
     SyncState,
+    Lids,
 }
 
-pub const TREE_NAMES: [&str; 26] = [
+impl TreeName {
+    /// Every tree, in order.
+    pub const ALL: [TreeName; TREE_NAMES.len()] = {
+        use TreeName::*;
+        [
+            Inbox,
+            Seen,
+            Outbox,
+            Dead,
+            Delivery,
+            Conversations,
+            Messages,
+            Contacts,
+            Turns,
+            Leads,
+            Deals,
+            Activities,
+            Companies,
+            CrmSettings,
+            Secrets,
+            Segments,
+            Sequences,
+            Enrollments,
+            CommandUsage,
+            Labels,
+            LabelAssignments,
+            LabelLog,
+            SyncOutbox,
+            SyncIds,
+            SyncDead,
+            SyncState,
+            Lids,
+        ]
+    };
+
+    /// The tree's name on disk.
+    pub fn as_str(self) -> &'static str {
+        TREE_NAMES[self as usize]
+    }
+
+    /// A tree by its name on disk (`messages`, `sync_outbox`, …).
+    pub fn parse(name: &str) -> Option<TreeName> {
+        TreeName::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// The trees' names on disk, in [`TreeName`] order.
+pub const TREE_NAMES: [&str; 27] = [
     "inbox",
     "seen",
     "outbox",
@@ -93,6 +141,7 @@ pub const TREE_NAMES: [&str; 26] = [
     "sync_ids",
     "sync_dead",
     "sync_state",
+    "lids",
 ];
 
 /// Computes a key's new value from its current one, inside the transaction

@@ -44,7 +44,11 @@ pub mod codec;
 mod commit;
 
 pub use codec::{CodecError, decode, encode};
-pub use commit::{Check, Committed, GroupCommit, IO_ERROR_EXIT_CODE, SOON, TreeName, Wait, Write, exit_on_io_error};
+pub use sled::IVec;
+
+pub use commit::{
+    Check, Committed, GroupCommit, IO_ERROR_EXIT_CODE, SOON, TreeName, Update, Wait, Write, exit_on_io_error,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -81,38 +85,14 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     }
 }
 
-/// The opened database and its named trees. Cheap to clone.
+/// The opened database. Cheap to clone. Its trees are private: readers go
+/// through [`Store::read`], every write through the committer ([`GroupCommit`]).
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
-    pub meta: sled::Tree,
-    pub inbox: sled::Tree,
-    pub seen: sled::Tree,
-    pub outbox: sled::Tree,
-    pub dead: sled::Tree,
-    pub delivery: sled::Tree,
-    pub conversations: sled::Tree,
-    pub messages: sled::Tree,
-    pub contacts: sled::Tree,
-    pub lids: sled::Tree,
-    pub turns: sled::Tree,
-    pub leads: sled::Tree,
-    pub deals: sled::Tree,
-    pub activities: sled::Tree,
-    pub companies: sled::Tree,
-    pub crm_settings: sled::Tree,
-    pub secrets: sled::Tree,
-    pub segments: sled::Tree,
-    pub sequences: sled::Tree,
-    pub enrollments: sled::Tree,
-    pub command_usage: sled::Tree,
-    pub labels: sled::Tree,
-    pub label_assignments: sled::Tree,
-    pub label_log: sled::Tree,
-    pub sync_outbox: sled::Tree,
-    pub sync_ids: sled::Tree,
-    pub sync_dead: sled::Tree,
-    pub sync_state: sled::Tree,
+    db: sled::Db,
+    meta: sled::Tree,
+    /// Indexed by [`TreeName`], the same handles the committer writes.
+    trees: std::sync::Arc<[sled::Tree]>,
     pub commit: GroupCommit,
 }
 
@@ -128,7 +108,7 @@ impl Store {
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path)?;
         remove_stray_snapshots(path)?;
-        let config = sled::Config::new().path(path).cache_capacity(cache_bytes).flush_every_ms(Some(500));
+        let config = sled_config(path, cache_bytes);
         // A previous owner may be releasing the lock right now (sled's own
         // background threads let go a few ms after the last handle): wait briefly.
         let started = std::time::Instant::now();
@@ -140,44 +120,27 @@ impl Store {
                 other => break other?,
             }
         };
-        let tree = |name: &str| db.open_tree(name);
+        let trees: Vec<sled::Tree> = commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?;
         let store = Store {
-            meta: tree("meta")?,
-            inbox: tree("inbox")?,
-            seen: tree("seen")?,
-            outbox: tree("outbox")?,
-            dead: tree("dead")?,
-            delivery: tree("delivery")?,
-            conversations: tree("conversations")?,
-            messages: tree("messages")?,
-            contacts: tree("contacts")?,
-            lids: tree("lids")?,
-            turns: tree("turns")?,
-            leads: tree("leads")?,
-            deals: tree("deals")?,
-            activities: tree("activities")?,
-            companies: tree("companies")?,
-            crm_settings: tree("crm_settings")?,
-            secrets: tree("secrets")?,
-            segments: tree("segments")?,
-            sequences: tree("sequences")?,
-            enrollments: tree("enrollments")?,
-            command_usage: tree("command_usage")?,
-            labels: tree("labels")?,
-            label_assignments: tree("label_assignments")?,
-            label_log: tree("label_log")?,
-            sync_outbox: tree("sync_outbox")?,
-            sync_ids: tree("sync_ids")?,
-            sync_dead: tree("sync_dead")?,
-            sync_state: tree("sync_state")?,
-            commit: GroupCommit::start(
-                db.clone(),
-                commit::TREE_NAMES.iter().map(|n| db.open_tree(n)).collect::<Result<_, _>>()?,
-            ),
+            meta: db.open_tree("meta")?,
+            commit: GroupCommit::start(db.clone(), trees.clone()),
+            trees: trees.into(),
             db,
         };
         migrate(&store, path)?;
         Ok(store)
+    }
+
+    /// Read access to one tree.
+    pub fn read(&self, tree: TreeName) -> Reader<'_> {
+        Reader(&self.trees[tree as usize])
+    }
+
+    /// Writes and reads back a canary: whether the database still accepts
+    /// writes (a full disk or a failed flusher shows here first).
+    pub fn probe(&self, now_ms: u64) -> Result<(), StoreError> {
+        self.meta.insert("health_canary", &now_ms.to_be_bytes())?;
+        Ok(())
     }
 
     /// A fresh, strictly increasing sequence number (survives restarts).
@@ -199,20 +162,9 @@ impl Store {
 
     /// Up to `n` entries of `tree` after the key `after` (from the start
     /// when `None`), in key order: for background scans a slice at a time.
-    pub fn slice_after(
-        &self,
-        tree: TreeName,
-        after: Option<&[u8]>,
-        n: usize,
-    ) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+    pub fn slice_after(&self, tree: TreeName, after: Option<&[u8]>, n: usize) -> Result<Vec<(IVec, IVec)>, StoreError> {
         use std::ops::Bound;
-        let tree = match tree {
-            TreeName::Messages => &self.messages,
-            TreeName::Delivery => &self.delivery,
-            TreeName::Dead => &self.dead,
-            TreeName::Seen => &self.seen,
-            other => return Err(StoreError::Tx(format!("{other:?} is not scanned in slices"))),
-        };
+        let tree = &self.trees[tree as usize];
         let range = match after {
             Some(k) => tree.range::<&[u8], _>((Bound::Excluded(k), Bound::Unbounded)),
             None => tree.range::<&[u8], _>(..),
@@ -223,6 +175,70 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// Read access to one tree: bytes in, bytes out (the value types live with
+/// the modules that own them and decode with [`decode`]).
+#[derive(Clone, Copy)]
+pub struct Reader<'a>(&'a sled::Tree);
+
+impl Reader<'_> {
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StoreError> {
+        Ok(self.0.get(key)?)
+    }
+
+    /// The value under `key`, decoded; an undecodable value is an error.
+    pub fn get_as<T: serde::de::DeserializeOwned>(&self, key: impl AsRef<[u8]>) -> Result<Option<T>, StoreError> {
+        self.0.get(key)?.map(|v| decode(&v)).transpose().map_err(StoreError::from)
+    }
+
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool, StoreError> {
+        Ok(self.0.contains_key(key)?)
+    }
+
+    /// Every entry in key order (reversible).
+    pub fn iter(&self) -> Entries {
+        Entries(self.0.iter())
+    }
+
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Entries {
+        Entries(self.0.scan_prefix(prefix))
+    }
+
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Entries {
+        Entries(self.0.range(range))
+    }
+
+    /// Counts by walking the tree: for reports, not the hot path.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Entries of a [`Reader`] walk, in key order or reversed.
+pub struct Entries(sled::Iter);
+
+impl Iterator for Entries {
+    type Item = Result<(IVec, IVec), StoreError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|e| e.map_err(StoreError::from))
+    }
+}
+
+impl DoubleEndedIterator for Entries {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|e| e.map_err(StoreError::from))
+    }
+}
+
+/// The sled settings juru opens its database with (also the durable
+/// baseline's, `bench/bench_baseline.rs`, so the two compare like for like).
+pub fn sled_config(path: &Path, cache_bytes: u64) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(cache_bytes).flush_every_ms(Some(500))
 }
 
 /// sled 0.34.7 picks a half-written `snap.*.generating` as the newest
@@ -293,13 +309,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.inbox.insert("k", "v").unwrap();
+            store.trees[TreeName::Inbox as usize].insert("k", "v").unwrap();
             store.db.flush().unwrap();
             store.close();
         }
         std::fs::write(dir.path().join("snap.00000000000F4240.generating"), b"half").unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.inbox.get("k").unwrap().unwrap().as_ref(), b"v");
+        assert_eq!(store.read(TreeName::Inbox).get("k").unwrap().unwrap().as_ref(), b"v");
         assert!(!dir.path().join("snap.00000000000F4240.generating").exists());
     }
 
