@@ -1503,6 +1503,7 @@ async fn prefill(data: &Path, messages: u64, senders: u64, phone_number_id: &str
             let touch = Touch {
                 key: chat.clone(),
                 phone: inbound.sender.phone().map(|p| p.to_string()),
+                user_id: None,
                 name: inbound.sender_name.clone(),
                 channel: inbound.channel,
                 referral: inbound.referral.clone(),

@@ -3,6 +3,14 @@
 
 use crate::config::Language;
 
+/// The reply to a message juru cannot read (an unsupported type, an empty interactive).
+pub fn could_not_read(lang: Language) -> String {
+    match lang {
+        Language::Id => "Mohon maaf kak, pesan tadi tidak bisa kami baca 🙏 Boleh dikirim sebagai teks?".into(),
+        Language::En => "Sorry, we could not read that message 🙏 Could you send it as text?".into(),
+    }
+}
+
 /// The reply to `[sales] keyword_finish`.
 pub fn session_finished(lang: Language) -> String {
     match lang {

@@ -348,3 +348,180 @@ async fn healthz_and_metrics_report_the_pipeline() {
     }
     assert!(!metrics.contains(WAHA_KEY) && !metrics.contains(ACCESS_TOKEN));
 }
+
+// ---------- payloads as Meta and WAHA publish them (tests/fixtures/cloud/bsuid/SOURCES.md) ----------
+
+fn contact_of(bot: &TestBot, key: &str) -> Option<juru::crm::Contact> {
+    bot.store().read(TreeName::Contacts).get_as(key).unwrap()
+}
+
+fn audit_of(bot: &TestBot, chat: &str) -> Vec<juru::runtime::audit::AuditRecord> {
+    juru::runtime::audit::trail(&bot.store(), chat).map(Result::unwrap).collect()
+}
+
+#[tokio::test]
+async fn a_user_with_a_username_and_no_phone_number_is_answered_by_user_id() {
+    const USER: &str = "US.13491208655302741918";
+    let mut bot = TestBot::start().await;
+    bot.cloud_webhook(&fixture("cloud/bsuid/message_username_only.json")).await.assert_ok();
+    let sent = bot.graph.wait_messages_to(USER, 1).await;
+    assert_eq!(sent[0].body["recipient"], USER, "{}", sent[0].body);
+    assert!(sent[0].body.get("to").is_none(), "no phone number is invented: {}", sent[0].body);
+    bot.graph.assert_contract();
+    bot.stop().await;
+    let contact = contact_of(&bot, USER).expect("a contact under the user id");
+    assert_eq!(contact.user_id.as_deref(), Some(USER));
+    assert_eq!(contact.phone, None, "a user id is never a phone number");
+    assert_eq!(contact.name.as_deref(), Some("Sheena Nelson"));
+}
+
+#[tokio::test]
+async fn a_contact_keeps_its_phone_number_and_its_user_id() {
+    let mut bot = TestBot::start().await;
+    let mut note: serde_json::Value = serde_json::from_str(&cloud_text(PROSPECT, "U1", "halo kak")).unwrap();
+    let value = &mut note["entry"][0]["changes"][0]["value"];
+    value["messages"][0]["from_user_id"] = json!("ID.1502576394655843");
+    value["contacts"][0]["user_id"] = json!("ID.1502576394655843");
+    bot.cloud_webhook(&note.to_string()).await.assert_ok();
+    bot.graph.wait_messages_to(PROSPECT, 1).await;
+    bot.stop().await;
+    let contact = contact_of(&bot, PROSPECT).unwrap();
+    assert_eq!(contact.phone.as_deref(), Some(PROSPECT));
+    assert_eq!(contact.user_id.as_deref(), Some("ID.1502576394655843"));
+}
+
+#[tokio::test]
+async fn one_unreadable_message_never_costs_the_rest_of_the_batch() {
+    let mut bot = TestBot::start().await;
+    let mut note: serde_json::Value = serde_json::from_str(&cloud_text(PROSPECT, "GOOD", "halo kak")).unwrap();
+    let value = &mut note["entry"][0]["changes"][0]["value"];
+    let good = value["messages"][0].clone();
+    // A body that does not parse (text as a number), one without any sender, and a broken status.
+    let mut bad_body = good.clone();
+    bad_body["id"] = json!("wamid.BADBODY");
+    bad_body["from"] = json!(OTHER);
+    bad_body["text"] = json!(5);
+    let mut no_sender = good.clone();
+    no_sender["id"] = json!("wamid.NOSENDER");
+    no_sender["from"] = json!("");
+    value["messages"] = json!([bad_body, no_sender, good]);
+    value["statuses"] = json!([{"id": 7, "status": "read"}]);
+    let answer = bot.cloud_webhook(&note.to_string()).await;
+    answer.assert_ok();
+    bot.graph.wait_messages_to(PROSPECT, 1).await;
+    settle().await;
+    assert!(bot.graph.messages_to(OTHER).is_empty(), "an unreadable message is not answered as if understood");
+    let metrics = bot.get("/metrics").await;
+    assert!(metrics.body.contains("juru_webhook_items_unreadable_total"), "counted");
+    bot.stop().await;
+    let records = audit_of(&bot, OTHER);
+    let unreadable = records.iter().find(|r| r.message_id.as_deref() == Some("wamid.BADBODY")).expect("recorded");
+    assert_eq!(unreadable.kind, "unreadable");
+    assert_eq!(unreadable.route.as_deref(), Some("unreadable"));
+}
+
+#[tokio::test]
+async fn a_cloud_group_message_takes_the_group_path() {
+    let mut bot = TestBot::start().await;
+    bot.cloud_webhook(&fixture("cloud/bsuid/group_message.json")).await.assert_ok();
+    let group = "HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA";
+    settle().await;
+    assert!(bot.graph.requests().is_empty(), "no private sales reply to the participant: {:?}", bot.graph.requests());
+    bot.stop().await;
+    assert_eq!(audit_of(&bot, group)[0].route.as_deref(), Some("group chat"));
+    assert!(contact_of(&bot, "16505551234").is_none(), "a group member is not made a lead");
+}
+
+#[tokio::test]
+async fn a_number_change_moves_the_contact_and_gets_no_reply() {
+    let mut bot = TestBot::start().await;
+    // Known first under the old number.
+    bot.cloud_webhook(&cloud_text("16505551234", "OLD1", "halo")).await.assert_ok();
+    bot.graph.wait_messages_to("16505551234", 1).await;
+    settle().await;
+    let before = bot.graph.requests().len();
+    bot.cloud_webhook(&fixture("cloud/bsuid/system_user_changed_number.json")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.graph.requests().len(), before, "no reply and no read receipt for a system message");
+    bot.stop().await;
+    let moved = contact_of(&bot, "12195555358").unwrap();
+    assert_eq!(moved.phone.as_deref(), Some("12195555358"));
+    assert!(moved.aliases.contains(&"16505551234".to_string()), "{:?}", moved.aliases);
+    assert_eq!(moved.user_id.as_deref(), Some("US.24817305912873645029"));
+    assert_eq!(moved.messages, 1, "the history moved with it");
+    let old = contact_of(&bot, "16505551234").unwrap();
+    assert!(old.aliases.contains(&"12195555358".to_string()), "the old record points forward");
+    let record = audit_of(&bot, "16505551234").into_iter().last().unwrap();
+    assert_eq!(record.route.as_deref(), Some("identity change"));
+}
+
+#[tokio::test]
+async fn a_user_id_update_updates_the_contact() {
+    let mut bot = TestBot::start().await;
+    let mut first: serde_json::Value = serde_json::from_str(&cloud_text("16505551234", "K1", "halo")).unwrap();
+    first["entry"][0]["changes"][0]["value"]["messages"][0]["from_user_id"] = json!("US.13491208655302741918");
+    bot.cloud_webhook(&first.to_string()).await.assert_ok();
+    bot.graph.wait_messages_to("16505551234", 1).await;
+    bot.cloud_webhook(&fixture("cloud/bsuid/user_id_update.json")).await.assert_ok();
+    settle().await;
+    bot.stop().await;
+    let contact = contact_of(&bot, "16505551234").unwrap();
+    assert_eq!(contact.user_id.as_deref(), Some("US.24817305912873645029"));
+    assert_eq!(contact.aliases, ["US.13491208655302741918"], "the replaced id is kept");
+    assert_eq!(contact.phone.as_deref(), Some("16505551234"));
+}
+
+#[tokio::test]
+async fn an_unsupported_message_gets_one_short_could_not_read() {
+    let bot = TestBot::with_config("[sales]\ncoalesce_ms = 1500\n").await;
+    let mut note: serde_json::Value = serde_json::from_str(&cloud_text(PROSPECT, "UNS1", "x")).unwrap();
+    let message = &mut note["entry"][0]["changes"][0]["value"]["messages"][0];
+    message["type"] = json!("unsupported");
+    message.as_object_mut().unwrap().remove("text");
+    message["errors"] = json!([{"code": 131051, "title": "Message type unknown"}]);
+    bot.cloud_webhook(&note.to_string()).await.assert_ok();
+    let sent = bot.graph.wait_messages_to(PROSPECT, 1).await;
+    let text = sent[0].body["text"]["body"].as_str().unwrap();
+    assert!(text.contains("tidak bisa kami baca"), "{text}");
+    assert!(!text.contains("sudah kami terima"), "never 'we received your submission': {text}");
+    // A second one within the burst window: no second notice.
+    let mut again = note.clone();
+    again["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = json!("wamid.UNS2");
+    bot.cloud_webhook(&again.to_string()).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.graph.messages_to(PROSPECT).len(), 1);
+}
+
+#[tokio::test]
+async fn a_waha_contact_gets_the_push_name_its_engine_sends() {
+    let mut bot = TestBot::start().await;
+    let cases = [
+        ("WEBJS1", json!({"notifyName": "Budi Santoso"}), "Budi Santoso"),
+        ("NOWEB1", json!({"pushName": "Sari"}), "Sari"),
+        ("GOWS1", json!({"Info": {"PushName": "Andi"}}), "Andi"),
+    ];
+    for (n, (id, data, _)) in cases.iter().enumerate() {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&waha_text(&format!("6281200000{n}"), id, "halo")).unwrap();
+        body["payload"]["_data"] = data.clone();
+        bot.waha_webhook(&body.to_string()).await.assert_ok();
+        bot.waha.wait_messages_to(&format!("6281200000{n}"), 1).await;
+    }
+    bot.stop().await;
+    for (n, (id, _, name)) in cases.iter().enumerate() {
+        assert_eq!(contact_of(&bot, &format!("6281200000{n}")).unwrap().name.as_deref(), Some(*name), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_waha_payload_that_does_not_parse_is_acknowledged_and_recorded() {
+    let mut bot = TestBot::start().await;
+    let mut body: serde_json::Value = serde_json::from_str(&waha_text(PROSPECT, "BROKEN1", "halo")).unwrap();
+    body["payload"]["hasMedia"] = json!("sometimes");
+    bot.waha_webhook(&body.to_string()).await.assert_ok();
+    settle().await;
+    assert!(bot.waha.calls("sendText").is_empty());
+    bot.stop().await;
+    let record = &audit_of(&bot, PROSPECT)[0];
+    assert_eq!(record.kind, "unreadable");
+}

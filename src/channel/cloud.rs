@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::senders::{SendError, Sent, retry_after};
 use super::{
-    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, Inbound, MediaKind, OutBody, Outgoing,
-    ParseError, Phone, Referral, lenient_u64,
+    Channel, ChatId, ContactCard, Content, DeliveryState, DeliveryUpdate, Event, IdentityChange, Inbound, MediaKind,
+    OutBody, Outgoing, ParseError, Phone, Referral, lenient_u64,
 };
 
 // ---------- inbound: notification envelope ----------
@@ -35,15 +35,17 @@ struct Change<'a> {
     value: &'a RawValue,
 }
 
+/// A `messages` change. Messages, statuses and contacts stay raw here: each
+/// is read on its own, so one that does not parse never costs the others.
 #[derive(Deserialize)]
-struct MessagesValue {
+struct MessagesValue<'a> {
     metadata: Metadata,
-    #[serde(default)]
-    contacts: Vec<CloudContact>,
-    #[serde(default)]
-    messages: Vec<CloudMessage>,
-    #[serde(default)]
-    statuses: Vec<CloudStatus>,
+    #[serde(default, borrow)]
+    contacts: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    messages: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    statuses: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -51,23 +53,39 @@ struct Metadata {
     phone_number_id: String,
 }
 
+/// `contacts[]`: `wa_id` may be `""` or absent for a user with a username;
+/// `user_id` is the business-scoped user id.
 #[derive(Deserialize)]
 struct CloudContact {
-    wa_id: String,
+    #[serde(default)]
+    wa_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
     profile: Option<Profile>,
 }
 
 #[derive(Deserialize)]
 struct Profile {
     name: Option<String>,
+    username: Option<String>,
+}
+
+/// What every message must have to be recorded at all: its id and who sent it.
+#[derive(Deserialize)]
+struct MessageHead {
+    id: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    from_user_id: Option<String>,
+    #[serde(default)]
+    group_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    timestamp: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct CloudMessage {
-    from: String,
-    id: String,
-    #[serde(default, deserialize_with = "lenient_u64")]
-    timestamp: Option<u64>,
     #[serde(rename = "type")]
     kind: String,
     text: Option<TextObj>,
@@ -81,8 +99,22 @@ struct CloudMessage {
     interactive: Option<InteractiveObj>,
     button: Option<ButtonObj>,
     reaction: Option<ReactionObj>,
+    system: Option<SystemObj>,
     context: Option<ContextObj>,
     referral: Option<ReferralObj>,
+}
+
+/// `system`: `user_changed_number` (new number in `wa_id`, older payloads
+/// `new_wa_id`) or `user_changed_user_id` (new user id only).
+#[derive(Deserialize)]
+struct SystemObj {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    wa_id: Option<String>,
+    new_wa_id: Option<String>,
+    user_id: Option<String>,
+    new_user_id: Option<String>,
+    previous_user_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -173,8 +205,36 @@ struct CloudStatus {
     #[serde(default, deserialize_with = "lenient_u64")]
     timestamp: Option<u64>,
     recipient_id: Option<String>,
+    /// The recipient's business-scoped user id (present when sent to one).
+    recipient_user_id: Option<String>,
     #[serde(default)]
     errors: Vec<CloudErrorObj>,
+}
+
+/// `user_id_update`: a user's business-scoped id changed (it does when
+/// their phone number does).
+#[derive(Deserialize)]
+struct UserIdUpdateValue<'a> {
+    metadata: Metadata,
+    #[serde(default, borrow)]
+    user_id_update: Vec<&'a RawValue>,
+}
+
+/// `{wa_id?, detail, user_id: {previous, current}, parent_user_id?, timestamp}`.
+#[derive(Deserialize)]
+struct UserIdUpdate {
+    #[serde(default)]
+    wa_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<IdPair>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    timestamp: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct IdPair {
+    previous: Option<String>,
+    current: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +245,9 @@ struct CloudErrorObj {
 }
 
 /// Parses one notification POST into every message and status it carries.
+/// Only what is not a WhatsApp notification at all is an error; a message or
+/// status that does not parse is counted, logged with its field and, when its
+/// id and sender are readable, recorded as [`Content::Unreadable`].
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     let note: Notification = serde_json::from_slice(body)?;
     if note.object != "whatsapp_business_account" {
@@ -192,28 +255,100 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     }
     let mut events = Vec::new();
     for change in note.entry.iter().flat_map(|e| &e.changes) {
-        if change.field != "messages" {
-            events.push(Event::ignored("cloud change field other than messages"));
-            continue;
-        }
-        let value: MessagesValue = serde_json::from_str(change.value.get())?;
-        let account = value.metadata.phone_number_id;
-        for message in value.messages {
-            let name =
-                value.contacts.iter().find(|c| c.wa_id == message.from).and_then(|c| c.profile.as_ref()?.name.clone());
-            events.push(inbound(&account, message, name)?);
-        }
-        for status in value.statuses {
-            events.push(delivery(status));
+        match change.field.as_str() {
+            "messages" => match serde_json::from_str::<MessagesValue>(change.value.get()) {
+                Ok(value) => messages(value, &mut events),
+                Err(e) => events.push(unreadable("messages value", &e)),
+            },
+            "user_id_update" => match serde_json::from_str::<UserIdUpdateValue>(change.value.get()) {
+                Ok(value) => user_id_updates(value, &mut events),
+                Err(e) => events.push(unreadable("user_id_update value", &e)),
+            },
+            _ => events.push(Event::ignored("cloud change field juru does not read")),
         }
     }
     Ok(events)
 }
 
-fn inbound(account: &str, m: CloudMessage, sender_name: Option<String>) -> Result<Event, ParseError> {
-    let Some(phone) = Phone::parse(&m.from) else {
-        return Err(ParseError::Shape(format!("message `from` `{}` is not a wa_id", m.from)));
+/// Counted and logged with the field it concerns; nothing to record it under.
+fn unreadable(what: &'static str, error: &dyn std::fmt::Display) -> Event {
+    metrics::counter!("juru_webhook_items_unreadable_total", "channel" => "cloud", "what" => what).increment(1);
+    tracing::warn!(channel = "cloud", what, %error, "a webhook item could not be read; the rest of the POST is kept");
+    Event::ignored("unreadable webhook item")
+}
+
+fn messages(value: MessagesValue, events: &mut Vec<Event>) {
+    let account = value.metadata.phone_number_id;
+    let contacts: Vec<CloudContact> =
+        value.contacts.iter().filter_map(|c| serde_json::from_str::<CloudContact>(c.get()).ok()).collect();
+    for raw in value.messages {
+        events.push(message(&account, raw.get(), &contacts));
+    }
+    for raw in value.statuses {
+        match serde_json::from_str::<CloudStatus>(raw.get()) {
+            Ok(status) => events.push(delivery(status)),
+            Err(e) => events.push(unreadable("statuses[]", &e)),
+        }
+    }
+}
+
+/// The person a message names: the phone number when there is one, else the user id.
+fn person(phone: Option<&str>, user_id: Option<&str>) -> Option<ChatId> {
+    phone.and_then(Phone::parse).map(ChatId::Phone).or_else(|| user_id.and_then(ChatId::user))
+}
+
+fn message(account: &str, raw: &str, contacts: &[CloudContact]) -> Event {
+    let head = match serde_json::from_str::<MessageHead>(raw) {
+        Ok(head) => head,
+        Err(e) => return unreadable("messages[]", &e),
     };
+    let parsed = serde_json::from_str::<CloudMessage>(raw);
+    // `user_changed_user_id` names the person only by the id it replaces.
+    let previous = parsed.as_ref().ok().and_then(|m| m.system.as_ref()?.previous_user_id.clone());
+    let user_id = head.from_user_id.as_deref().filter(|u| !u.is_empty()).or(previous.as_deref());
+    let (Some(id), Some(sender)) = (head.id.clone(), person(head.from.as_deref(), user_id)) else {
+        return unreadable("messages[] id or sender (from, from_user_id)", &"missing or not a wa_id / user id");
+    };
+    let contact = contacts.iter().find(|c| {
+        let same_phone = c.wa_id.as_deref().is_some_and(|w| !w.is_empty() && Some(w) == head.from.as_deref());
+        same_phone || (user_id.is_some() && c.user_id.as_deref() == user_id)
+    });
+    let profile = contact.and_then(|c| c.profile.as_ref());
+    let sender_name = profile.and_then(|p| p.name.clone().or_else(|| p.username.clone()));
+    let sender_user_id = user_id.map(str::to_string).or_else(|| contact.and_then(|c| c.user_id.clone()));
+    let (content, reply_to, referral) = match parsed {
+        Ok(m) => content(m),
+        Err(e) => {
+            let what = format!("messages[] body: {e}");
+            metrics::counter!("juru_webhook_items_unreadable_total", "channel" => "cloud", "what" => "messages[] body")
+                .increment(1);
+            tracing::warn!(channel = "cloud", message = %id, error = %e, "a message body could not be read; recorded as unreadable");
+            (Content::Unreadable { what }, None, None)
+        }
+    };
+    // A Cloud API group message carries the group's id: it takes the group path.
+    let chat = match head.group_id.filter(|g| !g.is_empty()) {
+        Some(group) => ChatId::Group(group),
+        None => sender.clone(),
+    };
+    Event::Message(Box::new(Inbound {
+        channel: Channel::Cloud,
+        account: account.to_string(),
+        id,
+        chat,
+        sender,
+        sender_name,
+        sender_user_id,
+        from_me: false, // Cloud never echoes our own messages as `messages`
+        sent_by_api: false,
+        timestamp: head.timestamp.unwrap_or(0),
+        content,
+        reply_to,
+        referral,
+    }))
+}
+
+fn content(m: CloudMessage) -> (Content, Option<String>, Option<Referral>) {
     let media = |kind: MediaKind, obj: MediaObj| Content::Media {
         kind: if kind == MediaKind::Audio && obj.voice { MediaKind::VoiceNote } else { kind },
         caption: obj.caption,
@@ -262,31 +397,58 @@ fn inbound(account: &str, m: CloudMessage, sender_name: Option<String>) -> Resul
             Some(r) => Content::Reaction { emoji: r.emoji.unwrap_or_default(), target: r.message_id },
             None => other("reaction"),
         },
+        "system" => match m.system {
+            Some(sys) => Content::IdentityChanged(IdentityChange {
+                kind: sys.kind.unwrap_or_else(|| "system".into()),
+                new_phone: sys.new_wa_id.or(sys.wa_id).as_deref().and_then(Phone::parse),
+                new_user_id: sys.new_user_id.or(sys.user_id).filter(|u| ChatId::user(u).is_some()),
+                old_user_id: sys.previous_user_id,
+            }),
+            None => other("system"),
+        },
         kind => other(kind),
     };
-    let chat = ChatId::Phone(phone);
-    Ok(Event::Message(Box::new(Inbound {
-        channel: Channel::Cloud,
-        account: account.to_string(),
-        id: m.id,
-        sender: chat.clone(),
-        chat,
-        sender_name,
-        from_me: false, // Cloud never echoes our own messages as `messages`
-        sent_by_api: false,
-        timestamp: m.timestamp.unwrap_or(0),
-        content,
-        reply_to: m.context.and_then(|c| c.id),
-        referral: m.referral.map(|r| Referral {
-            source_url: r.source_url,
-            source_id: r.source_id,
-            source_type: r.source_type,
-            headline: r.headline,
-            body: r.body,
-            media_type: r.media_type,
-            ctwa_clid: r.ctwa_clid,
-        }),
-    })))
+    let referral = m.referral.map(|r| Referral {
+        source_url: r.source_url,
+        source_id: r.source_id,
+        source_type: r.source_type,
+        headline: r.headline,
+        body: r.body,
+        media_type: r.media_type,
+        ctwa_clid: r.ctwa_clid,
+    });
+    (content, m.context.and_then(|c| c.id), referral)
+}
+
+/// Each update becomes an identity change of the person it names, keyed by
+/// the id it replaces (a redelivery is deduped like a message).
+fn user_id_updates(value: UserIdUpdateValue, events: &mut Vec<Event>) {
+    let account = value.metadata.phone_number_id;
+    for raw in value.user_id_update {
+        let update = match serde_json::from_str::<UserIdUpdate>(raw.get()) {
+            Ok(u) => u,
+            Err(e) => {
+                events.push(unreadable("user_id_update[]", &e));
+                continue;
+            }
+        };
+        let (previous, current) = update.user_id.map_or((None, None), |p| (p.previous, p.current));
+        let Some(person) = person(update.wa_id.as_deref(), previous.as_deref()) else {
+            events.push(unreadable("user_id_update[] person (wa_id, user_id.previous)", &"missing"));
+            continue;
+        };
+        let new_user_id = current.filter(|u| ChatId::user(u).is_some());
+        let id = format!("user_id_update:{}:{}", person.key(), new_user_id.as_deref().unwrap_or_default());
+        let mut ev = Inbound::text_from(Channel::Cloud, &account, id, person, "");
+        ev.timestamp = update.timestamp.unwrap_or(0);
+        ev.content = Content::IdentityChanged(IdentityChange {
+            kind: "user_id_update".into(),
+            new_phone: None,
+            new_user_id,
+            old_user_id: previous,
+        });
+        events.push(Event::Message(Box::new(ev)));
+    }
 }
 
 fn delivery(s: CloudStatus) -> Event {
@@ -310,7 +472,7 @@ fn delivery(s: CloudStatus) -> Event {
     Event::Delivery(DeliveryUpdate {
         channel: Channel::Cloud,
         message_id: s.id,
-        chat: s.recipient_id.as_deref().and_then(Phone::parse).map(ChatId::Phone),
+        chat: person(s.recipient_id.as_deref(), s.recipient_user_id.as_deref()),
         state,
         timestamp: s.timestamp.unwrap_or(0),
         error,
@@ -374,9 +536,13 @@ impl CloudClient {
 /// The JSON for `POST /{phone_number_id}/messages`.
 pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
     use serde_json::json;
-    let to = match &out.to {
-        ChatId::Phone(p) => p.to_string(),
-        other => {
+    // A phone number goes in `to`; a business-scoped user id in `recipient`
+    // (Meta: `to` wins when both are given, so only one is ever set).
+    let (field, to, recipient_type) = match &out.to {
+        ChatId::Phone(p) => ("to", p.to_string(), "individual"),
+        ChatId::User(u) => ("recipient", u.clone(), "individual"),
+        ChatId::Group(g) => ("to", g.clone(), "group"),
+        other @ ChatId::Lid(_) => {
             return Err(SendError::Permanent {
                 code: None,
                 reason: format!("the Cloud API cannot send to {}", other.key()),
@@ -436,8 +602,8 @@ pub fn request_body(out: &Outgoing) -> Result<serde_json::Value, SendError> {
             "location": {"latitude": latitude, "longitude": longitude, "name": name, "address": address}}),
     };
     body["messaging_product"] = json!("whatsapp");
-    body["recipient_type"] = json!("individual");
-    body["to"] = json!(to);
+    body["recipient_type"] = json!(recipient_type);
+    body[field] = json!(to);
     if let Some(id) = &out.reply_to {
         body["context"] = json!({"message_id": id});
     }
@@ -489,6 +655,32 @@ fn classify_error(http_status: u16, body: &[u8], wait: Option<Duration>) -> Send
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_sent_to_a_user_id_names_that_user() {
+        for file in ["status_bsuid.json", "status_bsuid_failed.json"] {
+            let body = std::fs::read(format!("{}/tests/fixtures/cloud/bsuid/{file}", env!("CARGO_MANIFEST_DIR")));
+            let events = parse(&body.unwrap()).unwrap();
+            let Some(Event::Delivery(update)) = events.first() else { panic!("{file}: {events:?}") };
+            assert_eq!(update.chat, Some(ChatId::User("US.13491208655302741918".into())), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_send_to_a_user_id_uses_recipient_and_a_group_send_names_the_group() {
+        let mut out = Outgoing {
+            to: ChatId::User("US.13491208655302741918".into()),
+            body: OutBody::Text { text: "halo".into() },
+            reply_to: None,
+            meta: Default::default(),
+        };
+        let body = request_body(&out).unwrap();
+        assert_eq!(body["recipient"], "US.13491208655302741918");
+        assert!(body.get("to").is_none());
+        out.to = ChatId::Group("HBgLMTY1MDM4".into());
+        let body = request_body(&out).unwrap();
+        assert_eq!((body["to"].as_str(), body["recipient_type"].as_str()), (Some("HBgLMTY1MDM4"), Some("group")));
+    }
 
     #[test]
     fn pair_rate_errors_back_off_one_recipient_only() {

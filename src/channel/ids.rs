@@ -46,8 +46,12 @@ pub enum ChatId {
     /// A person known only by WhatsApp's linked id (`176369157804064@lid`).
     /// Its digits are NOT a phone number.
     Lid(String),
-    /// A group (`120363041234567890@g.us`).
+    /// A group (`120363041234567890@g.us`, or a Cloud API group id).
     Group(String),
+    /// A person known only by their business-scoped user id (Cloud API
+    /// BSUID, `ID.1234567890123456`): users with a WhatsApp username may
+    /// expose no phone number at all. Never read as a phone number.
+    User(String),
 }
 
 impl ChatId {
@@ -75,11 +79,24 @@ impl ChatId {
         ChatId::from_jid(s).or_else(|| Phone::parse(s).map(ChatId::Phone))
     }
 
-    /// The stable key used in storage and lanes: digits, or the full JID.
+    /// A business-scoped user id as Meta sends it (`CC.` + up to 128
+    /// alphanumerics, `CC.ENT.…` for a parent id; `user.…` in examples).
+    pub fn user(id: &str) -> Option<ChatId> {
+        let id = id.trim();
+        let (prefix, rest) = id.split_once('.')?;
+        let well_formed = !prefix.is_empty()
+            && prefix.bytes().all(|b| b.is_ascii_alphabetic())
+            && !rest.is_empty()
+            && id.len() <= 140
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+        well_formed.then(|| ChatId::User(id.to_string()))
+    }
+
+    /// The stable key used in storage and lanes: digits, the full JID, or the user id.
     pub fn key(&self) -> String {
         match self {
             ChatId::Phone(p) => p.as_str().to_string(),
-            ChatId::Lid(l) | ChatId::Group(l) => l.clone(),
+            ChatId::Lid(l) | ChatId::Group(l) | ChatId::User(l) => l.clone(),
         }
     }
 
@@ -87,7 +104,7 @@ impl ChatId {
     pub fn jid(&self) -> String {
         match self {
             ChatId::Phone(p) => format!("{p}@c.us"),
-            ChatId::Lid(l) | ChatId::Group(l) => l.clone(),
+            ChatId::Lid(l) | ChatId::Group(l) | ChatId::User(l) => l.clone(),
         }
     }
 
@@ -126,6 +143,18 @@ mod tests {
         assert_eq!(ChatId::from_jid("status@broadcast"), None);
         assert_eq!(ChatId::from_jid("123@newsletter"), None);
         assert_eq!(ChatId::from_jid("no-at-sign"), None);
+    }
+
+    #[test]
+    fn a_user_id_is_its_own_kind_never_a_phone_number() {
+        let user = ChatId::user("ID.13491208655302741918").unwrap();
+        assert_eq!(user.key(), "ID.13491208655302741918");
+        assert_eq!(user.phone(), None);
+        assert!(ChatId::user("US.ENT.11815799212886844830").is_some());
+        assert_eq!(ChatId::user("6281234567890"), None);
+        assert_eq!(ChatId::user(""), None);
+        assert_eq!(ChatId::user("ID."), None);
+        assert_eq!(ChatId::user("ID.12 34"), None);
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub struct Inbound {
     /// Who wrote it (the group member in groups).
     pub sender: ChatId,
     pub sender_name: Option<String>,
+    /// The sender's business-scoped user id, when the gateway names one beside
+    /// (or instead of) a phone number (Cloud, 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_user_id: Option<String>,
     /// Typed on the business's own phone or sent through the gateway's API.
     pub from_me: bool,
     /// WAHA `source: "api"`: sent through the gateway's API, i.e. by a bot.
@@ -177,6 +181,7 @@ impl Inbound {
             sender: from.clone(),
             chat: from,
             sender_name: None,
+            sender_user_id: None,
             from_me: false,
             sent_by_api: false,
             timestamp: 0,
@@ -229,10 +234,30 @@ pub enum Content {
         emoji: String,
         target: String,
     },
-    /// A type juru does not read (order, system, unsupported…): recorded, never dropped silently.
+    /// A type juru does not read (order, unsupported, an empty interactive…):
+    /// recorded, never dropped silently.
     Other {
         kind: String,
     },
+    /// The person's identifiers changed (Cloud `system` messages and
+    /// `user_id_update`): not something they wrote, never answered.
+    IdentityChanged(IdentityChange),
+    /// The gateway sent it, but part of it could not be read (`what` names
+    /// the field): recorded and counted, never answered as if understood.
+    Unreadable {
+        what: String,
+    },
+}
+
+/// A new phone number or user id for the person who sent the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityChange {
+    /// `user_changed_number`, `user_changed_user_id`, `user_id_update`.
+    pub kind: String,
+    pub new_phone: Option<Phone>,
+    pub new_user_id: Option<String>,
+    /// The user id it replaces, when the gateway says.
+    pub old_user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -56,6 +56,36 @@ struct WaMessage {
     v_cards: Option<Vec<String>>,
     reply_to: Option<WaReplyTo>,
     reaction: Option<WaReaction>,
+    /// The engine's own message object: read for the sender's push name only.
+    #[serde(default, rename = "_data")]
+    data: Option<Box<RawValue>>,
+}
+
+/// Where each engine puts the sender's push name: WEBJS `notifyName`,
+/// NOWEB `pushName`, GOWS `Info.PushName`.
+#[derive(Deserialize)]
+struct EngineData {
+    #[serde(rename = "notifyName")]
+    notify_name: Option<String>,
+    #[serde(rename = "pushName")]
+    push_name: Option<String>,
+    #[serde(rename = "Info")]
+    info: Option<EngineInfo>,
+}
+
+#[derive(Deserialize)]
+struct EngineInfo {
+    #[serde(rename = "PushName")]
+    push_name: Option<String>,
+}
+
+fn push_name(data: Option<&RawValue>) -> Option<String> {
+    let data: EngineData = serde_json::from_str(data?.get()).ok()?;
+    [data.notify_name, data.push_name, data.info.and_then(|i| i.push_name)]
+        .into_iter()
+        .flatten()
+        .map(|n| n.trim().to_string())
+        .find(|n| !n.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -180,7 +210,10 @@ pub fn parse(body: &[u8], default_session: &str) -> Result<Vec<Event>, ParseErro
                 .and_then(|m| m.id)
                 .and_then(|id| ChatId::from_jid(&id))
                 .and_then(|c| c.phone().map(|p| p.to_string()));
-            let mut events = envelope(event, session, &event_id, payload.get())?;
+            // A known envelope whose payload does not parse is still acknowledged:
+            // a 4xx only makes WAHA retry the same bytes.
+            let mut events = envelope(event, session, &event_id, payload.get())
+                .unwrap_or_else(|e| vec![unreadable(event, session, payload.get(), &e)]);
             for e in &mut events {
                 if let Event::Label(change) = e {
                     change.account_number = me.clone();
@@ -237,6 +270,35 @@ fn envelope(event: &str, session: &str, event_id: &str, payload: &str) -> Result
     Ok(vec![event])
 }
 
+/// What is left of a payload that does not parse: a message whose id and
+/// chat are readable is recorded as [`Content::Unreadable`]; anything else
+/// is counted and logged with the event it came in.
+fn unreadable(event: &str, session: &str, payload: &str, error: &ParseError) -> Event {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head {
+        id: Option<String>,
+        from: Option<String>,
+        #[serde(default)]
+        from_me: bool,
+    }
+    metrics::counter!("juru_webhook_items_unreadable_total", "channel" => "waha", "what" => "payload").increment(1);
+    tracing::warn!(channel = "waha", event, %error, "a webhook payload could not be read; acknowledged and recorded");
+    let head = serde_json::from_str::<Head>(payload).ok();
+    let is_message = matches!(event, "message" | "message.any");
+    match head {
+        Some(Head { id: Some(id), from: Some(from), from_me: false }) if is_message => match ChatId::from_jid(&from) {
+            Some(chat) => {
+                let mut ev = Inbound::text_from(Channel::Waha, session, id, chat, "");
+                ev.content = Content::Unreadable { what: format!("{event} payload: {error}") };
+                Event::Message(Box::new(ev))
+            }
+            None => Event::ignored("unreadable payload from a chat that is not a person or group"),
+        },
+        _ => Event::ignored("unreadable webhook payload"),
+    }
+}
+
 fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
     // For our own messages `from` is us and `to` is the chat.
     let chat_jid = if m.from_me { m.to.as_deref().unwrap_or(&m.from) } else { &m.from };
@@ -281,7 +343,9 @@ fn message(session: &str, m: WaMessage) -> Result<Event, ParseError> {
         id: m.id,
         chat,
         sender,
-        sender_name: None,
+        // Our own messages carry the business's name, not the chat's.
+        sender_name: if m.from_me { None } else { push_name(m.data.as_deref()) },
+        sender_user_id: None,
         from_me: m.from_me,
         sent_by_api: m.source.as_deref() == Some("api"),
         timestamp: m.timestamp.unwrap_or(0),
@@ -327,6 +391,7 @@ fn flat(p: Probe, session: &str) -> Result<Vec<Event>, ParseError> {
         sender: chat.clone(),
         chat,
         sender_name: None,
+        sender_user_id: None,
         from_me: false,
         sent_by_api: false,
         timestamp: p.timestamp.unwrap_or(0),

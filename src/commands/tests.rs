@@ -64,6 +64,7 @@ impl Bench {
     async fn prospect_writes(&self, text: &str) {
         let touch = crate::crm::Touch {
             key: PROSPECT.into(),
+            user_id: None,
             phone: Some(PROSPECT.into()),
             name: Some("Budi".into()),
             channel: Channel::Waha,

@@ -73,6 +73,12 @@ pub fn parse_variant<T: Serialize + Copy>(all: &[T], text: &str) -> Option<T> {
 pub struct Contact {
     pub key: String,
     pub phone: Option<String>,
+    /// Their WhatsApp business-scoped user id, when the gateway names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Numbers and user ids they had before (a number change keeps the old one here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     pub name: Option<String>,
     pub channel: Channel,
     pub first_seen_ms: u64,
@@ -135,6 +141,8 @@ pub struct Contact {
 pub struct Touch {
     pub key: String,
     pub phone: Option<String>,
+    /// The business-scoped user id the message came with, if any.
+    pub user_id: Option<String>,
     pub name: Option<String>,
     pub channel: Channel,
     pub referral: Option<Referral>,
@@ -152,6 +160,8 @@ impl Contact {
         Contact {
             key: key.to_string(),
             phone: key.bytes().all(|b| b.is_ascii_digit()).then(|| key.to_string()),
+            user_id: None,
+            aliases: Vec::new(),
             name: None,
             channel,
             first_seen_ms: now_ms,
@@ -214,6 +224,9 @@ impl Contact {
         if let Some(name) = &touch.name {
             c.name = Some(name.clone());
         }
+        if touch.user_id.is_some() {
+            c.user_id = touch.user_id.clone();
+        }
         if c.referral.is_none() {
             c.referral = touch.referral.clone();
         }
@@ -224,6 +237,26 @@ impl Contact {
             c.source_method = SourceMethod::MetaAds;
         }
         c
+    }
+
+    /// The contact under its new identifiers; what it was known by before
+    /// is kept in `aliases`.
+    pub fn renamed(mut self, key: &str, phone: Option<&str>, user_id: Option<&str>) -> Contact {
+        let before = [self.phone.clone(), self.user_id.clone(), Some(self.key.clone())];
+        self.key = key.to_string();
+        if let Some(phone) = phone {
+            self.phone = Some(phone.to_string());
+        }
+        if let Some(user_id) = user_id {
+            self.user_id = Some(user_id.to_string());
+        }
+        let current = [self.phone.clone(), self.user_id.clone(), Some(self.key.clone())];
+        for old in before.into_iter().flatten() {
+            if !current.contains(&Some(old.clone())) && !self.aliases.contains(&old) {
+                self.aliases.push(old);
+            }
+        }
+        self
     }
 
     pub fn display_name(&self) -> &str {

@@ -645,6 +645,43 @@ impl Crm {
         changes
     }
 
+    /// Their phone number or user id changed (WhatsApp says so). A contact
+    /// known by the old number or id continues under the new one, the old
+    /// kept as an alias; the old record stays, pointing forward in its
+    /// aliases, so deals and activities that name it still resolve.
+    pub fn identity_changed(
+        &self,
+        old_key: &str,
+        new_key: &str,
+        new_phone: Option<String>,
+        new_user_id: Option<String>,
+    ) -> Changes {
+        let mut changes = Changes::default();
+        let Some(old) = self.contact(old_key) else { return changes };
+        if new_key == old_key {
+            let (phone, user_id) = (new_phone, new_user_id);
+            changes.update_contact(old_key, move |c| {
+                *c = c.clone().renamed(&c.key.clone(), phone.as_deref(), user_id.as_deref());
+            });
+            return changes;
+        }
+        let moved = (*old).clone().renamed(new_key, new_phone.as_deref(), new_user_id.as_deref());
+        changes.writes.push(Write::Update(
+            TreeName::Contacts,
+            new_key.as_bytes().to_vec(),
+            // A contact already under the new key (they wrote from it first) is kept.
+            Box::new(move |existing| existing.is_none().then(|| encode(&moved))),
+        ));
+        changes.touched.contacts.push(new_key.to_string());
+        let forward = new_key.to_string();
+        changes.update_contact(old_key, move |c| {
+            if !c.aliases.contains(&forward) {
+                c.aliases.push(forward.clone());
+            }
+        });
+        changes
+    }
+
     /// A contact replied STOP/BERHENTI: no more nurture messages.
     pub fn opt_out(&self, contact: &str) -> Changes {
         let mut changes = Changes::default();

@@ -204,6 +204,7 @@ mod tests {
     fn touch(text: &str, now_ms: u64) -> Touch {
         Touch {
             key: "6281".into(),
+            user_id: None,
             phone: Some("6281".into()),
             name: None,
             channel: Channel::Waha,

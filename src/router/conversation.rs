@@ -27,7 +27,9 @@ pub async fn respond(
             state.playground |= ev.chat.is_playground();
             state.inbound_count += 1;
             state.last_inbound_ms = now_ms;
-            if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
+            if matches!(ev.content, Content::Other { .. }) {
+                could_not_read(ev, bot, chat, state, now_ms)
+            } else if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
                 collect(ev, bot, state, now_ms)
             } else if bot.sales {
                 let mut effects = sales.turn(ev, &state, history).await;
@@ -67,10 +69,28 @@ pub async fn respond(
             Effects { sends: vec![Effects::text(&ev.chat, text)], state: Some(state), ..Effects::default() }
         }
         // Nothing changes: not even the state is written again.
-        Route::Command | Route::Ignore(_) => Effects::default(),
+        Route::Command | Route::Ignore(_) | Route::IdentityChange => Effects::default(),
     };
     effects.audit.route = Some(route.name().to_string());
     effects
+}
+
+/// A kind of message juru cannot read (unsupported, an empty interactive):
+/// a short "we could not read that" in the chat's language, once per burst,
+/// never a reply as if it had been understood.
+fn could_not_read(ev: &Inbound, bot: &BotSettings, before: &ChatState, state: ChatState, now_ms: u64) -> Effects {
+    let in_burst = before.pending.is_some()
+        || (before.last_inbound_ms > 0 && now_ms.saturating_sub(before.last_inbound_ms) < bot.coalesce_ms);
+    if in_burst {
+        return Effects { state: Some(state), ..Effects::default() };
+    }
+    let text = texts::could_not_read(before.lang.unwrap_or(bot.language));
+    Effects {
+        sends: vec![Effects::text(&ev.chat, text)],
+        markers: markers(ev, bot),
+        state: Some(state),
+        ..Effects::default()
+    }
 }
 
 /// Collects a burst: the prospect sees we are reading and typing; the

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 pub use effects::{Audit, Burst, Effects, Markers, ToSend};
 
-use crate::channel::{ChatId, Content, Control, DeliveryState, DeliveryUpdate, Inbound, LabelChange};
+use crate::channel::{ChatId, Content, Control, DeliveryState, DeliveryUpdate, IdentityChange, Inbound, LabelChange};
 use crate::commands::{Commands, Directory};
 use crate::config::{Config, Language};
 use crate::crm::nurture::is_opt_out;
@@ -92,6 +92,8 @@ pub enum Route {
     HumanOnPhone,
     /// The prospect ended the session with `[sales] keyword_finish`.
     Finish,
+    /// The person's phone number or user id changed: the contact follows.
+    IdentityChange,
     /// The sales conversation.
     Conversation,
 }
@@ -104,6 +106,7 @@ impl Route {
             Route::OptOut => "opt-out",
             Route::HumanOnPhone => "human on phone",
             Route::Finish => "finish",
+            Route::IdentityChange => "identity change",
             Route::Conversation => "conversation",
         }
     }
@@ -112,6 +115,9 @@ impl Route {
 pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) -> Route {
     match ev {
         _ if ev.from_me && (facts.own_echo || ev.sent_by_api) => Route::Ignore("own echo"),
+        // Not written by the person: never answered, never marked read.
+        Inbound { content: Content::IdentityChanged(_), .. } => Route::IdentityChange,
+        Inbound { content: Content::Unreadable { .. }, .. } => Route::Ignore("unreadable"),
         // On the business phone a command is the owner's only if so configured;
         // otherwise it is a person typing there, never a prospect-visible refusal.
         _ if facts.command && (!ev.from_me || bot.owner_from_me) => Route::Command,
@@ -215,6 +221,9 @@ impl Router {
             }
             return effects;
         }
+        if let (Route::IdentityChange, Content::IdentityChanged(change)) = (route, &ev.content) {
+            return self.identity_changed(ev, change);
+        }
         let history = if route == Route::Conversation && self.sales.wants_history() {
             env.history(&ev.chat.key(), 12)
         } else {
@@ -247,6 +256,24 @@ impl Router {
         effects
     }
 
+    /// The contact continues under the new number (or, for a person known
+    /// only by user id, the new id); the chat's audit records the change.
+    fn identity_changed(&self, ev: &Inbound, change: &IdentityChange) -> Effects {
+        let mut effects = Effects::default();
+        effects.audit.route = Some(Route::IdentityChange.name().to_string());
+        if ev.chat.is_group() || ev.chat.is_playground() {
+            return effects;
+        }
+        let new_key = match (&change.new_phone, &ev.sender) {
+            (Some(phone), _) => phone.as_str().to_string(),
+            (None, ChatId::User(_)) => change.new_user_id.clone().unwrap_or_else(|| ev.sender.key()),
+            (None, other) => other.key(),
+        };
+        let phone = change.new_phone.as_ref().map(|p| p.to_string());
+        effects.crm = self.crm.identity_changed(&ev.sender.key(), &new_key, phone, change.new_user_id.clone());
+        effects
+    }
+
     /// What the CRM learns from one inbound message: only people writing in a
     /// 1:1 chat become contacts (not groups, not the business phone).
     fn touch_of(&self, ev: &Inbound, campaign_source: Option<String>, now: u64) -> Option<Touch> {
@@ -261,6 +288,7 @@ impl Router {
         Some(Touch {
             key: ev.sender.key(),
             phone: ev.sender.phone().map(|p| p.to_string()),
+            user_id: ev.sender_user_id.clone(),
             name: ev.sender_name.clone(),
             channel: ev.channel,
             referral: ev.referral.clone(),

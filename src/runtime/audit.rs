@@ -55,6 +55,8 @@ impl AuditRecord {
             Content::ButtonReply { .. } => ("button_reply".into(), None),
             Content::Reaction { .. } => ("reaction".into(), None),
             Content::Other { kind } => (kind.clone(), None),
+            Content::IdentityChanged(change) => (change.kind.clone(), None),
+            Content::Unreadable { .. } => ("unreadable".into(), None),
         };
         AuditRecord {
             seq,

@@ -207,7 +207,8 @@ fn is_message(kind: Kind, r: &Recorded) -> bool {
 fn recipient(kind: Kind, r: &Recorded) -> Option<String> {
     match kind {
         Kind::Waha => r.body["chatId"].as_str().map(|c| c.trim_end_matches("@c.us").to_string()),
-        Kind::Graph => r.body["to"].as_str().map(str::to_string),
+        // A business-scoped user id travels in `recipient` (reference: usernames and BSUIDs).
+        Kind::Graph => r.body["to"].as_str().or(r.body["recipient"].as_str()).map(str::to_string),
     }
 }
 
@@ -256,8 +257,13 @@ fn check_graph(r: &Recorded) {
         assert!(r.body["message_id"].as_str().is_some_and(|id| id.starts_with("wamid.")), "{}", r.body);
         return;
     }
-    let to = r.body["to"].as_str().unwrap_or_default();
-    assert!(to.bytes().all(|b| b.is_ascii_digit()) && !to.is_empty(), "to {to}");
+    // Exactly one recipient: digits in `to`, or a user id (`CC.…`) in `recipient`.
+    match (r.body["to"].as_str(), r.body["recipient"].as_str()) {
+        (Some(to), None) => assert!(to.bytes().all(|b| b.is_ascii_digit()) && !to.is_empty(), "to {to}"),
+        (None, Some(user)) => assert!(user.contains('.') && !user.contains('@'), "recipient {user}"),
+        other => panic!("a send names one recipient, `to` or `recipient`: {other:?} in {}", r.body),
+    }
+    assert_eq!(r.body["recipient_type"], "individual", "{}", r.body);
     let kind = r.body["type"].as_str().unwrap_or_default();
     assert!(r.body.get(kind).is_some_and(Value::is_object), "type {kind} without its object: {}", r.body);
     if kind == "text" {
