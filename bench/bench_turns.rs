@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use juru::channel::console::ConsoleSink;
-use juru::channel::{Channel, ChatId, Event, Inbound, Phone, Senders};
+use juru::channel::{Channel, ChatId, Event, Gateways, Inbound, Phone};
 use juru::config::Config;
 use juru::router::BotSettings;
 use juru::runtime::Runtime;
@@ -128,8 +128,8 @@ fn config(dir: &Path, extra: &str) -> Config {
 
 fn runtime(config: Config, sink: Replies) -> Runtime {
     let store = Store::open(&config.storage.path).expect("store");
-    let mut senders = Senders::from_config(&config).expect("senders");
-    senders.console = Some(ConsoleSink::new(Box::new(sink), true));
+    let mut senders = Gateways::from_config(&config).expect("senders");
+    senders.add(std::sync::Arc::new(ConsoleSink::new(Box::new(sink), true)));
     let bot = BotSettings::from_config(&config);
     Runtime::start(config, bot, store, senders).expect("runtime")
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::channel::console::ConsoleSink;
-use crate::channel::{Channel, ChatId, Event, Inbound, Phone, Senders};
+use crate::channel::{Channel, ChatId, Event, Gateways, Inbound, Phone};
 use crate::config::Config;
 use crate::router::BotSettings;
 use crate::runtime::{Runtime, RuntimeError};
@@ -42,13 +42,13 @@ pub async fn run(
     output: Box<dyn Write + Send>,
 ) -> Result<(), ChatError> {
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
-    let mut senders = Senders::from_config(&config)?;
-    senders.console = Some(ConsoleSink::new(output, options.json));
+    let mut gateways = Gateways::from_config(&config)?;
+    gateways.add(std::sync::Arc::new(ConsoleSink::new(output, options.json)));
     if options.owner {
         config.bot.owners.push(crate::config::PhoneNumber(options.from.to_string()));
     }
     let bot = BotSettings::from_config(&config);
-    let runtime = Runtime::start(config, bot, store, senders)?;
+    let runtime = Runtime::start(config, bot, store, gateways)?;
     let chat = ChatId::Phone(options.from.clone());
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {

@@ -112,9 +112,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Labels { action: LabelsAction::Resync } => {
             let store =
                 juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
-            let senders = juru::channel::Senders::from_config(&config)?;
+            let gateways = juru::channel::Gateways::from_config(&config)?;
             let bot = juru::router::BotSettings::from_config(&config);
-            let runtime = juru::runtime::Runtime::start(config, bot, store, senders)?;
+            let runtime = juru::runtime::Runtime::start(config, bot, store, gateways)?;
             let report = runtime.resync_labels().await;
             runtime.idle(juru::channel::Channel::Waha).await;
             runtime.shutdown(std::time::Duration::from_secs(5)).await;

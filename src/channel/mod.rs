@@ -5,13 +5,15 @@
 
 pub mod cloud;
 pub mod console;
+pub mod gateway;
 mod ids;
 pub mod senders;
 pub mod signature;
 pub mod waha;
 
+pub use gateway::{Gateway, Gateways};
 pub use ids::{ChatId, Phone};
-pub use senders::{SendError, Senders, Sent};
+pub use senders::{SendError, Sent};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,11 +1,8 @@
-//! One entry point for sending, whatever the channel.
+//! What a send answers, whatever the channel.
 
 use std::time::Duration;
 
-use super::cloud::CloudClient;
-use super::console::ConsoleSink;
-use super::waha::WahaClient;
-use super::{Channel, Outgoing};
+use super::Channel;
 
 /// What the gateway said when it accepted a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,60 +41,4 @@ impl SendError {
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// The configured channels' senders.
-#[derive(Clone, Default)]
-pub struct Senders {
-    pub waha: Option<WahaClient>,
-    pub cloud: Option<CloudClient>,
-    pub console: Option<ConsoleSink>,
-}
-
-impl Senders {
-    /// The gateways that can send, WAHA first.
-    pub fn configured(&self) -> impl Iterator<Item = Channel> {
-        [
-            self.waha.as_ref().map(|_| Channel::Waha),
-            self.cloud.as_ref().map(|_| Channel::Cloud),
-            self.console.as_ref().map(|_| Channel::Console),
-        ]
-        .into_iter()
-        .flatten()
-    }
-
-    pub async fn send(&self, channel: Channel, out: &Outgoing) -> Result<Sent, SendError> {
-        match channel {
-            Channel::Waha => self.waha.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out).await,
-            Channel::Cloud => self.cloud.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out).await,
-            Channel::Console => Ok(self.console.as_ref().ok_or(SendError::NotConfigured(channel))?.send(out)),
-        }
-    }
-}
-
-impl Senders {
-    /// The senders of every channel whose keys are configured.
-    pub fn from_config(config: &crate::config::Config) -> Result<Senders, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.outbox.timeout_ms))
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(64)
-            .user_agent(concat!("juru/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let waha = config.waha.base_url.as_ref().map(|url| {
-            WahaClient::new(
-                http.clone(),
-                url.as_str(),
-                config.waha.api_key.as_ref().map(|k| k.expose()),
-                &config.waha.session,
-            )
-        });
-        let cloud = match (&config.cloud.access_token, &config.cloud.phone_number_id) {
-            (Some(token), Some(id)) if config.cloud.is_active() => {
-                Some(CloudClient::new(http.clone(), config.cloud.graph_base_url.as_str(), id, token.expose()))
-            }
-            _ => None,
-        };
-        Ok(Senders { waha, cloud, console: None })
-    }
 }

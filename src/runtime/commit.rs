@@ -261,7 +261,7 @@ fn marker_items(markers: &Markers, channel: Channel, now: u64) -> Vec<OutboxItem
 fn route_by_capability(shared: &Shared, channel: Channel, out: &Outgoing) -> Channel {
     match out.body {
         OutBody::Labels { .. } if !channel.capabilities().labels => {
-            shared.senders.configured().find(|c| c.capabilities().labels).unwrap_or(channel)
+            shared.gateways.configured().find(|c| c.capabilities().labels).unwrap_or(channel)
         }
         _ => channel,
     }

@@ -31,7 +31,7 @@ pub enum ResyncError {
 
 /// The events that bring juru's labels in line with WAHA's.
 pub(super) async fn differences(shared: &Shared) -> Result<(Vec<Event>, ResyncReport), ResyncError> {
-    let waha = shared.senders.waha.as_ref().ok_or(ResyncError::NoWaha)?;
+    let waha = shared.gateways.waha.as_ref().ok_or(ResyncError::NoWaha)?;
     let session = shared.config.waha.session.clone();
     let run = crate::clock::now_ms();
     let mut report = ResyncReport::default();

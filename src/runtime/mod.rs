@@ -21,7 +21,7 @@ pub mod stats;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::channel::{Channel, Event, Senders};
+use crate::channel::{Channel, Event, Gateways};
 use crate::config::Config;
 use crate::router::{BotSettings, Effects, Router, Sales};
 use crate::store::{Store, StoreError};
@@ -48,7 +48,7 @@ pub enum RuntimeError {
 /// Everything a lane or the outbox needs, shared.
 pub(crate) struct Shared {
     pub store: Store,
-    pub senders: Senders,
+    pub gateways: Gateways,
     /// Chooses and runs the handler of every event.
     pub router: Router,
     pub config: Config,
@@ -75,9 +75,9 @@ pub struct Runtime {
 impl Runtime {
     /// Starts lanes and the outbox worker, then replays what a previous run
     /// accepted but did not finish: inbox items first, then unsent outbox items.
-    pub fn start(config: Config, bot: BotSettings, store: Store, senders: Senders) -> Result<Runtime, RuntimeError> {
+    pub fn start(config: Config, bot: BotSettings, store: Store, gateways: Gateways) -> Result<Runtime, RuntimeError> {
         let progress = Arc::new(Progress::default());
-        let identity = identity::Identity::new(store.clone(), senders.waha.clone());
+        let identity = identity::Identity::new(store.clone(), gateways.waha.clone());
         let crm = Arc::new(crate::crm::Crm::open(
             &store,
             config.crm.secret_key.as_ref().map(|k| k.expose()),
@@ -87,7 +87,7 @@ impl Runtime {
         let stats = stats::ConversationStats::load(&store)?;
         let shared = Arc::new(Shared {
             store,
-            senders,
+            gateways,
             router,
             config,
             progress,
@@ -153,7 +153,7 @@ impl Runtime {
     /// Queues a text to `chat` outside any conversation turn (a confirmation
     /// such as the OAuth callback's), on the first configured gateway.
     pub async fn say(&self, chat: crate::channel::ChatId, text: String) -> Result<(), RuntimeError> {
-        let channel = self.shared.senders.configured().next().unwrap_or(Channel::Console);
+        let channel = self.shared.gateways.configured().next().unwrap_or(Channel::Console);
         let effects = Effects { sends: vec![Effects::text(&chat, text)], ..Effects::default() };
         commit::commit_scheduled(&self.shared, &self.outbox, channel, effects).await
     }
@@ -167,6 +167,11 @@ impl Runtime {
         let key = lead.phone.clone();
         self.shared.store.commit.commit(vec![commit::upsert_lead(lead)]).await?;
         Ok(self.shared.store.read(crate::store::TreeName::Leads).get_as(key).ok().flatten())
+    }
+
+    /// The gateway of `channel`, when configured (webhooks are verified and parsed by it).
+    pub fn gateway(&self, channel: Channel) -> Option<Arc<dyn crate::channel::Gateway>> {
+        self.shared.gateways.get(channel).cloned()
     }
 
     pub fn crm(&self) -> &Arc<crate::crm::Crm> {

@@ -272,7 +272,8 @@ impl Scheduler {
             };
             queue.busy = true;
             let shared = self.shared.clone();
-            let limiter = (item.channel == Channel::Cloud).then(|| self.cloud_limiter.clone());
+            // A metered channel's sends share its messages-per-second budget.
+            let limiter = item.channel.capabilities().metered.then(|| self.cloud_limiter.clone());
             self.running.spawn(async move {
                 if let Some(limiter) = limiter {
                     limiter.until_ready().await;
@@ -340,7 +341,7 @@ async fn sleep_until(at: Option<Instant>) {
 /// Sends one item and records the result. Never panics; store errors are
 /// logged and the item is retried later.
 async fn send_one(shared: &Shared, mut item: OutboxItem) -> Outcome {
-    let result = shared.senders.send(item.channel, &item.out).await;
+    let result = shared.gateways.send(item.channel, &item.out).await;
     let channel = item.channel.as_str();
     if item.out.body.is_marker() {
         // Read receipts and typing are courtesy: never stored, never retried,

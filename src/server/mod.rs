@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 use crate::channel::signature::SignatureError;
-use crate::channel::{ParseError, Senders};
+use crate::channel::{Gateways, ParseError};
 use crate::config::Config;
 use crate::router::BotSettings;
 use crate::runtime::{Runtime, RuntimeError};
@@ -167,12 +167,12 @@ pub struct Started {
 /// Opens the store and starts the pipeline (replaying what a previous run left).
 pub fn start(config: Config) -> Result<Started, ServeError> {
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
-    let mut senders = Senders::from_config(&config)?;
+    let mut gateways = Gateways::from_config(&config)?;
     // The dashboard playground's replies are read from the audit trail; the
     // console channel just accepts them.
-    senders.console = Some(crate::channel::console::ConsoleSink::new(Box::new(std::io::sink()), false));
+    gateways.add(std::sync::Arc::new(crate::channel::console::ConsoleSink::new(Box::new(std::io::sink()), false)));
     let bot = BotSettings::from_config(&config);
-    let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
+    let runtime = Arc::new(Runtime::start(config.clone(), bot, store, gateways)?);
     Ok(Started { runtime, config })
 }
 

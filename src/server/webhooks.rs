@@ -9,12 +9,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 
 use super::{AppError, AppState};
-use crate::channel::{ParseError, cloud, signature, waha};
+use crate::channel::Channel;
 use crate::runtime::AcceptReport;
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
 
 fn rejected(channel: &'static str, reason: &'static str) {
     metrics::counter!("juru_webhooks_rejected_total", "channel" => channel, "reason" => reason).increment(1);
@@ -26,17 +22,37 @@ pub async fn waha(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<AcceptReport>, AppError> {
-    metrics::counter!("juru_webhooks_received_total", "channel" => "waha").increment(1);
-    let config = &app.config.waha;
-    if !config.is_active() {
-        rejected("waha", "not_configured");
-        return Err(AppError::NotConfigured("waha"));
-    }
-    if let Some(key) = &config.webhook_hmac_key {
-        signature::verify_waha(key.expose(), header(&headers, "x-webhook-hmac"), &body)
-            .inspect_err(|_| rejected("waha", "signature"))?;
-    }
-    let events = waha::parse(&body, &config.session).inspect_err(|e| reject_parse("waha", e))?;
+    receive(&app, Channel::Waha, &headers, &body).await
+}
+
+/// `POST /api/whatsapp/cloud`: notifications signed with the app secret.
+pub async fn cloud(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<AcceptReport>, AppError> {
+    receive(&app, Channel::Cloud, &headers, &body).await
+}
+
+/// Every webhook the same way, whatever the gateway: verified over the raw
+/// bytes, parsed by the channel, accepted durably, then answered.
+async fn receive(
+    app: &AppState,
+    channel: Channel,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<AcceptReport>, AppError> {
+    let name = channel.as_str();
+    metrics::counter!("juru_webhooks_received_total", "channel" => name).increment(1);
+    let Some(gateway) = app.runtime.gateway(channel) else {
+        rejected(name, "not_configured");
+        return Err(AppError::NotConfigured(name));
+    };
+    gateway.verify(headers, body).inspect_err(|_| rejected(name, "signature"))?;
+    let events = gateway.parse(body).inspect_err(|e| {
+        tracing::debug!(channel = name, error = %e, "webhook body refused");
+        rejected(name, "malformed");
+    })?;
     Ok(Json(app.runtime.accept(events).await?))
 }
 
@@ -55,28 +71,6 @@ pub async fn cloud_verify(
         }
         _ => Err(AppError::Forbidden),
     }
-}
-
-/// `POST /api/whatsapp/cloud`: notifications signed with the app secret.
-pub async fn cloud(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<AcceptReport>, AppError> {
-    metrics::counter!("juru_webhooks_received_total", "channel" => "cloud").increment(1);
-    let Some(secret) = app.config.cloud.app_secret.as_ref().filter(|_| app.config.cloud.is_active()) else {
-        rejected("cloud", "not_configured");
-        return Err(AppError::NotConfigured("cloud"));
-    };
-    signature::verify_cloud(secret.expose(), header(&headers, "x-hub-signature-256"), &body)
-        .inspect_err(|_| rejected("cloud", "signature"))?;
-    let events = cloud::parse(&body).inspect_err(|e| reject_parse("cloud", e))?;
-    Ok(Json(app.runtime.accept(events).await?))
-}
-
-fn reject_parse(channel: &'static str, e: &ParseError) {
-    tracing::debug!(channel, error = %e, "webhook body refused");
-    rejected(channel, "malformed");
 }
 
 pub(super) fn constant_time_eq(a: &str, b: &str) -> bool {
