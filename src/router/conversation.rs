@@ -67,7 +67,7 @@ pub async fn respond(
             Effects { sends: vec![Effects::text(&ev.chat, text)], state: Some(state), ..Effects::default() }
         }
         // Nothing changes: not even the state is written again.
-        Route::Command | Route::Ignore(_) => Effects::default(),
+        Route::Command | Route::Team | Route::Ignore(_) => Effects::default(),
     };
     effects.audit.route = Some(route.name().to_string());
     effects

@@ -34,7 +34,9 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
             // Read outside the commit: this chat's events are handled one at a time.
             let state = chat_state(&shared.store, &control.chat)?.unwrap_or_default();
             let effects = router.handle(Input::Control { control: &control, state: &state }, &env, now).await?;
-            commit(shared, next, Source::Control { seq, control: &control }, Channel::Console, effects, now).await
+            // What a control sends (a handover timeout's message) goes out on the first gateway.
+            let channel = shared.senders.configured().next().unwrap_or(Channel::Console);
+            commit(shared, next, Source::Control { seq, control: &control }, channel, effects, now).await
         }
         Event::Label(change) => {
             let effects = router.handle(Input::Label(&change), &env, now).await?;
@@ -48,7 +50,7 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
     }
 }
 
-fn chat_state(store: &Store, chat: &ChatId) -> Result<Option<ChatState>, RuntimeError> {
+pub(crate) fn chat_state(store: &Store, chat: &ChatId) -> Result<Option<ChatState>, RuntimeError> {
     match store.conversations.get(chat.key().as_bytes())? {
         Some(bytes) => Ok(Some(decode(&bytes).map_err(StoreError::from)?)),
         None => Ok(None),

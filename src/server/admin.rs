@@ -52,8 +52,12 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-fn chat_id(id: &str) -> Result<ChatId, AppError> {
-    ChatId::parse(id).ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
+/// A conversation as the API names it: its id (`6281234567890`, `…@g.us`)
+/// or the `conversation_url` the dashboard hands out (`/api/conversations/{id}`).
+pub fn chat_id(id: &str) -> Result<ChatId, AppError> {
+    let bare = id.rsplit_once("/api/conversations/").map_or(id, |(_, rest)| rest).trim_end_matches('/');
+    let bare = percent_encoding::percent_decode_str(bare).decode_utf8_lossy();
+    ChatId::parse(&bare).ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
 }
 
 async fn queue(app: &AppState, chat: ChatId, by: &str, action: ControlAction) -> Result<(), AppError> {

@@ -41,12 +41,14 @@ pub async fn oauth_callback(
     Query(q): Query<Callback>,
 ) -> Response {
     let Some(p) = Platform::parse(&platform) else { return page("Unknown platform", &platform) };
+    let prefix = app.config.bot.prefixes.first().map_or("#", String::as_str);
+    let again = format!("Start again with {prefix}crm auth --oauth in WhatsApp.");
     let Some(state_id) = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 64) else {
-        return page("Missing state", "Start again with #crm auth --oauth in WhatsApp.");
+        return page("Missing state", &again);
     };
     let crm = app.runtime.crm();
     let Some(state) = crm.setting::<OAuthState>(&oauth_key(state_id)) else {
-        return page("Link not recognised", "It was used already or never issued. Start again with #crm auth --oauth.");
+        return page("Link not recognised", &format!("It was used already or never issued. {again}"));
     };
     // Used once, whatever happens next.
     if let Err(e) = crm.commit(crm.forget_oauth_state(state_id)).await {
@@ -65,7 +67,7 @@ pub async fn oauth_callback(
         }
     };
     if state.platform != p || state.expires_ms < crate::clock::now_ms() {
-        return page("Link expired", "Start again with #crm auth --oauth in WhatsApp.");
+        return page("Link expired", &again);
     }
     if let Some(error) = q.error {
         let why = q.error_description.unwrap_or(error);
@@ -81,7 +83,7 @@ pub async fn oauth_callback(
     let redirect = format!("{}/oauth/callback/{}", public.as_str().trim_end_matches('/'), p.as_str());
     match app.connectors.complete_oauth(p, &code, &redirect, &state.by).await {
         Ok(()) => {
-            tell(format!("✅ {} connected. Sync starts now; check it with #crm sync.", p.title())).await;
+            tell(format!("✅ {} connected. Sync starts now; check it with {prefix}crm sync.", p.title())).await;
             page("Connected", &format!("juru is connected to {}. You can close this window.", p.title()))
         }
         Err(e) => {

@@ -13,11 +13,17 @@ use super::admin::require_admin;
 use super::{AppError, AppState};
 use crate::runtime::stats::{Analytics, Dashboard};
 
+/// GET /api/marketing/dashboard: the bot at work now.
+///
+/// Figures kept as conversations change (see `runtime::stats`): active
+/// conversations, phase distribution, pending handovers (with the
+/// `conversation_url` the other routes accept), chats paused by a human.
 pub async fn dashboard(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Dashboard>, AppError> {
     require_admin(&app, &headers)?;
     Ok(Json(app.runtime.dashboard()))
 }
 
+/// GET /api/marketing/analytics: the funnel, campaigns, AI performance and drop-offs.
 pub async fn analytics(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Analytics>, AppError> {
     require_admin(&app, &headers)?;
     Ok(Json(app.runtime.analytics()))

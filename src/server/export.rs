@@ -46,6 +46,7 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
+/// GET /api/export/{file}: leads, contacts, labels or the audit trail as CSV.
 pub async fn export(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use crate::runtime::now_ms;
 
+/// GET /healthz: whether juru can take webhooks.
 pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let store = app.runtime.store();
     let canary = store.meta.insert("health_canary", &now_ms().to_be_bytes()).map_err(|e| e.to_string());
@@ -32,6 +33,7 @@ pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_jso
     (status, Json(body))
 }
 
+/// GET /metrics: Prometheus metrics.
 pub async fn metrics(State(app): State<AppState>) -> String {
     let store = app.runtime.store();
     metrics::gauge!("juru_store_disk_bytes").set(store.size_on_disk() as f64);

@@ -24,6 +24,7 @@ pub struct LabelList {
     labels: Vec<LabelCount>,
 }
 
+/// GET /api/labels: every WhatsApp label with its number of contacts.
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<LabelList>, AppError> {
     require_admin(&app, &headers)?;
     let crm = app.runtime.crm();
@@ -84,6 +85,8 @@ pub struct LabelContacts {
     contacts: Vec<LabelledContact>,
 }
 
+/// GET /api/labels/{label}/contacts: who carries a label, newest first.
+///
 /// `{label}` is the label's id or its name (any case).
 pub async fn contacts(
     State(app): State<AppState>,

@@ -21,10 +21,15 @@ pub struct NewLead {
     phase: Option<String>,
     interested_package: Option<String>,
     source: Option<String>,
+    /// What the conversation was about (the AI's summary, as the users' contract sends it).
+    conversation_summary: Option<String>,
+    /// 0.0 to 1.0.
+    ai_confidence: Option<f64>,
     notes: Option<String>,
     created_by: Option<String>,
 }
 
+/// POST /api/marketing/leads: record a lead (as the AI or a person does).
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -42,15 +47,20 @@ pub async fn create(
     {
         return Err(AppError::BadRequest(format!("package `{code}` is not in the catalog")));
     }
+    if let Some(c) = req.ai_confidence
+        && !(0.0..=1.0).contains(&c)
+    {
+        return Err(AppError::BadRequest(format!("ai_confidence {c} is not between 0 and 1")));
+    }
     let now = now_ms();
     let lead = LeadRecord {
         phone: phone.to_string(),
         name: req.name,
         phase,
         interested_package: req.interested_package,
-        conversation_summary: String::new(),
+        conversation_summary: req.conversation_summary.unwrap_or_default(),
         source: req.source,
-        ai_confidence: None,
+        ai_confidence: req.ai_confidence,
         handover_reason: None,
         receipt_url: None,
         notes: req.notes,
@@ -62,6 +72,7 @@ pub async fn create(
     Ok(Json(json!({"lead": stored})))
 }
 
+/// GET /api/marketing/leads: every lead.
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
     let leads = app.runtime.store().leads.clone();

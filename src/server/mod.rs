@@ -166,11 +166,21 @@ pub struct Started {
 
 /// Opens the store and starts the pipeline (replaying what a previous run left).
 pub fn start(config: Config) -> Result<Started, ServeError> {
+    // Validated with the config: numbers typed without a country code are read in it.
+    if let Err(e) = crate::channel::Phone::set_default_country(&config.bot.default_country) {
+        tracing::error!(error = %e, "bot.default_country");
+    }
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let mut senders = Senders::from_config(&config)?;
     // The dashboard playground's replies are read from the audit trail; the
     // console channel just accepts them.
     senders.console = Some(crate::channel::console::ConsoleSink::new(Box::new(std::io::sink()), false));
+    if config.bot.admin_chats.is_empty() {
+        tracing::warn!(
+            "[bot] admin_chats is empty: nobody is alerted of handovers; handed-over chats show on the dashboard \
+             and go back to the bot after [sales] handover_timeout_secs"
+        );
+    }
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, senders)?);
     Ok(Started { runtime, config })
@@ -205,12 +215,15 @@ impl Started {
                 }
             })
         });
+        let handover = tokio::spawn(crate::runtime::handover::run_forever(runtime.clone()));
         let config = Arc::new(config);
         let connectors = crate::connectors::supervisor::Connectors::new(config.clone(), runtime.crm().clone());
         let supervisor = connectors.spawn();
         let state = AppState { runtime: runtime.clone(), config, metrics, connectors: connectors.clone() };
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
         upkeep.abort();
+        handover.abort();
+        let _ = handover.await;
         // Unpushed records stay in the sync outbox for the next start.
         supervisor.abort();
         connectors.stop();
