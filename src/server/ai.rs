@@ -12,7 +12,7 @@ use crate::channel::{Channel, ChatId, Inbound, OutBody, Phone};
 use crate::sales::prompts::{Prompts, file_of};
 use crate::sales::{ChatState, Phase};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ProcessMessage {
     /// Optional when `conversation_id` names the chat.
     #[serde(default)]
@@ -24,10 +24,23 @@ pub struct ProcessMessage {
     conversation_id: Option<String>,
     /// leads, interest or booking (default: the conversation's, or leads).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     current_phase: Option<Phase>,
 }
 
 /// `POST /api/ai/process-message`: what the bot would answer, without sending or storing anything.
+#[utoipa::path(
+    post,
+    path = "/api/ai/process-message",
+    tag = "ai",
+    request_body = ProcessMessage,
+    responses(
+        (status = 200, description = "response_text, media_to_send, new_phase, confidence, should_escalate, prompt_version"),
+        (status = 400, description = "no phone or conversation_id, or not a phone number"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn process_message(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -76,7 +89,7 @@ pub async fn process_message(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PromptUpdate {
     prompt_type: String,
     content: String,
@@ -91,6 +104,18 @@ pub struct PromptUpdate {
 /// Validates the whole set with the edit, writes the file atomically (keeping
 /// the old one in `.history/`) and applies it at once. A `version` is declared
 /// in base.md, so it names the prompt set every reply records.
+#[utoipa::path(
+    put,
+    path = "/api/ai/prompts",
+    tag = "ai",
+    request_body = PromptUpdate,
+    responses(
+        (status = 200, description = "`version`: the declared version with the content hash beside it (`2.0+1a2b…`)"),
+        (status = 400, description = "unknown prompt_type, or the edited set does not validate (nothing written)"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn update_prompt(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -13,7 +13,7 @@ use crate::runtime::now_ms;
 use crate::sales::lead::LeadRecord;
 use crate::store::decode;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewLead {
     phone: String,
     name: Option<String>,
@@ -30,6 +30,18 @@ pub struct NewLead {
 }
 
 /// POST /api/marketing/leads: record a lead (as the AI or a person does).
+#[utoipa::path(
+    post,
+    path = "/api/marketing/leads",
+    tag = "marketing",
+    request_body = NewLead,
+    responses(
+        (status = 200, description = "the stored lead, merged with what was known"),
+        (status = 400, description = "bad phone, phase, package or ai_confidence"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -73,6 +85,16 @@ pub async fn create(
 }
 
 /// GET /api/marketing/leads: every lead.
+#[utoipa::path(
+    get,
+    path = "/api/marketing/leads",
+    tag = "marketing",
+    responses(
+        (status = 200, description = "`leads`: every lead record"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
     let leads = app.runtime.store().leads.clone();

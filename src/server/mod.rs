@@ -8,6 +8,7 @@ mod export;
 mod health;
 mod labels;
 mod leads;
+mod openapi;
 mod page;
 mod playground;
 mod webhooks;
@@ -72,6 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
         .route("/api/conversations/{id}/settings", axum::routing::put(admin::settings))
         .route("/api/conversations/{id}", get(admin::conversation))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
+        .route("/api/docs/docs.js", get(openapi::docs_script))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(limit))
