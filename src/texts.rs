@@ -48,11 +48,11 @@ pub fn team_not_a_command(lang: Language, prefix: &str) -> String {
     match lang {
         Language::Id => format!(
             "ℹ️ Pesan ini bukan perintah. Anda terdaftar sebagai pemilik/staf, jadi bot penjualan tidak membalas \
-             dan tidak mencatat Anda sebagai lead. Daftar perintah: {prefix}help"
+             dan tidak mencatat Anda sebagai lead (coba bot di playground dashboard). Daftar perintah: {prefix}help"
         ),
         Language::En => format!(
             "ℹ️ That is not a command. You are listed as owner/staff, so the sales bot does not answer you or \
-             record you as a lead. Commands: {prefix}help"
+             record you as a lead (try the bot in the dashboard's playground). Commands: {prefix}help"
         ),
     }
 }
