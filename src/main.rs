@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Chat { from, name, json, owner } => {
             telemetry::init_logs(cli.log_format, "warn");
-            let from = Phone::parse(&from).with_context(|| {
+            let from = Phone::typed(&from).with_context(|| {
                 format!("--from `{from}` is not a phone number (e.g. 081234567890 or +62 812-3456-7890)")
             })?;
             let options = juru::chat::ChatOptions { from, name, json, owner };

@@ -1,7 +1,8 @@
-//! Phone numbers and chat ids, validated once. A number is read as people
-//! type it (`0812-3450-0001`, `+62 812 3450 0001`, `6281234500001`) and kept
-//! as international digits; a national number (leading `0`) is read in the
-//! default country (`[bot] default_country`, Indonesia unless set).
+//! Phone numbers and chat ids, validated once. Gateways and the store hold
+//! international digits ([`Phone::parse`]); what a person types is read as
+//! they type it ([`Phone::typed`]: `0812-3450-0001`, `+62 812 3450 0001`,
+//! `6281234500001`), a national number (leading `0`) in the default country
+//! (`[bot] default_country`, Indonesia unless set).
 
 use std::sync::RwLock;
 
@@ -36,13 +37,20 @@ impl Phone {
             .map_err(|_| format!("`{code}` is not a two-letter country code (e.g. ID, MY, SG)"))
     }
 
-    /// A number as people type it; `None` when it is none.
+    /// International digits as gateways send them (`6281234567890`, `+62 812-…`).
     pub fn parse(s: &str) -> Option<Phone> {
-        Phone::parse_in(s, default_country())
+        let digits: String = s.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
     }
 
-    /// Like [`Phone::parse`], national numbers read in `country`.
-    pub fn parse_in(s: &str, country: country::Id) -> Option<Phone> {
+    /// A number as people type it (`#crm` arguments, the admin API, `juru
+    /// chat --from`, config); `None` when it is none.
+    pub fn typed(s: &str) -> Option<Phone> {
+        Phone::typed_in(s, default_country())
+    }
+
+    /// Like [`Phone::typed`], national numbers read in `country`.
+    pub fn typed_in(s: &str, country: country::Id) -> Option<Phone> {
         let s = s.trim();
         let kept: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}')).collect();
         let digits = if let Some(international) = kept.strip_prefix('+').or_else(|| kept.strip_prefix("00")) {
@@ -121,9 +129,9 @@ impl ChatId {
         }
     }
 
-    /// What operators type: a JID, or a phone number in any usual form (`+62 812-…`).
+    /// What operators type: a JID, or a phone number in any usual form (`+62 812-…`, `0812…`).
     pub fn parse(s: &str) -> Option<ChatId> {
-        ChatId::from_jid(s).or_else(|| Phone::parse(s).map(ChatId::Phone))
+        ChatId::from_jid(s).or_else(|| Phone::typed(s).map(ChatId::Phone))
     }
 
     /// The stable key used in storage and lanes: digits, or the full JID.
@@ -184,15 +192,18 @@ mod tests {
         let forms = ["081234500001", "+62 812-3450-0001", "6281234500001", "0812 3450 0001", "+62 (0)812 3450 0001"];
         for form in forms {
             assert_eq!(
-                Phone::parse_in(form, country::Id::ID).map(String::from).as_deref(),
+                Phone::typed_in(form, country::Id::ID).map(String::from).as_deref(),
                 Some("6281234500001"),
                 "{form}"
             );
         }
-        assert_eq!(Phone::parse_in("012-345 6789", country::Id::MY).unwrap().as_str(), "60123456789");
-        assert_eq!(Phone::parse_in("0044 20 7946 0958", country::Id::ID).unwrap().as_str(), "442079460958");
-        assert_eq!(Phone::parse("not a number"), None);
-        assert_eq!(Phone::parse("0"), None);
+        assert_eq!(Phone::typed_in("012-345 6789", country::Id::MY).unwrap().as_str(), "60123456789");
+        assert_eq!(Phone::typed_in("0044 20 7946 0958", country::Id::ID).unwrap().as_str(), "442079460958");
+        assert_eq!(Phone::typed("not a number"), None);
+        assert_eq!(Phone::typed("0"), None);
+        // What a gateway sends is kept as it is.
+        assert_eq!(Phone::parse("0123456").unwrap().as_str(), "0123456");
+        assert_eq!(ChatId::parse("0812 3450 0001").unwrap().key(), "6281234500001");
         assert!(Phone::parse_country("xx").is_err() && Phone::parse_country("sg").is_ok());
     }
 

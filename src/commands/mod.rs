@@ -121,7 +121,7 @@ impl CommandSettings {
         .collect();
         // Numbers in config may be national (`0812…`): the caller's id is international.
         let country = Phone::parse_country(&config.bot.default_country).unwrap_or(phonenumber::country::Id::ID);
-        let normalised = |typed: &str, country| Phone::parse_in(typed, country).map_or(typed.to_string(), String::from);
+        let normalised = |typed: &str, country| Phone::typed_in(typed, country).map_or(typed.to_string(), String::from);
         CommandSettings {
             prefixes: config.bot.prefixes.clone(),
             owners: config.bot.owners.iter().map(|p| normalised(&p.0, country)).collect(),

@@ -49,7 +49,7 @@ pub async fn process_message(
     require_admin(&app, &headers)?;
     let chat = match (&req.phone, &req.conversation_id) {
         (Some(phone), _) => ChatId::Phone(
-            Phone::parse(phone).ok_or_else(|| AppError::BadRequest(format!("`{phone}` is not a phone number")))?,
+            Phone::typed(phone).ok_or_else(|| AppError::BadRequest(format!("`{phone}` is not a phone number")))?,
         ),
         (None, Some(id)) => chat_id(id)?,
         (None, None) => return Err(AppError::BadRequest("give phone or conversation_id".into())),

@@ -48,7 +48,7 @@ pub async fn create(
     Json(req): Json<NewLead>,
 ) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
-    let phone = Phone::parse(&req.phone)
+    let phone = Phone::typed(&req.phone)
         .ok_or_else(|| AppError::BadRequest(format!("`{}` is not a phone number", req.phone)))?;
     let phase = req.phase.unwrap_or_else(|| "leads".into());
     if !["leads", "interest", "booking"].contains(&phase.as_str()) {
