@@ -169,6 +169,10 @@ pub struct BotConfig {
     pub plan: Plan,
     /// Staff who may use non-owner commands, with their level and premium flag.
     pub staff: Vec<StaffMember>,
+    /// The country of phone numbers typed without their country code (`0812…`).
+    pub default_country: String,
+    /// The language juru speaks to owners and staff (refusals, hints, reminders).
+    pub language: Language,
 }
 
 /// Licence plans, lowest first.
@@ -216,6 +220,8 @@ impl Default for BotConfig {
             commands_dir: PathBuf::from("commands"),
             plan: Plan::Basic,
             staff: Vec::new(),
+            default_country: "ID".into(),
+            language: Language::Id,
         }
     }
 }
@@ -237,6 +243,12 @@ pub struct SalesConfig {
     pub ignore_chats: Vec<String>,
     /// A prospect sending this ends the session (state starts afresh).
     pub keyword_finish: Option<String>,
+    /// A handed-over chat whose prospect has waited this many seconds is
+    /// brought to the admins again, once (0: never).
+    pub handover_remind_secs: u64,
+    /// ...and after this many it goes back to the bot, with a message to the
+    /// prospect (0: it waits for an admin forever).
+    pub handover_timeout_secs: u64,
 }
 
 impl Default for SalesConfig {
@@ -251,6 +263,8 @@ impl Default for SalesConfig {
             pause_expire_minutes: 60,
             ignore_chats: Vec::new(),
             keyword_finish: Some("#selesai".into()),
+            handover_remind_secs: 30 * 60,
+            handover_timeout_secs: 24 * 3600,
         }
     }
 }
@@ -623,6 +637,11 @@ impl Config {
         if self.cloud.max_mps == 0 {
             return key("cloud.max_mps", "must be at least 1");
         }
+        if self.bot.default_country.trim().len() != 2
+            || self.bot.default_country.trim().to_ascii_uppercase().parse::<phonenumber::country::Id>().is_err()
+        {
+            return key("bot.default_country", "must be a two-letter country code (e.g. ID, MY, SG)");
+        }
         if self.bot.prefixes.iter().any(|p| p.is_empty() || p.chars().count() > 3) {
             return key("bot.prefixes", "each prefix must be 1 to 3 characters");
         }
@@ -794,5 +813,61 @@ mod tests {
     fn a_half_configured_cloud_channel_is_an_error() {
         let err = load("[cloud]\naccess_token = \"t\"\n", &[]).unwrap_err().to_string();
         assert!(err.contains("cloud"), "{err}");
+    }
+
+    /// Every key the config structs accept, as dotted paths, found by asking
+    /// serde: an unknown `__probe` key is refused with the list of expected
+    /// fields, and a struct-valued key refuses a table only with that list.
+    fn accepted_keys(prefix: &[String]) -> Vec<String> {
+        let expected = |path: &[String]| -> Option<Vec<String>> {
+            let mut value = toml::Value::Table(toml::Table::from_iter([("__probe".to_string(), 0.into())]));
+            for key in path.iter().rev() {
+                value = toml::Value::Table(toml::Table::from_iter([(key.clone(), value)]));
+            }
+            let message = value.try_into::<Config>().err()?.to_string();
+            let list = message.split("unknown field `__probe`, expected").nth(1)?;
+            let list = list.split('\n').next().unwrap_or_default();
+            Some(list.split('`').skip(1).step_by(2).map(str::to_string).collect())
+        };
+        let mut keys = Vec::new();
+        for field in expected(prefix).unwrap_or_default() {
+            let mut path = prefix.to_vec();
+            path.push(field);
+            if expected(&path).is_some() {
+                keys.extend(accepted_keys(&path));
+            } else {
+                keys.push(path.join("."));
+            }
+        }
+        keys
+    }
+
+    /// The keys `config.toml` shows, set or commented out (`# key = …`), as dotted paths.
+    fn documented_keys(text: &str) -> std::collections::BTreeSet<String> {
+        let mut section = String::new();
+        let mut keys = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_string();
+                continue;
+            }
+            let line = line.strip_prefix('#').map_or(line, str::trim_start);
+            let Some((key, _)) = line.split_once(" = ") else { continue };
+            if !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                keys.insert(if section.is_empty() { key.to_string() } else { format!("{section}.{key}") });
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn the_committed_config_toml_documents_every_key_the_config_accepts() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        let documented = documented_keys(&text);
+        let accepted = accepted_keys(&[]);
+        assert!(accepted.contains(&"crm.hubspot.token".to_string()), "the probe finds nested keys: {accepted:?}");
+        let missing: Vec<&String> = accepted.iter().filter(|k| !documented.contains(*k)).collect();
+        assert!(missing.is_empty(), "config.toml does not document {missing:?}");
     }
 }

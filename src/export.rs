@@ -22,10 +22,22 @@ pub enum Export {
 pub enum ExportError {
     #[error("unknown export `{0}`: leads, contacts, labels or audit")]
     Unknown(String),
+    /// The reader went away (`juru export … | head`): not a failure.
+    #[error("the output was closed")]
+    Closed,
     #[error(transparent)]
-    Csv(#[from] csv::Error),
+    Csv(csv::Error),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(e: csv::Error) -> Self {
+        match e.kind() {
+            csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => ExportError::Closed,
+            _ => ExportError::Csv(e),
+        }
+    }
 }
 
 impl Export {

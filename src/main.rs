@@ -59,8 +59,6 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
-    /// WhatsApp labels (stop `serve` first: one process owns the data;
-    /// while it runs, use `POST /api/labels/resync`).
     /// Push the CRM to HubSpot, Salesforce or Pipedrive now, with a progress
     /// bar (stop `serve` first; while it runs, use `#crm sync` or `POST /api/crm/sync`).
     Sync {
@@ -71,6 +69,8 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// WhatsApp labels (stop `serve` first: one process owns the data;
+    /// while it runs, use `POST /api/labels/resync`).
     Labels {
         #[command(subcommand)]
         action: LabelsAction,
@@ -94,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let explicit_config = std::env::args().any(|a| a == "--config" || a.starts_with("--config="));
     let config = Config::load(&cli.config, explicit_config, std::env::vars()).context("invalid configuration")?;
+    Phone::set_default_country(&config.bot.default_country).map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Serve => serve(config, cli.log_format).await,
         Command::Prompts { action: PromptsAction::Check } => {
@@ -108,7 +109,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Sync { platform, full } => sync(config, platform.as_deref(), full).await,
+        Command::Sync { platform, full } => {
+            telemetry::init_logs(cli.log_format, "warn");
+            let result = sync(config, platform.as_deref(), full).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %format!("{e:#}"), "juru sync failed");
+            }
+            result
+        }
         Command::Labels { action: LabelsAction::Resync } => {
             let store =
                 juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
@@ -134,7 +142,11 @@ async fn main() -> anyhow::Result<()> {
                     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
                     what.write(&store, file)?
                 }
-                None => what.write(&store, std::io::stdout().lock())?,
+                None => match what.write(&store, std::io::stdout().lock()) {
+                    // `juru export … | head`: the reader has what it wanted.
+                    Err(juru::export::ExportError::Closed) => 0,
+                    other => other?,
+                },
             };
             store.close();
             if let Some(path) = out {
@@ -145,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Commands { action: PromptsAction::Check } => {
             let dir = &config.bot.commands_dir;
             let set = juru::commands::Manifests::load_dir(dir, juru::commands::HANDLER_NAMES)
+                .and_then(juru::commands::Manifests::check)
                 .with_context(|| format!("command manifests in {} are invalid", dir.display()))?;
             println!("commands: {}", dir.display());
             for m in set.all() {
@@ -160,8 +173,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Chat { from, name, json, owner } => {
             telemetry::init_logs(cli.log_format, "warn");
-            let from = Phone::parse(&from)
-                .with_context(|| format!("--from `{from}` is not a phone number (e.g. 6281234567890)"))?;
+            let from = Phone::typed(&from).with_context(|| {
+                format!("--from `{from}` is not a phone number (e.g. 081234567890 or +62 812-3456-7890)")
+            })?;
             let options = juru::chat::ChatOptions { from, name, json, owner };
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             juru::chat::run(config, options, input, Box::new(std::io::stdout())).await?;
@@ -183,6 +197,9 @@ async fn serve(config: Config, log_format: LogFormat) -> anyhow::Result<()> {
     println!("storage: {}", config.storage.path.display());
     for line in config.channel_summary() {
         println!("  {line}");
+    }
+    if config.bot.admin_chats.is_empty() {
+        println!("  handover alerts: nobody ([bot] admin_chats is empty): watch the dashboard");
     }
     println!("brain: {}", if config.llm.api_key.is_some() { "LLM" } else { "offline (no [llm] api_key)" });
     started.serve(listener, shutdown_signal()).await?;
@@ -240,6 +257,8 @@ async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Res
         only.map_or("any platform", |p| p.title())
     );
     let handles: Vec<_> = platforms.iter().filter_map(|p| connectors.handle(*p)).collect();
+    let sent_total = || platforms.iter().map(|p| juru::crm::sync::report(crm.store(), *p).sent).sum::<u64>();
+    let sent_before = sent_total();
     for p in &platforms {
         if full {
             let n = juru::connectors::worker::enqueue_all(&crm, *p).await?;
@@ -270,14 +289,21 @@ async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Res
     }
     bar.finish_and_clear();
     connectors.stop();
+    let mut errors = Vec::new();
     for p in &platforms {
         let r = juru::crm::sync::report(crm.store(), *p);
         println!("{}: sent {} · failed {} · dead {} · still queued {}", p.title(), r.sent, r.failed, r.dead, r.queued);
         if let Some(error) = r.last_error {
-            println!("  last error: {error}");
+            eprintln!("{}: last error: {error}", p.title());
+            errors.push(format!("{}: {error}", p.title()));
         }
     }
+    let nothing_sent = sent_total() == sent_before && queued() > 0;
     drop(crm);
     store.close();
+    if errors.is_empty() {
+        errors.push("no error was recorded".into());
+    }
+    anyhow::ensure!(!nothing_sent, "nothing could be sent ({})", errors.join("; "));
     Ok(())
 }

@@ -381,4 +381,59 @@ async fn serve_without_channel_keys_says_each_channel_is_not_configured() {
     assert!(banner.contains("waha: not configured"), "{banner}");
     assert!(banner.contains("cloud: not configured"), "{banner}");
     assert!(banner.contains(db.to_str().unwrap()), "the banner says where the data is: {banner}");
+    assert!(banner.contains("admin_chats is empty"), "nobody would hear of a handover: {banner}");
+}
+
+#[tokio::test]
+async fn help_describes_sync_as_the_crm_push_and_labels_as_whatsapp_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(juru(dir.path(), &["--help"], &[]), "").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    let line = |cmd: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{cmd} ")))
+            .unwrap_or_else(|| panic!("no `{cmd}` line in:\n{help}"))
+            .to_string()
+    };
+    assert!(line("sync").contains("Push the CRM"), "{}", line("sync"));
+    assert!(line("labels").contains("WhatsApp labels"), "{}", line("labels"));
+}
+
+#[tokio::test]
+async fn export_to_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut cmd = juru(dir.path(), &["export", "contacts"], &[("JURU_STORAGE__PATH", db.to_str().unwrap())]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning juru export");
+    // `| head` that has read what it wanted: the read end is gone before juru writes.
+    drop(child.stdout.take());
+    let out = tokio::time::timeout(LIMIT, child.wait_with_output()).await.unwrap().unwrap();
+    assert!(out.status.success(), "exit {:?}: {}", out.status, stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing on stderr for a closed pipe");
+}
+
+#[tokio::test]
+async fn chat_reads_the_sender_as_people_type_it_in_the_configured_country() {
+    for (from, country, expected) in
+        [("0812-3456-7890", "ID", BUDI), ("+62 812 3456 7890", "ID", BUDI), ("012-345 6789", "MY", "60123456789")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let cmd = juru(
+            dir.path(),
+            &["chat", "--from", from, "--json"],
+            &[
+                ("JURU_STORAGE__PATH", db.to_str().unwrap()),
+                ("JURU_SALES__COALESCE_MS", "0"),
+                ("JURU_BOT__DEFAULT_COUNTRY", country),
+            ],
+        );
+        let out = run(cmd, "halo\n").await;
+        assert!(out.status.success(), "{from}: exit {:?}\nstderr: {}", out.status, stderr(&out));
+        let line = stdout(&out).lines().find(|l| is_json_text(l)).map(str::to_string).unwrap_or_default();
+        let item: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{from}: no reply: {}", stdout(&out)));
+        assert_eq!(item["to"], expected, "{from} in {country}");
+    }
 }

@@ -25,15 +25,16 @@ const BUSINESS: &str = "6285712345678";
 const GROUP: &str = "120363041234567890@g.us";
 const GROUP_ADMIN: &str = "6281400000001";
 const GROUP_MEMBER: &str = "6281400000002";
+const PROSPECT_B: &str = "6281500000009";
 const LIMIT: Duration = Duration::from_secs(15);
 
 // ---------------------------------------------------------------- helpers
 
 /// `[bot]` with an owner and no read receipts or typing (only replies are sent),
-/// English refusals; `bot_extra` lines go into `[bot]`, `rest` after it.
+/// English for the team and for prospects; `bot_extra` lines go into `[bot]`, `rest` after it.
 fn config(bot_extra: &str, rest: &str) -> String {
     format!(
-        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n{bot_extra}\n\
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n{bot_extra}\n\
          [sales]\ndefault_language = \"en\"\n{rest}"
     )
 }
@@ -221,6 +222,85 @@ async fn every_inbound_sender_becomes_a_lead_the_owner_can_list() {
     assert_eq!(c.messages, 1);
     assert!(c.whatsapp_opt_in, "writing first opts in (`[crm] inbound_opt_in` defaults to true)");
     assert_eq!(contact(&store, OTHER).first_message.as_deref(), Some("Info harga grinder dong"));
+}
+
+// ---------------------------------------------------------------- hints that paste
+
+#[tokio::test]
+async fn every_hint_shows_the_whole_command_with_the_configured_prefix() {
+    let bot = TestBot::with_config(&config("prefixes = [\"!\"]", "")).await;
+    let hints = [
+        ("!crm deals", "!crm deals create"),
+        ("!crm segment", "!crm segment create"),
+        ("!crm company", "!crm company add entity"),
+        ("!crm nurture-sequence", "!crm nurture-sequence create"),
+        ("!crm nurture-sequence create Welcome", "!crm nurture-sequence add-step"),
+        ("!crm lead-score configure", "!crm lead-score configure set"),
+        ("!crm field-mapping configure", "!crm field-mapping configure set"),
+        ("!crm", "!crm help SUBCOMMAND"),
+        ("!help", "!help COMMAND"),
+    ];
+    for (i, (command, hint)) in hints.iter().enumerate() {
+        let reply = ask(&bot, OWNER, &format!("H{i}"), command).await;
+        assert!(reply.contains(hint), "{command}: {reply}");
+        assert!(!reply.contains("#crm") && !reply.contains("`crm "), "{command}: a hint with another prefix: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn an_owner_pasting_a_hint_without_the_prefix_is_told_and_never_becomes_a_lead() {
+    let bot = TestBot::with_config(&config(&format!("staff = [{{ phone = \"{STAFF}\", level = 1 }}]"), "")).await;
+    let owner = ask(&bot, OWNER, "T1", "deals create --title \"Kopi\" --value 5000000").await;
+    assert!(owner.contains("#help"), "the owner is told how commands look: {owner}");
+    let staff = ask(&bot, STAFF, "T2", "Halo, mau tanya harga paket").await;
+    assert!(staff.contains("#help"), "{staff}");
+    let leads = ask(&bot, OWNER, "T3", "#crm leads list").await;
+    assert!(!leads.contains(OWNER) && !leads.contains(STAFF), "the team is not in its own CRM: {leads}");
+    settle().await;
+    assert_eq!(bot.waha.messages_to(OWNER).len(), 2, "no sales reply besides the hint and the list");
+    let mut bot = bot;
+    bot.stop().await;
+    let store = bot.store();
+    assert!(
+        store.read(TreeName::Contacts).get(OWNER).unwrap().is_none()
+            && store.read(TreeName::Contacts).get(STAFF).unwrap().is_none()
+    );
+}
+
+// ---------------------------------------------------------------- numbers as people type them
+
+#[tokio::test]
+async fn crm_arguments_and_owners_take_numbers_as_people_type_them() {
+    // The owner is configured in national form; WhatsApp sends international digits.
+    let bot = TestBot::with_config(
+        "[bot]\nowners = [\"0811-0000-0001\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n",
+    )
+    .await;
+    bot.waha_webhook(&waha_text(PROSPECT, "N1", "Halo kak")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+    let forms = ["081234567890", "+62 812-3456-7890", "62 812 3456 7890", "0812 3456 7890"];
+    for (i, form) in forms.iter().enumerate() {
+        let reply = ask(&bot, OWNER, &format!("N2_{i}"), &format!("#crm contacts show {form}")).await;
+        assert!(reply.contains(PROSPECT) && !reply.contains("no contact"), "{form}: {reply}");
+    }
+}
+
+// ---------------------------------------------------------------- one language per person
+
+#[tokio::test]
+async fn a_prospect_is_refused_in_their_chats_language_and_staff_in_the_teams() {
+    let bot = TestBot::with_config(&format!(
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"id\"\n\
+         staff = [{{ phone = \"{STAFF}\", level = 1 }}]\n[sales]\ndefault_language = \"id\"\n"
+    ))
+    .await;
+    ask(&bot, PROSPECT_B, "G1", "Hello, I would like to know your umrah packages and the prices please").await;
+    let prospect = ask(&bot, PROSPECT_B, "G2", "#crm leads").await;
+    assert!(prospect.contains("owner only"), "the prospect wrote English: {prospect}");
+    let staff = ask(&bot, STAFF, "G3", "#crm leads").await;
+    assert!(staff.contains("khusus owner"), "the team reads [bot] language: {staff}");
+    let help = ask(&bot, OWNER, "G4", "#help").await;
+    assert!(help.contains("Perintah yang bisa Anda pakai") && help.contains("Rincian"), "{help}");
 }
 
 // ---------------------------------------------------------------- 3: spoofing
@@ -574,18 +654,38 @@ async fn a_manifest_edit_applies_without_restart_and_a_broken_one_is_refused() {
     assert!(n >= 2, "a use was answered with the new manifest before the refusal");
     assert!(seconds_left(&refusal) > 500, "{refusal}");
 
-    // A misspelt key (in an edit that would also drop the cooldown): the last
-    // good version (owner_only = false, cooldown = 600) stays live.
+    // A misspelt key: the command is refused with the file and the key named
+    // (not run with other rules); the other commands keep working.
     let broken = crm_manifest(&[("owner_only", "false"), ("cooldown", "0")]).replace("level = 0", "levle = 0");
     assert!(broken.contains("levle"));
     std::fs::write(dir.path().join("crm.toml"), broken).unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the watcher waits for 150 ms of quiet
-    let senior = ask(&bot, STAFF_SENIOR, "R4", "#crm leads").await;
-    assert!(senior.starts_with("*Leads*"), "the command still runs for staff: {senior}");
-    let again = ask(&bot, STAFF_SENIOR, "R5", "#crm leads").await;
-    assert!(again.contains("cooldown"), "the cooldown of the last good version: {again}");
-    assert!(ask(&bot, STAFF, "R6", "#crm leads").await.contains("cooldown"));
+    let started = std::time::Instant::now();
+    let refusal = loop {
+        assert!(started.elapsed() < LIMIT, "the broken edit never applied");
+        n += 1;
+        let answer = ask(&bot, STAFF_SENIOR, &format!("R4_{n}"), "#crm leads").await;
+        if answer.contains("disabled") {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refusal.contains("crm.toml") && refusal.contains("levle"), "{refusal}");
     assert!(ask(&bot, OWNER, "R7", "#help").await.contains("#crm"), "#help still answers");
+}
+
+#[tokio::test]
+async fn a_broken_manifest_at_start_disables_its_command_and_the_others_keep_their_rules() {
+    let dir = commands_dir(&[("owner_only", "false")]);
+    let broken = crm_manifest(&[("owner_only", "false")]).replace("level = 0", "levle = 0");
+    std::fs::write(dir.path().join("crm.toml"), broken).unwrap();
+    let help = std::fs::read_to_string(dir.path().join("help.toml")).unwrap();
+    std::fs::write(dir.path().join("help.toml"), help.replace("owner_only = false", "owner_only = true")).unwrap();
+    let bot = TestBot::with_config(&config(&commands_dir_line(&dir), "")).await;
+
+    let crm = ask(&bot, OWNER, "B1", "#crm leads").await;
+    assert!(crm.contains("disabled") && crm.contains("crm.toml") && crm.contains("levle"), "{crm}");
+    let help = ask(&bot, PROSPECT_B, "B2", "#help").await;
+    assert!(help.to_lowercase().contains("owner"), "help.toml's owner_only still applies: {help}");
 }
 
 // ---------------------------------------------------------------- 11: juru chat --owner

@@ -55,3 +55,26 @@ async fn the_dashboard_shows_phases_handovers_and_activity_and_survives_a_restar
     assert_eq!(released["active_conversations"], 2);
     assert_eq!(released["pending_handover"], Value::Array(vec![]));
 }
+
+#[tokio::test]
+async fn a_chat_paused_by_a_human_on_the_business_phone_shows_on_the_dashboard() {
+    let bot = TestBot::start().await;
+    bot.waha_webhook(&waha_text(ASKING, "Q1", "Assalamualaikum, info paket umroh")).await.assert_ok();
+    bot.waha.wait_messages_to(ASKING, 1).await;
+    let typed = serde_json::json!({"id": "evt_Q2", "event": "message.any", "session": "default", "payload": {
+        "id": format!("true_{ASKING}@c.us_Q2"), "from": "6285712345678@c.us", "to": format!("{ASKING}@c.us"),
+        "fromMe": true, "source": "app", "body": "Halo kak, saya Rina dari tim sales", "hasMedia": false}});
+    bot.waha_webhook(&typed.to_string()).await.assert_ok();
+    let started = std::time::Instant::now();
+    let paused = loop {
+        let d = dashboard(&bot).await;
+        if let Some(row) = d["paused_conversations"].as_array().and_then(|rows| rows.first()).cloned() {
+            break row;
+        }
+        assert!(started.elapsed() < LIMIT, "the paused chat never showed: {d}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(paused["id"], ASKING);
+    assert!(paused["paused_until_ms"].as_u64().is_some(), "{paused}");
+    assert_eq!(paused["conversation_url"], format!("/api/conversations/{ASKING}"));
+}

@@ -105,13 +105,82 @@ async fn an_admin_takeover_silences_the_bot_and_the_conversation_shows_it() {
 #[tokio::test]
 async fn the_finish_keyword_closes_the_session() {
     let bot = TestBot::with_config(&config("")).await;
-    bot.waha_webhook(&waha_text(PROSPECT, "F1", "Saya mau bicara dengan admin")).await.assert_ok();
-    bot.waha.wait_messages_to(PROSPECT, 1).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "F1", "UMR_JAN_2027_PLUS")).await.assert_ok();
+    let before = bot.waha.wait_messages_to(PROSPECT, 1).await.len();
+    settle().await;
+    let before = bot.waha.messages_to(PROSPECT).len().max(before);
     bot.waha_webhook(&waha_text(PROSPECT, "F2", "#selesai")).await.assert_ok();
-    let sent = bot.waha.wait_messages_to(PROSPECT, 2).await;
-    assert!(sent[1].body["text"].as_str().unwrap().contains("sesi"));
+    let sent = bot.waha.wait_messages_to(PROSPECT, before + 1).await;
+    assert!(sent[before].body["text"].as_str().unwrap().contains("sesi"));
     bot.waha_webhook(&waha_text(PROSPECT, "F3", "halo lagi")).await.assert_ok();
-    bot.waha.wait_messages_to(PROSPECT, 3).await;
+    bot.waha.wait_messages_to(PROSPECT, before + 2).await;
+}
+
+/// Something typed on the business phone in the chat with the prospect.
+fn typed_on_phone(id: &str, body: &str) -> String {
+    json!({"id": format!("evt_{id}"), "event": "message.any", "session": "default", "payload": {
+        "id": format!("true_{PROSPECT}@c.us_{id}"), "from": "6285712345678@c.us", "to": format!("{PROSPECT}@c.us"),
+        "fromMe": true, "source": "app", "body": body, "hasMedia": false}})
+    .to_string()
+}
+
+async fn pending(bot: &TestBot) -> Vec<serde_json::Value> {
+    let dashboard: serde_json::Value = serde_json::from_str(&bot.get("/api/marketing/dashboard").await.body).unwrap();
+    dashboard["pending_handover"].as_array().unwrap().clone()
+}
+
+/// Until the dashboard lists no handed-over chat (the figures follow the commit).
+async fn no_pending(bot: &TestBot) {
+    let started = std::time::Instant::now();
+    while !pending(bot).await.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "still pending: {:?}", pending(bot).await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_prospect_cannot_end_their_own_handover_but_staff_can() {
+    let bot = TestBot::with_config(&config("")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "E1", "Saya mau bicara dengan admin")).await.assert_ok();
+    bot.waha.wait_messages_to(ADMIN, 1).await;
+    let before = bot.waha.messages_to(PROSPECT).len();
+    bot.waha_webhook(&waha_text(PROSPECT, "E2", "#selesai")).await.assert_ok();
+    settle().await;
+    assert_eq!(bot.waha.messages_to(PROSPECT).len(), before, "no session-closed reply to the prospect");
+    assert_eq!(pending(&bot).await.len(), 1, "still handed over");
+    // Staff typing the keyword on the business phone ends it.
+    bot.waha_webhook(&typed_on_phone("E3", "#selesai")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, before + 1).await;
+    assert!(sent[before].body["text"].as_str().unwrap().contains("sesi"), "{:?}", sent[before].body);
+    no_pending(&bot).await;
+}
+
+#[tokio::test]
+async fn a_handover_nobody_answers_reminds_the_admins_once() {
+    let bot = TestBot::with_config(&config("[sales]\nhandover_remind_secs = 1\nhandover_timeout_secs = 0\n")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "W1", "Saya mau bicara dengan admin")).await.assert_ok();
+    let alerts = bot.waha.wait_messages_to(ADMIN, 2).await;
+    let reminder = alerts[1].body["text"].as_str().unwrap();
+    assert!(reminder.contains(PROSPECT) && reminder.contains("#crm release"), "{reminder}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(bot.waha.messages_to(ADMIN).len(), 2, "one reminder per wait");
+}
+
+#[tokio::test]
+async fn a_handover_that_times_out_goes_back_to_the_bot_which_tells_the_prospect() {
+    let bot = TestBot::with_config(&config("[sales]\nhandover_remind_secs = 0\nhandover_timeout_secs = 1\n")).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "O1", "Saya mau bicara dengan admin")).await.assert_ok();
+    bot.waha.wait_messages_to(ADMIN, 1).await;
+    let before = bot.waha.messages_to(PROSPECT).len();
+    let sent = bot.waha.wait_messages_to(PROSPECT, before + 1).await;
+    assert!(sent[before].body["text"].as_str().unwrap().contains("admin kami belum sempat"), "{:?}", sent[before].body);
+    no_pending(&bot).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "O2", "Paket lain apa saja?")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, before + 2).await;
+    let convo: serde_json::Value =
+        serde_json::from_str(&bot.get(&format!("/api/conversations/{PROSPECT}")).await.body).unwrap();
+    let release = convo["messages"].as_array().unwrap().iter().find(|m| m["kind"] == "release").cloned();
+    assert!(release.is_some(), "the timeout is in the audit trail: {convo}");
 }
 
 #[tokio::test]

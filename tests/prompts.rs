@@ -48,9 +48,16 @@ async fn the_prompt_api_validates_writes_and_applies_an_edit() {
         put_prompt(&bot, json!({"prompt_type": "packages", "content": catalog, "version": "v2", "updated_by": "rina"}))
             .await;
     ok.assert_ok();
-    let version = serde_json::from_str::<Value>(&ok.body).unwrap()["version"].as_str().unwrap().to_string();
-    let history: Vec<_> = std::fs::read_dir(bot.prompts_path().join(".history")).unwrap().collect();
-    assert_eq!(history.len(), 1, "the previous file is kept");
+    let answer: Value = serde_json::from_str(&ok.body).unwrap();
+    let version = answer["version"].as_str().unwrap().to_string();
+    assert!(version.starts_with("v2+"), "the given version, with the content hash beside it: {answer}");
+    assert_eq!(answer["declared_version"], "v2");
+    assert_eq!(version.strip_prefix("v2+"), answer["content_hash"].as_str());
+    let history: Vec<String> = std::fs::read_dir(bot.prompts_path().join(".history"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(history.iter().filter(|f| f.starts_with("packages.toml")).count(), 1, "the previous file is kept");
     bot.waha_webhook(&waha_text(PROSPECT, "P1", "UMR_JAN_2027_PLUS")).await.assert_ok();
     let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
     assert!(sent[0].body["text"].as_str().unwrap().contains("Sisa kursi: 3"));

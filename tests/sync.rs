@@ -333,6 +333,32 @@ fn fake_hubspot_sign(secret: &str, path: &str, body: &str, timestamp_ms: u64) ->
     )
 }
 
+/// `juru sync --platform hubspot --full` on the stopped bot's data, HubSpot at `hubspot_url`.
+async fn juru_sync_full(bot: &TestBot, hubspot_url: &str) -> (std::process::Output, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[storage]\npath = \"{}\"\n[crm.hubspot]\nbase_url = \"{hubspot_url}\"\ntoken = \"pat-test-token\"\nmode = \"manual\"\npull_secs = 0\n",
+            bot.db_path().display(),
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .args(["sync", "--platform", "hubspot", "--full"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
 #[tokio::test]
 async fn juru_sync_full_pushes_everything_and_prints_a_summary() {
     let fake = FakeHubspot::start(HubspotOptions::default()).await;
@@ -341,28 +367,7 @@ async fn juru_sync_full_pushes_everything_and_prints_a_summary() {
     ask(&bot, A, "A1", "Hi").await;
     ask(&bot, B, "B1", "Hi").await;
     bot.stop().await;
-    let db = bot.db_path();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[storage]\npath = \"{}\"\n[crm.hubspot]\nbase_url = \"{}\"\ntoken = \"pat-test-token\"\nmode = \"manual\"\npull_secs = 0\n",
-            db.display(),
-            fake.url()
-        ),
-    )
-    .unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
-            .current_dir(dir.path())
-            .args(["sync", "--platform", "hubspot", "--full"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (out, stdout, stderr) = juru_sync_full(&bot, &fake.url()).await;
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert!(
         stdout.contains("HubSpot: sent 2 · failed 0 · dead 0 · still queued 0"),
@@ -371,4 +376,41 @@ async fn juru_sync_full_pushes_everything_and_prints_a_summary() {
     let contacts = fake.count_by_our_id("contacts");
     assert_eq!((contacts.get(A), contacts.get(B)), (Some(&1), Some(&1)));
     assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+/// A loopback address where nothing listens (the port was just released).
+fn refusing_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+#[tokio::test]
+async fn juru_sync_against_a_refusing_vendor_prints_the_error_and_fails() {
+    let mut bot = TestBot::with_config(&config("")).await;
+    ask(&bot, A, "A1", "Hi").await;
+    bot.stop().await;
+    let (out, stdout, stderr) = juru_sync_full(&bot, &refusing_url()).await;
+    assert!(!out.status.success(), "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("nothing could be sent"), "stderr: {stderr}");
+    assert!(stderr.contains("ERROR"), "the failure is logged: {stderr}");
+}
+
+#[tokio::test]
+async fn crm_sync_shows_a_connector_that_cannot_even_get_a_token() {
+    let crm = format!(
+        "[crm.salesforce]\nlogin_url = \"{}\"\nclient_id = \"cid\"\nclient_secret = \"cs\"\npull_secs = 0\n",
+        refusing_url()
+    );
+    let bot = TestBot::with_config(&config(&crm)).await;
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let reply = ask(&bot, OWNER, &format!("SF{n}"), "#crm sync salesforce").await;
+        if reply.contains("last error") {
+            break;
+        }
+        assert!(started.elapsed() < LIMIT, "the set-up failure is never shown: {reply}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -1,5 +1,12 @@
-//! Phone numbers and chat ids, validated once.
+//! Phone numbers and chat ids, validated once. Gateways and the store hold
+//! international digits ([`Phone::parse`]); what a person types is read as
+//! they type it ([`Phone::typed`]: `0812-3450-0001`, `+62 812 3450 0001`,
+//! `6281234500001`), a national number (leading `0`) in the default country
+//! (`[bot] default_country`, Indonesia unless set).
 
+use std::sync::RwLock;
+
+use phonenumber::country;
 use serde::{Deserialize, Serialize};
 
 /// International phone digits without `+` (`6281234567890`).
@@ -7,9 +14,54 @@ use serde::{Deserialize, Serialize};
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
+/// The country a number typed without its country code belongs to.
+static DEFAULT_COUNTRY: RwLock<country::Id> = RwLock::new(country::Id::ID);
+
+fn default_country() -> country::Id {
+    *DEFAULT_COUNTRY.read().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Phone {
+    /// Sets the country of national numbers (`ID`, `MY`, `SG`, …), from config at start.
+    pub fn set_default_country(code: &str) -> Result<(), String> {
+        let id = Phone::parse_country(code)?;
+        *DEFAULT_COUNTRY.write().unwrap_or_else(|p| p.into_inner()) = id;
+        Ok(())
+    }
+
+    /// A two-letter country code (ISO 3166-1 alpha-2, as `[bot] default_country` takes it).
+    pub fn parse_country(code: &str) -> Result<country::Id, String> {
+        code.trim()
+            .to_ascii_uppercase()
+            .parse::<country::Id>()
+            .map_err(|_| format!("`{code}` is not a two-letter country code (e.g. ID, MY, SG)"))
+    }
+
+    /// International digits as gateways send them (`6281234567890`, `+62 812-…`).
     pub fn parse(s: &str) -> Option<Phone> {
         let digits: String = s.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
+    }
+
+    /// A number as people type it (`#crm` arguments, the admin API, `juru
+    /// chat --from`, config); `None` when it is none.
+    pub fn typed(s: &str) -> Option<Phone> {
+        Phone::typed_in(s, default_country())
+    }
+
+    /// Like [`Phone::typed`], national numbers read in `country`.
+    pub fn typed_in(s: &str, country: country::Id) -> Option<Phone> {
+        let s = s.trim();
+        let kept: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}')).collect();
+        let digits = if let Some(international) = kept.strip_prefix('+').or_else(|| kept.strip_prefix("00")) {
+            // libphonenumber also drops a national `(0)` written after the country code.
+            e164(None, &format!("+{international}")).unwrap_or_else(|| international.to_string())
+        } else if kept.starts_with('0') {
+            e164(Some(country), &kept)?
+        } else {
+            // Bare digits are international, as WhatsApp writes them (`628…`).
+            kept
+        };
         ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
     }
 
@@ -35,6 +87,13 @@ impl std::fmt::Display for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// International digits of `text` as libphonenumber reads it in `country`.
+fn e164(country: Option<country::Id>, text: &str) -> Option<String> {
+    let number = phonenumber::parse(country, text).ok()?;
+    let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
+    formatted.strip_prefix('+').map(str::to_string)
 }
 
 /// A WhatsApp conversation partner.
@@ -74,9 +133,9 @@ impl ChatId {
         }
     }
 
-    /// What operators type: a JID, or a phone number in any usual form (`+62 812-…`).
+    /// What operators type: a JID, or a phone number in any usual form (`+62 812-…`, `0812…`).
     pub fn parse(s: &str) -> Option<ChatId> {
-        ChatId::from_jid(s).or_else(|| Phone::parse(s).map(ChatId::Phone))
+        ChatId::from_jid(s).or_else(|| Phone::typed(s).map(ChatId::Phone))
     }
 
     /// A business-scoped user id as Meta sends it (`CC.` + up to 128
@@ -155,6 +214,26 @@ mod tests {
         assert_eq!(ChatId::user(""), None);
         assert_eq!(ChatId::user("ID."), None);
         assert_eq!(ChatId::user("ID.12 34"), None);
+    }
+
+    #[test]
+    fn the_ways_people_type_one_number_are_the_same_phone() {
+        let forms = ["081234500001", "+62 812-3450-0001", "6281234500001", "0812 3450 0001", "+62 (0)812 3450 0001"];
+        for form in forms {
+            assert_eq!(
+                Phone::typed_in(form, country::Id::ID).map(String::from).as_deref(),
+                Some("6281234500001"),
+                "{form}"
+            );
+        }
+        assert_eq!(Phone::typed_in("012-345 6789", country::Id::MY).unwrap().as_str(), "60123456789");
+        assert_eq!(Phone::typed_in("0044 20 7946 0958", country::Id::ID).unwrap().as_str(), "442079460958");
+        assert_eq!(Phone::typed("not a number"), None);
+        assert_eq!(Phone::typed("0"), None);
+        // What a gateway sends is kept as it is.
+        assert_eq!(Phone::parse("0123456").unwrap().as_str(), "0123456");
+        assert_eq!(ChatId::parse("0812 3450 0001").unwrap().key(), "6281234500001");
+        assert!(Phone::parse_country("xx").is_err() && Phone::parse_country("sg").is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{CommandError, Ctx, crm_contacts, crm_deals, crm_nurture, crm_platforms, crm_segments, help};
 use crate::channel::ChatId;
 use crate::crm::Contact;
+use crate::texts;
 
 pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
     let rest = ctx.inv.rest.clone();
@@ -40,13 +41,22 @@ fn help_text(ctx: &Ctx<'_>, args: &str) -> String {
     let m = &ctx.inv.manifest;
     let cmd = ctx.command();
     match split_first(args).0.as_str() {
-        "" => help::usage_of(m, &ctx.inv.prefix),
+        "" => help::usage_of(m, &ctx.inv.prefix, ctx.lang),
         name => match m.subcommand(name) {
             Some(s) => format!(
-                "*{cmd} {}* — {}\n*Usage:* {cmd} {}\n*Example:* {cmd} {}",
-                s.name, s.description, s.usage, s.example
+                "*{cmd} {}* — {}\n*{}:* {cmd} {}\n*{}:* {cmd} {}",
+                s.name,
+                s.description,
+                texts::usage_label(ctx.lang),
+                s.usage,
+                texts::example_label(ctx.lang),
+                s.example
             ),
-            None => format!("There is no `{cmd} {name}`.\n\n{}", help::usage_of(m, &ctx.inv.prefix)),
+            None => format!(
+                "{}\n\n{}",
+                texts::no_such_subcommand(ctx.lang, &format!("{cmd} {name}")),
+                help::usage_of(m, &ctx.inv.prefix, ctx.lang)
+            ),
         },
     }
 }

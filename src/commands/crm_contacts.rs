@@ -283,7 +283,10 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.companies.is_empty() {
-                return Ok("No companies yet. Start with: company add entity \"PT …\" --segment Cafe".into());
+                return Ok(format!(
+                    "No companies yet. Start with: {} company add entity \"PT …\" --segment Cafe",
+                    ctx.command()
+                ));
             }
             let mut lines = vec!["*Companies*".to_string()];
             for entity in index.companies.values().filter(|c| c.kind == CompanyKind::LegalEntity) {

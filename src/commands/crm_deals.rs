@@ -33,7 +33,10 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let mut open: Vec<&Deal> = index.deals.values().filter(|d| d.stage.is_open()).map(|d| d.as_ref()).collect();
             open.sort_by_key(|d| std::cmp::Reverse(d.updated_ms));
             if open.is_empty() {
-                return Ok("No open deals. Create one: deals create --title \"…\" --value 5000000".into());
+                return Ok(format!(
+                    "No open deals. Create one: {} deals create --title \"…\" --value 5000000",
+                    ctx.command()
+                ));
             }
             Ok(format!("*Open deals* ({})\n{}", open.len(), bullets(open.iter().map(|d| summary(d)), 15, open.len())))
         }

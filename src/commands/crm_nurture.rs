@@ -27,7 +27,10 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.sequences.is_empty() {
-                return Ok(format!("No sequences yet. Create one: {SUB} create \"New Lead Welcome\""));
+                return Ok(format!(
+                    "No sequences yet. Create one: {} {SUB} create \"New Lead Welcome\"",
+                    ctx.command()
+                ));
             }
             let enrollments = ctx.crm.enrollments();
             let lines: Vec<String> = index
@@ -59,7 +62,10 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 created_by: ctx.caller.id.clone(),
                 created_ms: ctx.now_ms,
             });
-            Ok(format!("✅ Sequence *{name}* created. Add steps: {SUB} add-step \"{name}\" --day 1 \"TEXT\""))
+            Ok(format!(
+                "✅ Sequence *{name}* created. Add steps: {} {SUB} add-step \"{name}\" --day 1 \"TEXT\"",
+                ctx.command()
+            ))
         }
         "add-step" => {
             let args = Args::parse(rest, &STEP_FLAGS).for_sub(SUB)?;
@@ -119,8 +125,9 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             };
             if !contact.whatsapp_opt_in {
                 return Err(CommandError::Invalid(format!(
-                    "{} has not opted in to WhatsApp messages (or replied STOP); set it with: contacts set {} whatsapp_opt_in yes",
+                    "{} has not opted in to WhatsApp messages (or replied STOP); set it with: {} contacts set {} whatsapp_opt_in yes",
                     contact.display_name(),
+                    ctx.command(),
                     contact.key
                 )));
             }

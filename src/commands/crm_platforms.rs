@@ -229,7 +229,7 @@ pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandErr
             if lines.len() == 1 {
                 lines.push("None yet: the connectors' defaults apply.".into());
             }
-            lines.push("\nSet one: field-mapping configure set LOCAL_FIELD PLATFORM.FIELD".into());
+            lines.push(format!("\nSet one: {} field-mapping configure set LOCAL_FIELD PLATFORM.FIELD", ctx.command()));
             Ok(lines.join("\n"))
         }
         "set" => {

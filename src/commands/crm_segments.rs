@@ -18,8 +18,9 @@ pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError>
         "" | "show" => {
             let lines = rules.describe().into_iter().map(|(k, v)| format!("{k} = {v}"));
             Ok(format!(
-                "*Lead scoring rules*\n{}\n\nChange one: lead-score configure set KEY VALUE",
-                bullets(lines, 20, 0)
+                "*Lead scoring rules*\n{}\n\nChange one: {} lead-score configure set KEY VALUE",
+                bullets(lines, 20, 0),
+                ctx.command()
             ))
         }
         "set" => {
@@ -49,7 +50,10 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.segments.is_empty() {
-                return Ok("No segments yet. Create one: segment create \"NAME\" --where \"lead_score > 75\"".into());
+                return Ok(format!(
+                    "No segments yet. Create one: {} segment create \"NAME\" --where \"lead_score > 75\"",
+                    ctx.command()
+                ));
             }
             let lines: Vec<String> = index
                 .segments

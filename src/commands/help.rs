@@ -1,6 +1,8 @@
 //! `#help` / `#menu`: the commands this sender may use, or one command's usage.
 
 use super::{CommandError, Ctx, checks};
+use crate::config::Language;
+use crate::texts;
 
 pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
     let wanted = ctx.inv.rest.split_whitespace().next().map(str::to_lowercase);
@@ -9,12 +11,16 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         let m = ctx
             .manifests
             .get(name.trim_start_matches(prefix))
-            .ok_or_else(|| CommandError::NotFound(format!("there is no command `{name}`; send {prefix}help")))?;
-        return Ok(usage_of(m, prefix));
+            .ok_or_else(|| CommandError::NotFound(texts::no_such_command(ctx.lang, &name, prefix)))?;
+        return Ok(usage_of(m, prefix, ctx.lang));
     }
-    let mut lines = vec!["*Commands you can use*".to_string()];
+    let mut lines = vec![format!("*{}*", texts::commands_you_can_use(ctx.lang))];
     for m in ctx.manifests.all() {
         // Cooldowns and limits do not hide a command; the rules about who and where do.
+        if m.broken.is_some() {
+            lines.push(format!("• *{prefix}{}* — ❌ {}", m.name, texts::manifest_broken(ctx.lang)));
+            continue;
+        }
         let allowed = checks::check(m, ctx.caller, Some(true), ctx.settings.plan, None, ctx.now_ms).is_ok();
         if allowed {
             let shown = if m.prefix { format!("{prefix}{}", m.name) } else { m.name.clone() };
@@ -22,22 +28,23 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         }
     }
     if lines.len() == 1 {
-        lines.push("(none here)".into());
+        lines.push(format!("({})", texts::none_here(ctx.lang)));
     }
-    lines.push(format!("\nDetails: {prefix}help COMMAND"));
+    lines.push(format!("\n{}: {prefix}help COMMAND", texts::details_label(ctx.lang)));
     Ok(lines.join("\n"))
 }
 
 /// A command's usage and its subcommands, from the manifest.
-pub fn usage_of(m: &super::Manifest, prefix: &str) -> String {
+pub fn usage_of(m: &super::Manifest, prefix: &str, lang: Language) -> String {
     let p = if m.prefix { prefix } else { "" };
-    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.description), format!("*Usage:* {p}{}", m.usage)];
+    let usage = texts::usage_label(lang);
+    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.description), format!("*{usage}:* {p}{}", m.usage)];
     if !m.subcommands.is_empty() {
         lines.push(String::new());
         for s in &m.subcommands {
             lines.push(format!("• *{}* — {}", s.name, s.description));
         }
-        lines.push(format!("\nDetails: {p}{} help SUBCOMMAND", m.name));
+        lines.push(format!("\n{}: {p}{} help SUBCOMMAND", texts::details_label(lang), m.name));
     }
     lines.join("\n")
 }

@@ -51,6 +51,10 @@ pub struct Manifest {
     pub level: u32,
     #[serde(default, rename = "subcommand")]
     pub subcommands: Vec<Subcommand>,
+    /// Why this command's file could not be used (file and key named): the
+    /// command is refused with it; the other commands keep their manifests.
+    #[serde(skip)]
+    pub broken: Option<String>,
 }
 
 fn yes() -> bool {
@@ -67,6 +71,28 @@ pub struct Subcommand {
 }
 
 impl Manifest {
+    /// The stand-in for a command whose file is broken: found, and refused.
+    fn broken(name: &str, error: &ManifestError) -> Manifest {
+        Manifest {
+            name: name.to_string(),
+            description: String::new(),
+            usage: String::new(),
+            aliases: Vec::new(),
+            prefix: true,
+            owner_only: true,
+            premium_only: false,
+            plan: Plan::default(),
+            group_only: false,
+            admin_group_only: false,
+            private_only: false,
+            limit: 0,
+            cooldown: 0,
+            level: 0,
+            subcommands: Vec::new(),
+            broken: Some(error.to_string()),
+        }
+    }
+
     pub fn subcommand(&self, name: &str) -> Option<&Subcommand> {
         self.subcommands.iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }
@@ -78,6 +104,9 @@ pub enum ManifestError {
     Read { file: PathBuf, message: String },
     #[error("{file}: key `{key}`: {message}")]
     Key { file: PathBuf, key: String, message: String },
+    /// A set with a broken file, checked as a whole.
+    #[error("{0}")]
+    Broken(String),
 }
 
 /// The loaded set: each manifest by name and alias.
@@ -106,87 +135,48 @@ impl Manifests {
     }
 
     /// Parses and validates `(file name, text)` pairs. `handlers`: the
-    /// command names this build can run.
-    pub fn parse(files: &[(PathBuf, String)], handlers: &[&str]) -> Result<Manifests, ManifestError> {
+    /// command names this build can run. A file that fails disables its own
+    /// command (see [`Manifest::broken`]), never the others.
+    pub fn parse(files: &[(PathBuf, String)], handlers: &[&str]) -> Manifests {
         let mut by_file = BTreeMap::new();
         for (file, text) in files {
-            let key_err = |key: &str, message: &str| ManifestError::Key {
-                file: file.clone(),
-                key: key.to_string(),
-                message: message.to_string(),
-            };
             let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_lowercase();
-            let table: toml::Table =
-                toml::from_str(text).map_err(|e| ManifestError::Read { file: file.clone(), message: e.to_string() })?;
-            let mut manifest: Manifest = serde_path_to_error::deserialize(toml::Value::Table(table))
-                .map_err(|e| key_err(&e.path().to_string(), &e.inner().to_string()))?;
-            manifest.name = name.clone();
-            if !is_command_name(&name) {
-                return Err(ManifestError::Read {
-                    file: file.clone(),
-                    message: "a command's file name must be lowercase letters, digits or `-`".into(),
-                });
-            }
-            if !handlers.contains(&name.as_str()) {
-                return Err(ManifestError::Read {
-                    file: file.clone(),
-                    message: format!("there is no handler for `{name}` in this build (known: {})", handlers.join(", ")),
-                });
-            }
-            for (key, value) in [("description", &manifest.description), ("usage", &manifest.usage)] {
-                if value.trim().is_empty() {
-                    return Err(key_err(key, "must not be empty"));
-                }
-            }
-            let only = [manifest.group_only, manifest.private_only].iter().filter(|f| **f).count();
-            if only > 1 || (manifest.private_only && manifest.admin_group_only) {
-                return Err(key_err("private_only", "cannot be combined with group_only or admin_group_only"));
-            }
-            for (i, alias) in manifest.aliases.iter().enumerate() {
-                if !is_command_name(alias) {
-                    return Err(key_err(&format!("aliases[{i}]"), "must be lowercase letters, digits or `-`"));
-                }
-            }
-            let mut seen = std::collections::HashSet::new();
-            for (i, sub) in manifest.subcommands.iter().enumerate() {
-                if !is_command_name(&sub.name) {
-                    return Err(key_err(&format!("subcommand[{i}].name"), "must be lowercase letters, digits or `-`"));
-                }
-                if !seen.insert(sub.name.clone()) {
-                    return Err(key_err(&format!("subcommand[{i}].name"), &format!("`{}` is listed twice", sub.name)));
-                }
-                for (key, value) in
-                    [("usage", &sub.usage), ("description", &sub.description), ("example", &sub.example)]
-                {
-                    if value.trim().is_empty() {
-                        return Err(key_err(&format!("subcommand[{i}].{key}"), "must not be empty"));
-                    }
-                }
-            }
+            let manifest = parse_one(file, &name, text, handlers).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "command `{name}` disabled until its manifest is fixed");
+                Manifest::broken(&name, &e)
+            });
             by_file.insert(name, (file.clone(), manifest));
         }
         let mut set = Manifests::default();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for (name, (file, manifest)) in by_file {
+        for (name, (file, mut manifest)) in by_file {
+            let names = || std::iter::once(&name).chain(&manifest.aliases);
+            if let Some(taken) = names().find(|n| set.by_name.contains_key(*n)).cloned() {
+                let message = format!("the name `{taken}` is already used by another command");
+                manifest = Manifest::broken(&name, &ManifestError::Read { file, message });
+            }
             let manifest = Arc::new(manifest);
             format!("{manifest:?}").hash(&mut hasher);
             for n in std::iter::once(&name).chain(&manifest.aliases) {
-                if set.by_name.insert(n.clone(), manifest.clone()).is_some() {
-                    return Err(ManifestError::Read {
-                        file,
-                        message: format!("the name `{n}` is already used by another command"),
-                    });
-                }
+                set.by_name.entry(n.clone()).or_insert_with(|| manifest.clone());
             }
             set.all.push(manifest);
         }
         set.version = format!("{:016x}", hasher.finish());
-        Ok(set)
+        set
+    }
+
+    /// The first broken manifest's error, if any (for `juru commands check`).
+    pub fn check(self) -> Result<Manifests, ManifestError> {
+        match self.all.iter().find_map(|m| m.broken.clone()) {
+            Some(message) => Err(ManifestError::Broken(message)),
+            None => Ok(self),
+        }
     }
 
     /// The set this build ships, with nothing overridden.
     pub fn builtin(handlers: &[&str]) -> Result<Manifests, ManifestError> {
-        Manifests::parse(&builtin_files().into_values().collect::<Vec<_>>(), handlers)
+        Manifests::parse(&builtin_files().into_values().collect::<Vec<_>>(), handlers).check()
     }
 
     /// The embedded set, overridden by every `*.toml` in `dir` (a missing folder overrides nothing).
@@ -203,8 +193,63 @@ impl Manifests {
                 }
             }
         }
-        Manifests::parse(&files.into_values().collect::<Vec<_>>(), handlers)
+        Ok(Manifests::parse(&files.into_values().collect::<Vec<_>>(), handlers))
     }
+}
+
+/// One file, validated; its errors name the file and the key.
+fn parse_one(file: &Path, name: &str, text: &str, handlers: &[&str]) -> Result<Manifest, ManifestError> {
+    let key_err = |key: &str, message: &str| ManifestError::Key {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message: message.to_string(),
+    };
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| ManifestError::Read { file: file.to_path_buf(), message: e.to_string() })?;
+    let mut manifest: Manifest = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| key_err(&e.path().to_string(), &e.inner().to_string()))?;
+    manifest.name = name.to_string();
+    if !is_command_name(name) {
+        return Err(ManifestError::Read {
+            file: file.to_path_buf(),
+            message: "a command's file name must be lowercase letters, digits or `-`".into(),
+        });
+    }
+    if !handlers.contains(&name) {
+        return Err(ManifestError::Read {
+            file: file.to_path_buf(),
+            message: format!("there is no handler for `{name}` in this build (known: {})", handlers.join(", ")),
+        });
+    }
+    for (key, value) in [("description", &manifest.description), ("usage", &manifest.usage)] {
+        if value.trim().is_empty() {
+            return Err(key_err(key, "must not be empty"));
+        }
+    }
+    let only = [manifest.group_only, manifest.private_only].iter().filter(|f| **f).count();
+    if only > 1 || (manifest.private_only && manifest.admin_group_only) {
+        return Err(key_err("private_only", "cannot be combined with group_only or admin_group_only"));
+    }
+    for (i, alias) in manifest.aliases.iter().enumerate() {
+        if !is_command_name(alias) {
+            return Err(key_err(&format!("aliases[{i}]"), "must be lowercase letters, digits or `-`"));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, sub) in manifest.subcommands.iter().enumerate() {
+        if !is_command_name(&sub.name) {
+            return Err(key_err(&format!("subcommand[{i}].name"), "must be lowercase letters, digits or `-`"));
+        }
+        if !seen.insert(sub.name.clone()) {
+            return Err(key_err(&format!("subcommand[{i}].name"), &format!("`{}` is listed twice", sub.name)));
+        }
+        for (key, value) in [("usage", &sub.usage), ("description", &sub.description), ("example", &sub.example)] {
+            if value.trim().is_empty() {
+                return Err(key_err(&format!("subcommand[{i}].{key}"), "must not be empty"));
+            }
+        }
+    }
+    Ok(manifest)
 }
 
 /// The shipped manifests by file name, as `built-in/NAME.toml`.
@@ -242,7 +287,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Manifests, ManifestError> {
-        Manifests::parse(&[(PathBuf::from("commands/crm.toml"), text.to_string())], &["crm", "help"])
+        Manifests::parse(&[(PathBuf::from("commands/crm.toml"), text.to_string())], &["crm", "help"]).check()
     }
 
     #[test]
@@ -277,6 +322,7 @@ mod tests {
             &[(PathBuf::from("commands/dance.toml"), "description = \"d\"\nusage = \"u\"\n".into())],
             &["crm"],
         )
+        .check()
         .unwrap_err();
         assert!(err.to_string().contains("no handler for `dance`"), "{err}");
     }

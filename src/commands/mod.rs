@@ -27,12 +27,13 @@ use args::ArgsError;
 pub use checks::{Caller, Refusal, Usage};
 pub use manifest::{Manifest, Manifests};
 
-use crate::channel::{ChatId, Control, Inbound};
+use crate::channel::{ChatId, Control, Inbound, Phone};
 use crate::config::{Config, Language, Plan};
 use crate::crm::{Changes, Crm, CrmError};
 use crate::live::LiveDir;
 use crate::router::{Effects, ToSend};
 use crate::store::{TreeName, Write, decode, encode, key2};
+use crate::texts;
 
 /// A handler: the parsed invocation in, the reply text out.
 pub type Handler = fn(&mut Ctx<'_>) -> Result<String, CommandError>;
@@ -95,7 +96,10 @@ pub struct CommandSettings {
     pub plan: Plan,
     /// Phone → (level, premium).
     pub staff: HashMap<String, (u32, bool)>,
+    /// What juru speaks to owners and staff (`[bot] language`).
     pub language: Language,
+    /// What it speaks to a prospect whose language is not known yet (`[sales] default_language`).
+    pub prospect_language: Language,
     pub public_url: Option<String>,
     /// OAuth client ids by platform name.
     pub oauth_clients: HashMap<&'static str, String>,
@@ -115,13 +119,17 @@ impl CommandSettings {
         .into_iter()
         .filter_map(|(name, id)| id.clone().map(|id| (name, id)))
         .collect();
+        // Numbers in config may be national (`0812…`): the caller's id is international.
+        let country = Phone::parse_country(&config.bot.default_country).unwrap_or(phonenumber::country::Id::ID);
+        let normalised = |typed: &str, country| Phone::typed_in(typed, country).map_or(typed.to_string(), String::from);
         CommandSettings {
             prefixes: config.bot.prefixes.clone(),
-            owners: config.bot.owners.iter().map(|p| p.0.clone()).collect(),
+            owners: config.bot.owners.iter().map(|p| normalised(&p.0, country)).collect(),
             owner_from_me: config.bot.owner_from_me,
             plan: config.bot.plan,
-            staff: config.bot.staff.iter().map(|s| (s.phone.0.clone(), (s.level, s.premium))).collect(),
-            language: config.sales.default_language,
+            staff: config.bot.staff.iter().map(|s| (normalised(&s.phone.0, country), (s.level, s.premium))).collect(),
+            language: config.bot.language,
+            prospect_language: config.sales.default_language,
             public_url: crm.public_url.as_ref().map(|u| u.as_str().to_string()),
             oauth_clients,
             day_ms: crm.nurture_day_secs * 1000,
@@ -170,6 +178,8 @@ pub struct Ctx<'a> {
     pub crm: &'a Crm,
     pub settings: &'a CommandSettings,
     pub manifests: &'a Manifests,
+    /// The caller's language: `[bot] language` for the team, the chat's for anyone else.
+    pub lang: Language,
     pub now_ms: u64,
     pub changes: Changes,
     pub controls: Vec<Control>,
@@ -241,9 +251,22 @@ impl Commands {
         caller.is_owner || self.settings.staff.contains_key(&caller.id)
     }
 
-    /// Checks, then the handler. Never fails: errors become replies.
-    pub async fn handle(&self, ev: &Inbound, inv: &Invocation, dir: &impl Directory, now_ms: u64) -> Effects {
+    /// Checks, then the handler. Never fails: errors become replies, in the
+    /// caller's language (`chat_lang`: the language detected in the chat).
+    pub async fn handle(
+        &self,
+        ev: &Inbound,
+        inv: &Invocation,
+        dir: &impl Directory,
+        now_ms: u64,
+        chat_lang: Option<Language>,
+    ) -> Effects {
         let caller = self.caller(ev);
+        let lang = if self.is_team(ev) {
+            self.settings.language
+        } else {
+            chat_lang.unwrap_or(self.settings.prospect_language)
+        };
         let m = &inv.manifest;
         let usage_key = key2(&m.name, &caller.id);
         let usage: Option<Usage> =
@@ -253,9 +276,13 @@ impl Commands {
         let shown = format!("{}{}", inv.prefix, inv.name);
         // Credentials never reach the audit trail, whether the command runs or not.
         let audit_text = mask_secrets(&format!("{shown} {}", inv.rest), &inv.rest);
+        if let Some(problem) = &m.broken {
+            let text = texts::command_disabled(lang, &shown, problem);
+            return effects(ev, &text, audit_text, "refused: broken manifest");
+        }
         if let Err(refusal) = checks::check(m, &caller, admin, self.settings.plan, usage, now_ms) {
             tracing::info!(command = %m.name, sender = %caller.id, rule = refusal.rule(), "command refused");
-            let text = refusal.text(&shown, self.settings.language);
+            let text = refusal.text(&shown, lang);
             return effects(ev, &text, audit_text, &format!("refused: {}", refusal.rule()));
         }
         let manifests = self.manifests.current();
@@ -266,6 +293,7 @@ impl Commands {
             crm: &self.crm,
             settings: &self.settings,
             manifests: &manifests,
+            lang,
             now_ms,
             changes: Changes::default(),
             controls: Vec::new(),
@@ -274,7 +302,7 @@ impl Commands {
         let handler = HANDLERS.iter().find(|(name, _)| *name == m.name).map(|(_, h)| *h);
         let result = match handler {
             Some(h) => h(&mut ctx),
-            None => Err(CommandError::Invalid(format!("{shown} is not available in this build"))),
+            None => Err(CommandError::Invalid(texts::command_not_built(lang, &shown))),
         };
         let (text, result, mut changes) = match result {
             Ok(text) => (text, "ok".to_string(), ctx.changes),
@@ -300,14 +328,15 @@ impl Commands {
             CommandError::Usage { sub, problem } => {
                 let cmd = ctx.command();
                 let m = &ctx.inv.manifest;
+                let (usage, example) = (texts::usage_label(ctx.lang), texts::example_label(ctx.lang));
                 match sub.and_then(|s| m.subcommand(s)) {
-                    Some(s) => format!("❌ {problem}\n*Usage:* {cmd} {}\n*Example:* {cmd} {}", s.usage, s.example),
-                    None => format!("❌ {problem}\n*Usage:* {}{}", ctx.inv.prefix, m.usage),
+                    Some(s) => format!("❌ {problem}\n*{usage}:* {cmd} {}\n*{example}:* {cmd} {}", s.usage, s.example),
+                    None => format!("❌ {problem}\n*{usage}:* {}{}", ctx.inv.prefix, m.usage),
                 }
             }
             CommandError::Crm(e) => {
                 tracing::error!(error = %e, "command failed");
-                "❌ Something went wrong on our side; nothing was changed. Please try again.".into()
+                texts::command_failed(ctx.lang)
             }
             other => format!("❌ {other}"),
         }

@@ -33,6 +33,7 @@ fn bench() -> Bench {
     let mut config = Config::default();
     config.bot.owners = vec![crate::config::PhoneNumber(OWNER.into())];
     config.sales.default_language = Language::En;
+    config.bot.language = Language::En;
     let commands = Commands::new(LiveDir::fixed(Manifests::embedded()), CommandSettings::from_config(&config), crm);
     Bench { _dir: dir, store, commands }
 }
@@ -46,7 +47,7 @@ impl Bench {
     /// Runs one message as a command and commits its changes, as the runtime does.
     async fn run(&self, ev: Inbound) -> Outcome {
         let inv = self.commands.detect(ev.text()).expect("a command");
-        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, NOW).await;
+        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, NOW, None).await;
         let writes = std::mem::take(&mut effects.crm.writes);
         self.store.commit.commit(writes).await.unwrap();
         self.commands.crm().refresh(&effects.crm.touched);

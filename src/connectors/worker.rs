@@ -297,7 +297,7 @@ impl<C: Connector> Worker<C> {
                 match self.connector.prepare().await {
                     Ok(()) => prepared = true,
                     Err(e) => {
-                        self.note_error(&e);
+                        self.note_error(&e).await;
                         tracing::warn!(platform = self.platform.as_str(), error = %e, "connector not ready");
                         let _ = self.idle.send(true);
                         self.pause_after(&e).await;
@@ -713,10 +713,19 @@ impl<C: Connector> Worker<C> {
         })
     }
 
-    fn note_error(&self, e: &SyncError) {
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        status.last_error = Some(e.to_string());
-        status.last_error_ms = Some(crate::clock::now_ms());
+    /// A set-up failure (no token, vendor unreachable) is stored like a push
+    /// failure, so `#crm sync` and `juru sync` can show it.
+    async fn note_error(&self, e: &SyncError) {
+        let status = {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.last_error = Some(e.to_string());
+            status.last_error_ms = Some(crate::clock::now_ms());
+            encode(&*status)
+        };
+        let write = Write::Put(TreeName::SyncState, self.platform.as_str().as_bytes().to_vec(), status);
+        if let Err(e) = self.crm.store().commit.commit(vec![write]).await {
+            tracing::error!(error = %e, "storing the sync status failed");
+        }
     }
 
     /// Waits out a throttle (or a broken credential) before trying again.

@@ -69,7 +69,7 @@ pub async fn respond(
             Effects { sends: vec![Effects::text(&ev.chat, text)], state: Some(state), ..Effects::default() }
         }
         // Nothing changes: not even the state is written again.
-        Route::Command | Route::Ignore(_) | Route::IdentityChange => Effects::default(),
+        Route::Command | Route::Team | Route::Ignore(_) | Route::IdentityChange => Effects::default(),
     };
     effects.audit.route = Some(route.name().to_string());
     effects

@@ -13,6 +13,7 @@ mod labels;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub use controls::HANDOVER_TIMEOUT;
 pub use effects::{Audit, Burst, Effects, Markers, ToSend};
 
 use crate::channel::{ChatId, Content, Control, DeliveryState, DeliveryUpdate, IdentityChange, Inbound, LabelChange};
@@ -25,6 +26,7 @@ pub use crate::sales::brain::llm::HistoryLine;
 pub use crate::sales::lead::LeadRecord;
 pub use crate::sales::state::{IntentTally, PendingTurn, Tally};
 pub use crate::sales::{ChatState, Phase, Sales, TurnRecord};
+use crate::texts;
 
 /// The bot's standing settings, derived from `[bot]` once at start.
 #[derive(Debug, Clone)]
@@ -77,6 +79,8 @@ pub struct Facts {
     pub own_echo: bool,
     /// The text is a known command (prefix + known name; see `commands::Commands::detect`).
     pub command: bool,
+    /// The sender is an owner or listed staff: never a prospect.
+    pub team: bool,
     pub now_ms: u64,
 }
 
@@ -94,6 +98,9 @@ pub enum Route {
     Finish,
     /// The person's phone number or user id changed: the contact follows.
     IdentityChange,
+    /// An owner or staff member wrote something that is not a command:
+    /// never a lead, never a sales turn; they are told how commands look.
+    Team,
     /// The sales conversation.
     Conversation,
 }
@@ -107,6 +114,7 @@ impl Route {
             Route::HumanOnPhone => "human on phone",
             Route::Finish => "finish",
             Route::IdentityChange => "identity change",
+            Route::Team => "owner or staff",
             Route::Conversation => "conversation",
         }
     }
@@ -121,12 +129,16 @@ pub fn route(ev: &Inbound, bot: &BotSettings, chat: &ChatState, facts: Facts) ->
         // On the business phone a command is the owner's only if so configured;
         // otherwise it is a person typing there, never a prospect-visible refusal.
         _ if facts.command && (!ev.from_me || bot.owner_from_me) => Route::Command,
+        // Staff ending a session from the business phone (a handover included).
+        _ if ev.from_me && bot.is_finish(ev.text()) => Route::Finish,
         _ if ev.from_me => Route::HumanOnPhone,
         _ if ev.chat.is_group() => Route::Ignore("group chat"),
+        _ if facts.team => Route::Team,
         _ if bot.ignore_chats.contains(&ev.chat.key()) => Route::Ignore("ignored chat"),
         // Before the handover/pause rules: opting out of follow-ups always works.
         _ if ev.text().is_some_and(is_opt_out) => Route::OptOut,
-        _ if bot.is_finish(ev.text()) => Route::Finish,
+        // A prospect cannot end their own handover: only staff release it.
+        _ if bot.is_finish(ev.text()) && !chat.handed_over => Route::Finish,
         _ if chat.bot_disabled => Route::Ignore("bot switched off for this chat"),
         _ if chat.handed_over => Route::Ignore("handed over"),
         _ if chat.paused_until_ms.is_some_and(|until| until > facts.now_ms) => {
@@ -194,7 +206,7 @@ impl Router {
             Input::Message { ev, state, facts } => self.message(ev, state, facts, env, now_ms).await,
             Input::Burst { token, state: Some(state) } => self.burst(token, state, env, now_ms).await,
             Input::Burst { state: None, .. } => Effects::default(),
-            Input::Control { control, state } => controls::apply(control, state.clone()),
+            Input::Control { control, state } => controls::apply(control, state.clone(), self.bot.language),
             Input::Label(change) => labels::record(&self.crm, change, now_ms)?,
             Input::Delivery(update) => {
                 if update.state == DeliveryState::Failed {
@@ -207,10 +219,18 @@ impl Router {
 
     async fn message(&self, ev: &Inbound, state: &ChatState, facts: Facts, env: &impl Lookup, now: u64) -> Effects {
         let invocation = self.commands.detect(ev.text());
-        let facts = Facts { command: invocation.is_some(), now_ms: now, ..facts };
+        let facts = Facts { command: invocation.is_some(), team: self.commands.is_team(ev), now_ms: now, ..facts };
         let route = route(ev, &self.bot, state, facts);
+        if route == Route::Team {
+            let prefix = self.commands.settings.prefixes.first().map_or("#", String::as_str);
+            let mut effects = Effects::noted(route.name());
+            effects
+                .sends
+                .push(Effects::text(&ev.chat, texts::team_not_a_command(self.commands.settings.language, prefix)));
+            return effects;
+        }
         if let (Route::Command, Some(invocation)) = (route, invocation) {
-            let mut effects = self.commands.handle(ev, &invocation, env, now).await;
+            let mut effects = self.commands.handle(ev, &invocation, env, now, state.lang).await;
             // The team's own commands are not leads; anyone else who types one
             // is a prospect, recorded with the masked text (a pasted key never lands there).
             if !self.commands.is_team(ev)

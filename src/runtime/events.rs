@@ -34,7 +34,9 @@ pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) ->
             // Read outside the commit: this chat's events are handled one at a time.
             let state = chat_state(&shared.store, &control.chat.key())?.unwrap_or_default();
             let effects = router.handle(Input::Control { control: &control, state: &state }, &env, now).await?;
-            commit(shared, next, Source::Control { seq, control: &control }, Channel::Console, effects, now).await
+            // What a control sends (a handover timeout's message) goes out on the first gateway.
+            let channel = shared.gateways.configured().next().unwrap_or(Channel::Console);
+            commit(shared, next, Source::Control { seq, control: &control }, channel, effects, now).await
         }
         Event::Label(change) => {
             let effects = router.handle(Input::Label(&change), &env, now).await?;

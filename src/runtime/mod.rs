@@ -8,6 +8,7 @@ mod commit;
 pub mod delivery;
 mod echoes;
 mod events;
+pub mod handover;
 mod identity;
 pub mod inbox;
 pub mod labels;
@@ -148,6 +149,16 @@ impl Runtime {
             row.last_message = stats::last_inbound_text(&self.shared.store, &row.id);
         }
         rows
+    }
+
+    /// The chats handed over now, longest waiting first (kept, not scanned).
+    pub fn handed_over(&self) -> Vec<stats::HandedOver> {
+        self.shared.stats.handed_over()
+    }
+
+    /// The stored state of one chat, if it has any.
+    pub fn chat_state(&self, chat: &crate::channel::ChatId) -> Result<Option<crate::sales::ChatState>, RuntimeError> {
+        Ok(events::chat_state(&self.shared.store, &chat.key())?)
     }
 
     /// Queues a text to `chat` outside any conversation turn (a confirmation

@@ -13,6 +13,9 @@
 //!   prospect was interested in, and the reason the bot handed over
 //!   (`ai_notes`).
 //! - `escalated_conversations`: how many chats are handed over now.
+//! - `paused_conversations`: chats the bot keeps quiet in although nobody
+//!   handed them over: a human typed on the business phone (until
+//!   `paused_until_ms`) or an admin switched the bot off for the chat.
 //!
 //! How each analytics figure is computed (every chat's [`Tally`] is stored
 //! with its state; the sums below are kept as tallies change):
@@ -37,9 +40,10 @@
 //! - `common_questions`: per intent the brain recognised (the question
 //!   pattern), how many turns had it (`frequency`) and the share the bot
 //!   answered itself without handing over (`ai_success_rate`), most frequent first.
-//! - `drop_off_analysis`: per furthest phase, chats not handed over whose
-//!   last inbound message is older than `idle_hours` (booked chats count
-//!   only while unpaid); `rate` = dropped / chats whose furthest phase is that one.
+//! - `drop_off_analysis`: per furthest phase, chats not handed over nor
+//!   paused whose last inbound message is older than `idle_hours` (booked
+//!   chats count only while unpaid); `rate` = dropped / chats whose furthest
+//!   phase is that one. A paused chat is a human's, not a drop-off.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -61,6 +65,9 @@ const PHASES: [Phase; 3] = [Phase::Leads, Phase::Interest, Phase::Booking];
 struct Summary {
     phase: Phase,
     handed_over: bool,
+    paused_until_ms: Option<u64>,
+    bot_disabled: bool,
+    last_human_reply_ms: Option<u64>,
     reason: Option<String>,
     last_inbound_ms: u64,
     last_message: Option<String>,
@@ -81,6 +88,9 @@ impl Summary {
         Summary {
             phase: state.phase,
             handed_over: state.handed_over,
+            paused_until_ms: state.paused_until_ms,
+            bot_disabled: state.bot_disabled,
+            last_human_reply_ms: state.last_human_reply_ms,
             reason: state.handover_reason.clone(),
             last_inbound_ms: state.last_inbound_ms,
             last_message,
@@ -97,6 +107,11 @@ impl Summary {
 
     fn booked(&self) -> bool {
         self.furthest == Phase::Booking
+    }
+
+    /// The bot is quiet in this chat because a human has it (not handed over).
+    fn paused(&self, now_ms: u64) -> bool {
+        self.bot_disabled || self.paused_until_ms.is_some_and(|until| until > now_ms)
     }
 }
 
@@ -171,11 +186,33 @@ pub struct PendingHandover {
     pub ai_notes: Option<String>,
 }
 
+/// A chat the bot is quiet in without a handover.
+#[derive(Debug, Serialize)]
+pub struct PausedConversation {
+    pub id: String,
+    pub phase: &'static str,
+    /// Until when a human's reply on the business phone keeps the bot quiet.
+    pub paused_until_ms: Option<u64>,
+    /// An admin switched the bot off for this chat (until switched on).
+    pub bot_disabled: bool,
+    pub last_message: Option<String>,
+    pub conversation_url: String,
+}
+
+/// A handed-over chat as the handover sweeper sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandedOver {
+    pub chat: String,
+    /// Since when the prospect waits: the later of their last message and a human's reply.
+    pub waiting_since_ms: u64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Dashboard {
     pub active_conversations: usize,
     pub phase_distribution: HashMap<&'static str, usize>,
     pub pending_handover: Vec<PendingHandover>,
+    pub paused_conversations: Vec<PausedConversation>,
     pub escalated_conversations: usize,
     pub generated_at_ms: u64,
 }
@@ -328,6 +365,21 @@ impl ConversationStats {
                 ai_notes: s.reason.clone(),
             })
             .collect();
+        let paused_conversations = inner
+            .recent
+            .iter()
+            .rev()
+            .filter_map(|(_, chat)| inner.chats.get(chat).map(|s| (chat, s)))
+            .filter(|(_, s)| s.paused(now_ms))
+            .map(|(chat, s)| PausedConversation {
+                id: chat.clone(),
+                phase: s.phase.as_str(),
+                paused_until_ms: s.paused_until_ms.filter(|until| *until > now_ms),
+                bot_disabled: s.bot_disabled,
+                last_message: s.last_message.clone(),
+                conversation_url: format!("/api/conversations/{chat}"),
+            })
+            .collect();
         let mut phase_distribution: HashMap<&'static str, usize> = PHASES.map(|p| (p.as_str(), 0)).into();
         for (phase, n) in &inner.phases {
             phase_distribution.insert(phase, *n);
@@ -336,6 +388,7 @@ impl ConversationStats {
             active_conversations: active,
             phase_distribution,
             pending_handover,
+            paused_conversations,
             escalated_conversations: inner.handed_over.len(),
             generated_at_ms: now_ms,
         }
@@ -361,7 +414,7 @@ impl ConversationStats {
                 if let Some(c) = &s.campaign {
                     *paid_by_campaign.entry(c).or_default() += 1;
                 }
-            } else if !s.handed_over && s.last_inbound_ms < idle_before {
+            } else if !s.handed_over && !s.paused(now_ms) && s.last_inbound_ms < idle_before {
                 booked_idle_unpaid += 1;
             }
         }
@@ -399,6 +452,7 @@ impl ConversationStats {
         for (_, chat) in inner.recent.range(..(idle_before, String::new())) {
             if let Some(s) = inner.chats.get(chat)
                 && !s.booked()
+                && !s.paused(now_ms)
             {
                 dropped[s.furthest as usize] += 1;
             }
@@ -443,6 +497,22 @@ impl ConversationStats {
             },
             generated_at_ms: now_ms,
         }
+    }
+
+    /// Every chat handed over now, longest waiting first.
+    pub fn handed_over(&self) -> Vec<HandedOver> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut chats: Vec<HandedOver> = inner
+            .handed_over
+            .iter()
+            .filter_map(|(_, chat)| inner.chats.get(chat).map(|s| (chat, s)))
+            .map(|(chat, s)| HandedOver {
+                chat: chat.clone(),
+                waiting_since_ms: s.last_inbound_ms.max(s.last_human_reply_ms.unwrap_or(0)),
+            })
+            .collect();
+        chats.sort_by_key(|h| h.waiting_since_ms);
+        chats
     }
 
     /// The `limit` chats with the latest inbound messages, newest first.
@@ -566,5 +636,23 @@ mod tests {
         assert_eq!((d.dropped_total, d.by_phase[0].dropped, d.by_phase[0].rate), (1, 1, Some(1.0)));
         assert_eq!(stats.recent_conversations(10).len(), 2);
         assert_eq!(stats.recent_conversations(10)[0].id, "a", "newest first");
+    }
+
+    #[test]
+    fn a_paused_chat_is_on_the_dashboard_and_not_a_drop_off() {
+        let stats = ConversationStats::default();
+        let now = 1000 * ACTIVE_WINDOW_MS;
+        let idle = now - (DROP_OFF_HOURS + 1) * 3_600_000;
+        let quiet = ChatState { last_inbound_ms: idle, ..ChatState::default() };
+        stats.observe("6281", &ChatState { paused_until_ms: Some(now + 60_000), ..quiet.clone() }, Some("halo"));
+        stats.observe("6282", &ChatState { bot_disabled: true, ..quiet.clone() }, None);
+        stats.observe("6283", &quiet, None);
+        let d = stats.dashboard(now);
+        let paused: Vec<&str> = d.paused_conversations.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(paused.len(), 2);
+        assert!(paused.contains(&"6281") && paused.contains(&"6282"), "{paused:?}");
+        assert_eq!(stats.analytics(now, |_| false).drop_off_analysis.dropped_total, 1, "only 6283 dropped off");
+        // A pause that ended is a chat like any other.
+        assert_eq!(stats.analytics(now + 120_000, |_| false).drop_off_analysis.dropped_total, 2);
     }
 }

@@ -52,8 +52,12 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-fn chat_id(id: &str) -> Result<ChatId, AppError> {
-    ChatId::parse(id).ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
+/// A conversation as the API names it: its id (`6281234567890`, `…@g.us`)
+/// or the `conversation_url` the dashboard hands out (`/api/conversations/{id}`).
+pub fn chat_id(id: &str) -> Result<ChatId, AppError> {
+    let bare = id.rsplit_once("/api/conversations/").map_or(id, |(_, rest)| rest).trim_end_matches('/');
+    let bare = percent_encoding::percent_decode_str(bare).decode_utf8_lossy();
+    ChatId::parse(&bare).ok_or_else(|| AppError::BadRequest(format!("`{id}` is not a phone number or chat id")))
 }
 
 async fn queue(app: &AppState, chat: ChatId, by: &str, action: ControlAction) -> Result<(), AppError> {
@@ -63,6 +67,18 @@ async fn queue(app: &AppState, chat: ChatId, by: &str, action: ControlAction) ->
 }
 
 /// `POST /api/conversations/{id}/release`: the bot may answer this chat again.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/{id}/release",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The chat: phone digits (0812… or +62 812… are read too), a JID, or the dashboard's conversation_url")),
+    responses(
+        (status = 200, description = "queued: the bot answers this chat again"),
+        (status = 400, description = "not a phone number or chat id"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn release(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -74,7 +90,7 @@ pub async fn release(
     Ok(Json(json!({"conversation_id": chat.key(), "released": true})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct HandoverRequest {
     conversation_id: String,
     assigned_to: Option<String>,
@@ -82,6 +98,18 @@ pub struct HandoverRequest {
 }
 
 /// `POST /api/conversations/handover`: a human takes the chat.
+#[utoipa::path(
+    post,
+    path = "/api/conversations/handover",
+    tag = "conversations",
+    request_body = HandoverRequest,
+    responses(
+        (status = 200, description = "queued: the bot is silent in this chat until released"),
+        (status = 400, description = "not a phone number or chat id"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn handover(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -95,13 +123,26 @@ pub async fn handover(
     Ok(Json(json!({"conversation_id": chat.key(), "handed_over": true})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChatSettings {
     bot_enabled: Option<bool>,
     stop_bot_from_me: Option<bool>,
 }
 
 /// `PUT /api/conversations/{id}/settings`: per-chat overrides of `[sales]`.
+#[utoipa::path(
+    put,
+    path = "/api/conversations/{id}/settings",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The chat: phone digits (0812… or +62 812… are read too), a JID, or the dashboard's conversation_url")),
+    request_body = ChatSettings,
+    responses(
+        (status = 200, description = "queued"),
+        (status = 400, description = "neither setting given, or not a chat id"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn settings(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -121,6 +162,18 @@ pub async fn settings(
 }
 
 /// `GET /api/conversations/{id}`: state and the full audit trail of one chat.
+#[utoipa::path(
+    get,
+    path = "/api/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The chat: phone digits (0812… or +62 812… are read too), a JID, or the dashboard's conversation_url")),
+    responses(
+        (status = 200, description = "`state` and `messages`, oldest first"),
+        (status = 404, description = "no such conversation"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn conversation(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -35,18 +35,29 @@ fn page(title: &str, text: &str) -> Response {
 
 /// `GET /oauth/callback/{platform}?code=…&state=…`: the vendor sends the
 /// owner back here. The `state` names the chat that asked; it is used once.
+#[utoipa::path(
+    get,
+    path = "/oauth/callback/{platform}",
+    tag = "crm",
+    params(("platform" = String, Path, description = "hubspot, salesforce, pipedrive or zoho"), ("code" = Option<String>, Query, description = "from the vendor"), ("state" = Option<String>, Query, description = "issued by `#crm auth --oauth`, used once")),
+    responses(
+        (status = 200, description = "a page saying whether the platform is connected", content_type = "text/html")
+    )
+)]
 pub async fn oauth_callback(
     State(app): State<AppState>,
     Path(platform): Path<String>,
     Query(q): Query<Callback>,
 ) -> Response {
     let Some(p) = Platform::parse(&platform) else { return page("Unknown platform", &platform) };
+    let prefix = app.config.bot.prefixes.first().map_or("#", String::as_str);
+    let again = format!("Start again with {prefix}crm auth --oauth in WhatsApp.");
     let Some(state_id) = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 64) else {
-        return page("Missing state", "Start again with #crm auth --oauth in WhatsApp.");
+        return page("Missing state", &again);
     };
     let crm = app.runtime.crm();
     let Some(state) = crm.setting::<OAuthState>(&oauth_key(state_id)) else {
-        return page("Link not recognised", "It was used already or never issued. Start again with #crm auth --oauth.");
+        return page("Link not recognised", &format!("It was used already or never issued. {again}"));
     };
     // Used once, whatever happens next.
     if let Err(e) = crm.commit(crm.forget_oauth_state(state_id)).await {
@@ -65,7 +76,7 @@ pub async fn oauth_callback(
         }
     };
     if state.platform != p || state.expires_ms < crate::clock::now_ms() {
-        return page("Link expired", "Start again with #crm auth --oauth in WhatsApp.");
+        return page("Link expired", &again);
     }
     if let Some(error) = q.error {
         let why = q.error_description.unwrap_or(error);
@@ -81,7 +92,7 @@ pub async fn oauth_callback(
     let redirect = format!("{}/oauth/callback/{}", public.as_str().trim_end_matches('/'), p.as_str());
     match app.connectors.complete_oauth(p, &code, &redirect, &state.by).await {
         Ok(()) => {
-            tell(format!("✅ {} connected. Sync starts now; check it with #crm sync.", p.title())).await;
+            tell(format!("✅ {} connected. Sync starts now; check it with {prefix}crm sync.", p.title())).await;
             page("Connected", &format!("juru is connected to {}. You can close this window.", p.title()))
         }
         Err(e) => {
@@ -93,6 +104,16 @@ pub async fn oauth_callback(
 }
 
 /// `GET /api/crm/sync`: queued / sent / failed / dead and the last error per platform.
+#[utoipa::path(
+    get,
+    path = "/api/crm/sync",
+    tag = "crm",
+    responses(
+        (status = 200, description = "`platforms`: per platform queued, sent, failed, dead, last_error, running"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn status(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
     let crm = app.runtime.crm().clone();
@@ -112,7 +133,7 @@ pub async fn status(State(app): State<AppState>, headers: HeaderMap) -> Result<J
     Ok(Json(json!({"platforms": reports})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SyncNow {
     platform: String,
     #[serde(default)]
@@ -120,6 +141,18 @@ pub struct SyncNow {
 }
 
 /// `POST /api/crm/sync {"platform": "hubspot", "full": false}`: like `#crm sync`.
+#[utoipa::path(
+    post,
+    path = "/api/crm/sync",
+    tag = "crm",
+    request_body = SyncNow,
+    responses(
+        (status = 200, description = "the push is requested"),
+        (status = 400, description = "not hubspot, salesforce or pipedrive"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn sync_now(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -151,6 +184,15 @@ pub async fn sync_now(
 /// with the v3 signature (the app's client secret over method, the URL
 /// HubSpot called — `[crm] public_url` + path — body and timestamp); the
 /// worker then pulls, so the usual last-modified-wins rules apply.
+#[utoipa::path(
+    post,
+    path = "/api/crm/webhooks/hubspot",
+    tag = "crm",
+    responses(
+        (status = 200, description = "accepted; the worker pulls the changes"),
+        (status = 401, description = "bad or missing v3 signature")
+    )
+)]
 pub async fn hubspot_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -182,6 +224,15 @@ pub async fn hubspot_webhook(
 
 /// `POST /api/crm/webhooks/pipedrive`: Pipedrive's webhooks v2 carry no
 /// signature; they present the Basic credentials set when subscribing.
+#[utoipa::path(
+    post,
+    path = "/api/crm/webhooks/pipedrive",
+    tag = "crm",
+    responses(
+        (status = 200, description = "accepted; the worker pulls the changes"),
+        (status = 401, description = "wrong Basic credentials")
+    )
+)]
 pub async fn pipedrive_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -46,6 +46,19 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
+/// GET /api/export/{file}: leads, contacts, labels or the audit trail as CSV.
+#[utoipa::path(
+    get,
+    path = "/api/export/{file}",
+    tag = "export",
+    params(("file" = String, Path, description = "leads.csv, contacts.csv, labels.csv or audit.csv")),
+    responses(
+        (status = 200, description = "the CSV, streamed row by row", content_type = "text/csv"),
+        (status = 400, description = "not leads, contacts, labels or audit"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn export(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -10,6 +10,16 @@ use axum::http::StatusCode;
 use super::AppState;
 use crate::runtime::now_ms;
 
+/// GET /healthz: whether juru can take webhooks.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "the store answers and the pipeline runs"),
+        (status = 503, description = "storage unavailable")
+    )
+)]
 pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let store = app.runtime.store();
     let canary = store.probe(now_ms()).map_err(|e| e.to_string());
@@ -32,6 +42,15 @@ pub async fn healthz(State(app): State<AppState>) -> (StatusCode, Json<serde_jso
     (status, Json(body))
 }
 
+/// GET /metrics: Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain")
+    )
+)]
 pub async fn metrics(State(app): State<AppState>) -> String {
     let store = app.runtime.store();
     metrics::gauge!("juru_store_disk_bytes").set(store.size_on_disk() as f64);

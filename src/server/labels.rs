@@ -24,6 +24,17 @@ pub struct LabelList {
     labels: Vec<LabelCount>,
 }
 
+/// GET /api/labels: every WhatsApp label with its number of contacts.
+#[utoipa::path(
+    get,
+    path = "/api/labels",
+    tag = "labels",
+    responses(
+        (status = 200, description = "`labels` with how many contacts carry each"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<LabelList>, AppError> {
     require_admin(&app, &headers)?;
     let crm = app.runtime.crm();
@@ -84,7 +95,21 @@ pub struct LabelContacts {
     contacts: Vec<LabelledContact>,
 }
 
+/// GET /api/labels/{label}/contacts: who carries a label, newest first.
+///
 /// `{label}` is the label's id or its name (any case).
+#[utoipa::path(
+    get,
+    path = "/api/labels/{label}/contacts",
+    tag = "labels",
+    params(("label" = String, Path, description = "the label's id or its name (any case)"), ("page" = Option<usize>, Query, description = "from 1"), ("per_page" = Option<usize>, Query, description = "contacts per page")),
+    responses(
+        (status = 200, description = "the label and one page of its contacts"),
+        (status = 404, description = "no such label"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn contacts(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -123,6 +148,16 @@ pub async fn contacts(
 }
 
 /// `POST /api/labels/resync`: read WAHA's labels API now and apply what juru missed.
+#[utoipa::path(
+    post,
+    path = "/api/labels/resync",
+    tag = "labels",
+    responses(
+        (status = 200, description = "what the resync found and applied"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn resync(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -183,6 +218,17 @@ pub struct Trend {
 /// `GET /api/labels/trend?days=30&by=day|cs|campaign`: label additions in the
 /// last `days` days (WIB dates), per day (every day listed, zeros included),
 /// per CS or per campaign, for each label. Removals are not subtracted.
+#[utoipa::path(
+    get,
+    path = "/api/labels/trend",
+    tag = "labels",
+    params(("days" = Option<u64>, Query, description = "how far back (default 30)"), ("by" = Option<String>, Query, description = "day (default), cs or campaign")),
+    responses(
+        (status = 200, description = "per label, additions per day, CS or campaign"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn trend(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -8,6 +8,7 @@ mod export;
 mod health;
 mod labels;
 mod leads;
+mod openapi;
 mod page;
 mod playground;
 mod webhooks;
@@ -72,6 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/conversations/{id}/release", axum::routing::post(admin::release))
         .route("/api/conversations/{id}/settings", axum::routing::put(admin::settings))
         .route("/api/conversations/{id}", get(admin::conversation))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
+        .route("/api/docs/docs.js", get(openapi::docs_script))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(limit))
@@ -166,11 +170,21 @@ pub struct Started {
 
 /// Opens the store and starts the pipeline (replaying what a previous run left).
 pub fn start(config: Config) -> Result<Started, ServeError> {
+    // Validated with the config: numbers typed without a country code are read in it.
+    if let Err(e) = crate::channel::Phone::set_default_country(&config.bot.default_country) {
+        tracing::error!(error = %e, "bot.default_country");
+    }
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;
     let mut gateways = Gateways::from_config(&config)?;
     // The dashboard playground's replies are read from the audit trail; the
     // console channel just accepts them.
     gateways.add(std::sync::Arc::new(crate::channel::console::ConsoleSink::new(Box::new(std::io::sink()), false)));
+    if config.bot.admin_chats.is_empty() {
+        tracing::warn!(
+            "[bot] admin_chats is empty: nobody is alerted of handovers; handed-over chats show on the dashboard \
+             and go back to the bot after [sales] handover_timeout_secs"
+        );
+    }
     let bot = BotSettings::from_config(&config);
     let runtime = Arc::new(Runtime::start(config.clone(), bot, store, gateways)?);
     Ok(Started { runtime, config })
@@ -205,12 +219,15 @@ impl Started {
                 }
             })
         });
+        let handover = tokio::spawn(crate::runtime::handover::run_forever(runtime.clone()));
         let config = Arc::new(config);
         let connectors = crate::connectors::supervisor::Connectors::new(config.clone(), runtime.crm().clone());
         let supervisor = connectors.spawn();
         let state = AppState { runtime: runtime.clone(), config, metrics, connectors: connectors.clone() };
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
         upkeep.abort();
+        handover.abort();
+        let _ = handover.await;
         // Unpushed records stay in the sync outbox for the next start.
         supervisor.abort();
         connectors.stop();

@@ -26,7 +26,7 @@ const ACCOUNT: &str = "playground";
 /// Beyond the burst window: how long an answer (an LLM call included) may take.
 const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Say {
     text: String,
 }
@@ -50,6 +50,17 @@ fn chat() -> ChatId {
 }
 
 /// `POST /api/playground/messages` `{"text": …}`: waits for the bot's answer.
+#[utoipa::path(
+    post,
+    path = "/api/playground/messages",
+    tag = "playground",
+    request_body = Say,
+    responses(
+        (status = 200, description = "the bot's replies to the text"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn say(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -123,6 +134,16 @@ fn answer_to(
 }
 
 /// `POST /api/playground/reset`: the playground conversation starts afresh.
+#[utoipa::path(
+    post,
+    path = "/api/playground/reset",
+    tag = "playground",
+    responses(
+        (status = 200, description = "the playground conversation starts afresh"),
+        (status = 401, description = "admin token required")
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn reset(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
     let control = Control {
