@@ -413,14 +413,19 @@ fn deeply_nested_json_is_an_error_not_a_crash() {
             r#"{{"object":"whatsapp_business_account","entry":[{{"changes":[{{"field":"other","value":{deep}}}]}}]}}"#
         ),
     ];
+    // Refused, or acknowledged with nothing read from it (a known envelope
+    // whose payload does not parse is counted, never fails the POST).
+    let read_nothing = |result: Result<Vec<juru::channel::Event>, _>| match result {
+        Err(_) => true,
+        Ok(events) => events.iter().all(|e| match e {
+            juru::channel::Event::Message(m) => matches!(m.content, juru::channel::Content::Unreadable { .. }),
+            juru::channel::Event::Ignored(_) => true,
+            _ => false,
+        }),
+    };
     for body in &bodies {
-        let waha_result = waha::parse(body.as_bytes(), "default");
-        let cloud_result = cloud::parse(body.as_bytes());
-        // The `field: other` change is ignored without reading its value.
-        if !body.contains(r#""field":"other""#) {
-            assert!(cloud_result.is_err(), "cloud accepted {:.80}", body);
-        }
-        assert!(waha_result.is_err(), "waha accepted {:.80}", body);
+        assert!(read_nothing(cloud::parse(body.as_bytes())), "cloud read {:.80}", body);
+        assert!(read_nothing(waha::parse(body.as_bytes(), "default")), "waha read {:.80}", body);
     }
 }
 

@@ -35,73 +35,57 @@ pub fn exit_on_io_error(exit: bool) {
     EXIT_ON_IO_ERROR.store(exit, Ordering::SeqCst);
 }
 
-/// The trees a [`Write`] may name, in the order the committer's transaction lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TreeName {
-    Inbox,
-    Seen,
-    Outbox,
-    Dead,
-    Delivery,
-    Conversations,
-    Messages,
-    Contacts,
-    Turns,
-    Leads,
-    Deals,
-    Activities,
-    Companies,
-    CrmSettings,
-    Secrets,
-    Segments,
-    Sequences,
-    Enrollments,
-    CommandUsage,
-    Labels,
-    LabelAssignments,
-    LabelLog,
-    SyncOutbox,
-    SyncIds,
-    SyncDead,
-    SyncState,
-    Lids,
+/// Declares [`TreeName`], [`TreeName::ALL`] and [`TREE_NAMES`] from one list,
+/// so a tree's variant and its name on disk can never drift apart.
+macro_rules! trees {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// The trees a [`Write`] may name, in the order the committer's transaction lists them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum TreeName {
+            $($variant),*
+        }
+
+        /// The trees' names on disk, in [`TreeName`] order.
+        pub const TREE_NAMES: &[&str] = &[$($name),*];
+
+        impl TreeName {
+            /// Every tree, in order.
+            pub const ALL: [TreeName; TREE_NAMES.len()] = [$(TreeName::$variant),*];
+        }
+    };
+}
+
+trees! {
+    Inbox => "inbox",
+    Seen => "seen",
+    Outbox => "outbox",
+    Dead => "dead",
+    Delivery => "delivery",
+    Conversations => "conversations",
+    Messages => "messages",
+    Contacts => "contacts",
+    Turns => "turns",
+    Leads => "leads",
+    Deals => "deals",
+    Activities => "activities",
+    Companies => "companies",
+    CrmSettings => "crm_settings",
+    Secrets => "secrets",
+    Segments => "segments",
+    Sequences => "sequences",
+    Enrollments => "enrollments",
+    CommandUsage => "command_usage",
+    Labels => "labels",
+    LabelAssignments => "label_assignments",
+    LabelLog => "label_log",
+    SyncOutbox => "sync_outbox",
+    SyncIds => "sync_ids",
+    SyncDead => "sync_dead",
+    SyncState => "sync_state",
+    Lids => "lids",
 }
 
 impl TreeName {
-    /// Every tree, in order.
-    pub const ALL: [TreeName; TREE_NAMES.len()] = {
-        use TreeName::*;
-        [
-            Inbox,
-            Seen,
-            Outbox,
-            Dead,
-            Delivery,
-            Conversations,
-            Messages,
-            Contacts,
-            Turns,
-            Leads,
-            Deals,
-            Activities,
-            Companies,
-            CrmSettings,
-            Secrets,
-            Segments,
-            Sequences,
-            Enrollments,
-            CommandUsage,
-            Labels,
-            LabelAssignments,
-            LabelLog,
-            SyncOutbox,
-            SyncIds,
-            SyncDead,
-            SyncState,
-            Lids,
-        ]
-    };
-
     /// The tree's name on disk.
     pub fn as_str(self) -> &'static str {
         TREE_NAMES[self as usize]
@@ -112,37 +96,6 @@ impl TreeName {
         TreeName::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
-
-/// The trees' names on disk, in [`TreeName`] order.
-pub const TREE_NAMES: [&str; 27] = [
-    "inbox",
-    "seen",
-    "outbox",
-    "dead",
-    "delivery",
-    "conversations",
-    "messages",
-    "contacts",
-    "turns",
-    "leads",
-    "deals",
-    "activities",
-    "companies",
-    "crm_settings",
-    "secrets",
-    "segments",
-    "sequences",
-    "enrollments",
-    "command_usage",
-    "labels",
-    "label_assignments",
-    "label_log",
-    "sync_outbox",
-    "sync_ids",
-    "sync_dead",
-    "sync_state",
-    "lids",
-];
 
 /// Computes a key's new value from its current one, inside the transaction
 /// (so concurrent writers of the same key never lose an update); `None`
