@@ -1553,6 +1553,19 @@ fn stats(data: &Path) -> anyhow::Result<()> {
     for tree in [Inbox, Seen, Outbox, Dead, Delivery, Conversations, Messages, Contacts, Lids] {
         out.insert(tree.as_str().into(), json!(store.read(tree).len()));
     }
+    // What the records themselves weigh (keys + values), beside what sled makes of them on disk.
+    let mut bytes = serde_json::Map::new();
+    for tree in juru::store::TreeName::ALL {
+        let mut total = 0u64;
+        for entry in store.read(tree).iter() {
+            let (k, v) = entry?;
+            total += (k.len() + v.len()) as u64;
+        }
+        if total > 0 {
+            bytes.insert(tree.as_str().into(), json!(total));
+        }
+    }
+    out.insert("record_bytes".into(), Value::Object(bytes));
     out.insert("size_on_disk_mb".into(), json!(round(store.size_on_disk() as f64 / 1048576.0, 1)));
     println!("{}", Value::Object(out));
     store.close();
