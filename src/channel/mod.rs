@@ -28,6 +28,11 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The channel named by [`Channel::as_str`].
+    pub fn from_name(name: &str) -> Option<Channel> {
+        [Channel::Waha, Channel::Cloud, Channel::Console].into_iter().find(|c| c.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Waha => "waha",

@@ -137,7 +137,7 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 &Enrollment {
                     sequence: sequence.name.clone(),
                     contact: contact.key.clone(),
-                    channel: contact.channel,
+                    channel: contact.channel.clone(),
                     step: 0,
                     started_ms: ctx.now_ms,
                     by: ctx.caller.id.clone(),

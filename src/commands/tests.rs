@@ -68,7 +68,7 @@ impl Bench {
             user_id: None,
             phone: Some(PROSPECT.into()),
             name: Some("Budi".into()),
-            channel: Channel::Waha,
+            channel: Channel::Waha.into(),
             referral: None,
             text: Some(text.into()),
             feature_used: false,

@@ -5,7 +5,37 @@ use serde::{Deserialize, Serialize};
 
 use super::filter::{FieldKind, FieldValue, Fields};
 use super::scoring::{ScoringRules, Signals};
-use crate::channel::{Channel, Referral};
+
+/// The channel a contact wrote through, by name ("waha", "cloud",
+/// "console"): the CRM records it and hands it back (a nurture step goes out
+/// the way the contact came in) without knowing what it is (DESIGN.md: `crm`
+/// knows no WhatsApp types). Stored as the bare name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelName(String);
+
+impl ChannelName {
+    pub fn new(name: &str) -> ChannelName {
+        ChannelName(name.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The ad click that brought a contact (a click-to-WhatsApp referral), in
+/// the CRM's own words; stored with the same fields as the gateways name them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AdReferral {
+    pub source_url: Option<String>,
+    pub source_id: Option<String>,
+    pub source_type: Option<String>,
+    pub headline: Option<String>,
+    pub body: Option<String>,
+    pub media_type: Option<String>,
+    pub ctwa_clid: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CustomerGroup {
@@ -80,12 +110,12 @@ pub struct Contact {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     pub name: Option<String>,
-    pub channel: Channel,
+    pub channel: ChannelName,
     pub first_seen_ms: u64,
     pub last_seen_ms: u64,
     pub messages: u64,
     /// The first ad click that brought them (Cloud API referral).
-    pub referral: Option<Referral>,
+    pub referral: Option<AdReferral>,
     /// The first campaign code or ad id the sales conversation recorded.
     #[serde(default)]
     pub campaign_source: Option<String>,
@@ -144,8 +174,8 @@ pub struct Touch {
     /// The business-scoped user id the message came with, if any.
     pub user_id: Option<String>,
     pub name: Option<String>,
-    pub channel: Channel,
-    pub referral: Option<Referral>,
+    pub channel: ChannelName,
+    pub referral: Option<AdReferral>,
     pub text: Option<String>,
     /// A button, location, contact card or document: a bot feature used.
     pub feature_used: bool,
@@ -156,14 +186,14 @@ pub struct Touch {
 }
 
 impl Contact {
-    pub fn new(key: &str, channel: Channel, now_ms: u64) -> Contact {
+    pub fn new(key: &str, channel: impl Into<ChannelName>, now_ms: u64) -> Contact {
         Contact {
             key: key.to_string(),
             phone: key.bytes().all(|b| b.is_ascii_digit()).then(|| key.to_string()),
             user_id: None,
             aliases: Vec::new(),
             name: None,
-            channel,
+            channel: channel.into(),
             first_seen_ms: now_ms,
             last_seen_ms: now_ms,
             messages: 0,
@@ -208,7 +238,7 @@ impl Contact {
     /// from WhatsApp with its first message and first-contact time.
     pub fn touched(existing: Option<Contact>, touch: &Touch) -> Contact {
         let mut c = existing.unwrap_or_else(|| {
-            let mut c = Contact::new(&touch.key, touch.channel, touch.now_ms);
+            let mut c = Contact::new(&touch.key, touch.channel.clone(), touch.now_ms);
             c.phone = touch.phone.clone().or(c.phone);
             c.first_message = touch.text.as_ref().map(|t| t.chars().take(500).collect());
             c.whatsapp_opt_in = touch.opt_in;
@@ -437,5 +467,27 @@ impl Fields for Scored<'_> {
             "days_since_first_contact" => days(c.first_seen_ms),
             _ => FieldValue::Text(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Contacts stored before the CRM had its own words for the channel and
+    /// the ad referral read back unchanged and are written the same way.
+    #[test]
+    fn contacts_stored_with_the_gateway_types_read_back_unchanged() {
+        let stored = r#"{"key":"6281234567890","phone":"6281234567890","name":"Budi","channel":"cloud",
+            "first_seen_ms":1,"last_seen_ms":2,"messages":3,
+            "referral":{"source_url":"https://fb.me/x","source_id":"120","source_type":"ad","headline":"Umroh",
+            "body":null,"media_type":"image","ctwa_clid":"ARA"}}"#;
+        let contact: Contact = serde_json::from_str(stored).unwrap();
+        assert_eq!(contact.channel.as_str(), "cloud");
+        assert_eq!(contact.referral.as_ref().and_then(|r| r.ctwa_clid.as_deref()), Some("ARA"));
+        let written = serde_json::to_value(&contact).unwrap();
+        assert_eq!(written["channel"], "cloud");
+        assert_eq!(written["referral"]["source_id"], "120");
+        assert_eq!(written["referral"]["headline"], "Umroh");
     }
 }

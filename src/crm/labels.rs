@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::{Activity, ActivityType, Changes, Crm, CrmError};
 use crate::store::{TreeName, Write, decode, encode, key2};
 
+/// The channel that carries WhatsApp labels (only WAHA sees them): a
+/// contact labelled before it ever wrote is recorded as reached through it.
+const LABELS_CHANNEL: &str = "waha";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
     pub id: String,
@@ -216,7 +220,7 @@ impl Crm {
         changes.writes.push(Write::Put(TreeName::LabelAssignments, key2(contact, label_id), encode(&assignment)));
         self.log(&mut changes, contact, label_id, &name, LabelAction::Added, by, detected, now_ms)?;
         let added = name.clone();
-        changes.upsert_contact(contact, crate::channel::Channel::Waha, now_ms, move |c| {
+        changes.upsert_contact(contact, super::ChannelName::new(LABELS_CHANNEL), now_ms, move |c| {
             if !c.labels.contains(&added) {
                 c.labels.push(added.clone());
             }

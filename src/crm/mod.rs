@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 
 pub use activity::{Activity, ActivityType, Outcome};
 pub use company::{Company, CompanyKind};
-pub use contact::{Contact, Scored, Touch};
+pub use contact::{AdReferral, ChannelName, Contact, Scored, Touch};
 pub use deal::{Deal, Stage};
 pub use nurture::{Enrollment, Segment, Sequence, Step};
 pub use scoring::ScoringRules;
@@ -263,7 +263,7 @@ impl Changes {
     pub fn upsert_contact(
         &mut self,
         key: &str,
-        channel: crate::channel::Channel,
+        channel: ChannelName,
         now_ms: u64,
         f: impl Fn(&mut Contact) + Send + Sync + 'static,
     ) {
@@ -274,7 +274,7 @@ impl Changes {
             Box::new(move |old| {
                 let mut contact = match old {
                     Some(bytes) => decode(bytes).ok()?,
-                    None => Contact::new(&new_key, channel, now_ms),
+                    None => Contact::new(&new_key, channel.clone(), now_ms),
                 };
                 f(&mut contact);
                 Some(encode(&contact))
@@ -754,10 +754,9 @@ pub fn format_money(value: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::Channel;
 
     fn contact(i: u64, campaign: Option<&str>, messages: u64) -> Contact {
-        let mut c = Contact::new(&format!("62812{i:08}"), Channel::Waha, 0);
+        let mut c = Contact::new(&format!("62812{i:08}"), ChannelName::new("waha"), 0);
         c.campaign_source = campaign.map(str::to_string);
         c.messages = messages;
         c

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::channel::Channel;
+use super::contact::ChannelName;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
@@ -34,7 +34,7 @@ pub struct Sequence {
 pub struct Enrollment {
     pub sequence: String,
     pub contact: String,
-    pub channel: Channel,
+    pub channel: ChannelName,
     /// Index of the next step to send.
     pub step: usize,
     pub started_ms: u64,

@@ -199,7 +199,7 @@ impl ScoringRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::Channel;
+    use crate::crm::ChannelName;
 
     fn touch(text: &str, now_ms: u64) -> Touch {
         Touch {
@@ -207,7 +207,7 @@ mod tests {
             user_id: None,
             phone: Some("6281".into()),
             name: None,
-            channel: Channel::Waha,
+            channel: ChannelName::new("waha"),
             referral: None,
             text: Some(text.into()),
             feature_used: false,

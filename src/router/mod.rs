@@ -16,11 +16,13 @@ use std::sync::Arc;
 pub use controls::HANDOVER_TIMEOUT;
 pub use effects::{Audit, Burst, Effects, Markers, ToSend};
 
-use crate::channel::{ChatId, Content, Control, DeliveryState, DeliveryUpdate, IdentityChange, Inbound, LabelChange};
+use crate::channel::{
+    Channel, ChatId, Content, Control, DeliveryState, DeliveryUpdate, IdentityChange, Inbound, LabelChange,
+};
 use crate::commands::{Commands, Directory};
 use crate::config::{Config, Language};
 use crate::crm::nurture::is_opt_out;
-use crate::crm::{Crm, CrmError, Touch};
+use crate::crm::{AdReferral, ChannelName, Crm, CrmError, Touch};
 pub use crate::sales::brain::Intent;
 pub use crate::sales::brain::llm::HistoryLine;
 pub use crate::sales::lead::LeadRecord;
@@ -310,14 +312,37 @@ impl Router {
             phone: ev.sender.phone().map(|p| p.to_string()),
             user_id: ev.sender_user_id.clone(),
             name: ev.sender_name.clone(),
-            channel: ev.channel,
-            referral: ev.referral.clone(),
+            channel: ev.channel.into(),
+            referral: ev.referral.as_ref().map(AdReferral::from),
             text: ev.text().map(str::to_string),
             feature_used,
             campaign_source,
             now_ms: now,
             opt_in: self.inbound_opt_in,
         })
+    }
+}
+
+/// The bridge between the two vocabularies: the router is the one module
+/// that knows both the channels and the CRM.
+impl From<Channel> for ChannelName {
+    fn from(channel: Channel) -> ChannelName {
+        ChannelName::new(channel.as_str())
+    }
+}
+
+/// A gateway's ad referral in the CRM's words.
+impl From<&crate::channel::Referral> for AdReferral {
+    fn from(r: &crate::channel::Referral) -> AdReferral {
+        AdReferral {
+            source_url: r.source_url.clone(),
+            source_id: r.source_id.clone(),
+            source_type: r.source_type.clone(),
+            headline: r.headline.clone(),
+            body: r.body.clone(),
+            media_type: r.media_type.clone(),
+            ctwa_clid: r.ctwa_clid.clone(),
+        }
     }
 }
 

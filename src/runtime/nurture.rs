@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::commit::commit_scheduled;
 use super::outbox::Outbox;
 use super::{RuntimeError, Shared, now_ms};
-use crate::channel::ChatId;
-use crate::crm::{Activity, ActivityType};
+use crate::channel::{Channel, ChatId};
+use crate::crm::{Activity, ActivityType, Enrollment};
 use crate::router::Effects;
 
 /// Steps handled per tick at most (the rest wait for the next tick).
@@ -69,7 +69,21 @@ pub(super) async fn send_due(shared: &Shared, outbox: &Outbox) -> Result<usize, 
             }
         }
         sent += effects.sends.len();
-        commit_scheduled(shared, outbox, enrollment.channel, effects).await?;
+        commit_scheduled(shared, outbox, channel_of(shared, &enrollment), effects).await?;
     }
     Ok(sent)
+}
+
+/// The channel the enrollment's contact wrote through; one this version does
+/// not know (written by a later one) falls back to a configured gateway.
+fn channel_of(shared: &Shared, enrollment: &Enrollment) -> Channel {
+    Channel::from_name(enrollment.channel.as_str()).unwrap_or_else(|| {
+        let fallback = shared.gateways.configured().next().unwrap_or(Channel::Console);
+        tracing::warn!(
+            channel = enrollment.channel.as_str(),
+            fallback = fallback.as_str(),
+            "nurture enrollment names an unknown channel"
+        );
+        fallback
+    })
 }
