@@ -13,11 +13,15 @@ use reqwest::header::HeaderMap;
 use super::cloud::CloudClient;
 use super::console::ConsoleSink;
 use super::signature::{self, SignatureError};
-use super::waha::WahaClient;
-use super::{Capabilities, Channel, Event, Outgoing, ParseError, SendError, Sent};
+use super::waha::{LabelInfo, WahaClient};
+use super::{Capabilities, Channel, ChatId, Event, Outgoing, ParseError, Phone, SendError, Sent};
 
 /// A send in flight (boxed so that gateways can sit behind `dyn`).
 pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<Sent, SendError>> + Send + 'a>>;
+
+/// A question to the gateway's directory in flight; `Ok(None)` where the
+/// gateway keeps no such directory.
+pub type Looking<'a, T> = Pin<Box<dyn Future<Output = Result<Option<T>, SendError>> + Send + 'a>>;
 
 pub trait Gateway: Send + Sync {
     fn channel(&self) -> Channel;
@@ -34,6 +38,40 @@ pub trait Gateway: Send + Sync {
     fn parse(&self, body: &[u8]) -> Result<Vec<Event>, ParseError>;
 
     fn send<'a>(&'a self, out: &'a Outgoing) -> Sending<'a>;
+
+    /// The least time between two sends to one recipient (`[waha]` /
+    /// `[cloud] min_gap_ms`): the pacing that keeps a number from being flagged.
+    fn min_gap(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// The phone number behind a WhatsApp privacy id (`…@lid`), where the
+    /// gateway can tell; `Ok(None)` also when it does not know this one.
+    fn resolve_lid<'a>(&'a self, _lid: &'a str) -> Looking<'a, Phone> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// A group's admins, where the gateway keeps a group directory.
+    fn group_admins<'a>(&'a self, _group: &'a ChatId) -> Looking<'a, Vec<ChatId>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// The WhatsApp account the gateway speaks for (WAHA's session), as
+    /// label events name it.
+    fn account(&self) -> &str {
+        self.channel().as_str()
+    }
+
+    /// The account's WhatsApp labels, where the gateway sees them
+    /// (`capabilities().labels`).
+    fn labels(&self) -> Looking<'_, Vec<LabelInfo>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// The chats that carry one label.
+    fn label_chats<'a>(&'a self, _label_id: &'a str) -> Looking<'a, Vec<ChatId>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -45,6 +83,7 @@ pub struct Waha {
     pub client: WahaClient,
     pub webhook_key: Option<String>,
     pub session: String,
+    pub min_gap: Duration,
 }
 
 impl Gateway for Waha {
@@ -66,12 +105,37 @@ impl Gateway for Waha {
     fn send<'a>(&'a self, out: &'a Outgoing) -> Sending<'a> {
         Box::pin(self.client.send(out))
     }
+
+    fn min_gap(&self) -> Duration {
+        self.min_gap
+    }
+
+    fn resolve_lid<'a>(&'a self, lid: &'a str) -> Looking<'a, Phone> {
+        Box::pin(self.client.resolve_lid(lid))
+    }
+
+    fn group_admins<'a>(&'a self, group: &'a ChatId) -> Looking<'a, Vec<ChatId>> {
+        Box::pin(async move { self.client.group_admins(group).await.map(Some) })
+    }
+
+    fn account(&self) -> &str {
+        &self.session
+    }
+
+    fn labels(&self) -> Looking<'_, Vec<LabelInfo>> {
+        Box::pin(async move { self.client.labels().await.map(Some) })
+    }
+
+    fn label_chats<'a>(&'a self, label_id: &'a str) -> Looking<'a, Vec<ChatId>> {
+        Box::pin(async move { self.client.label_chats(label_id).await.map(Some) })
+    }
 }
 
 /// The Cloud API: notifications signed with the app secret.
 pub struct Cloud {
     pub client: CloudClient,
     pub app_secret: String,
+    pub min_gap: Duration,
 }
 
 impl Gateway for Cloud {
@@ -89,6 +153,10 @@ impl Gateway for Cloud {
 
     fn send<'a>(&'a self, out: &'a Outgoing) -> Sending<'a> {
         Box::pin(self.client.send(out))
+    }
+
+    fn min_gap(&self) -> Duration {
+        self.min_gap
     }
 }
 
@@ -116,8 +184,6 @@ impl Gateway for ConsoleSink {
 #[derive(Clone, Default)]
 pub struct Gateways {
     gateways: Vec<Arc<dyn Gateway>>,
-    /// WAHA's own APIs beyond sending (LID lookup, labels, group admins).
-    pub waha: Option<WahaClient>,
 }
 
 impl Gateways {
@@ -137,18 +203,22 @@ impl Gateways {
                 config.waha.api_key.as_ref().map(|k| k.expose()),
                 &config.waha.session,
             );
-            gateways.waha = Some(client.clone());
             gateways.add(Arc::new(Waha {
                 client,
                 webhook_key: config.waha.webhook_hmac_key.as_ref().map(|k| k.expose().to_string()),
                 session: config.waha.session.clone(),
+                min_gap: Duration::from_millis(config.waha.min_gap_ms),
             }));
         }
         let cloud = &config.cloud;
         if let (Some(token), Some(id), Some(secret)) = (&cloud.access_token, &cloud.phone_number_id, &cloud.app_secret)
         {
             let client = CloudClient::new(http.clone(), cloud.graph_base_url.as_str(), id, token.expose());
-            gateways.add(Arc::new(Cloud { client, app_secret: secret.expose().to_string() }));
+            gateways.add(Arc::new(Cloud {
+                client,
+                app_secret: secret.expose().to_string(),
+                min_gap: Duration::from_millis(cloud.min_gap_ms),
+            }));
         }
         Ok(gateways)
     }
@@ -158,6 +228,11 @@ impl Gateways {
         self.gateways.retain(|g| g.channel() != gateway.channel());
         self.gateways.push(gateway);
         self.gateways.sort_by_key(|g| g.channel());
+    }
+
+    /// Every configured gateway, WAHA first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Gateway>> + '_ {
+        self.gateways.iter()
     }
 
     pub fn get(&self, channel: Channel) -> Option<&Arc<dyn Gateway>> {

@@ -21,18 +21,18 @@ pub struct ResyncReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResyncError {
-    #[error("WAHA is not configured ([waha] base_url)")]
-    NoWaha,
-    #[error("WAHA's labels API: {0}")]
-    Waha(#[from] crate::channel::SendError),
+    #[error("no configured gateway sees WhatsApp labels (WAHA does: set [waha] base_url)")]
+    NoLabels,
+    #[error("the gateway's labels API: {0}")]
+    Gateway(#[from] crate::channel::SendError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
 }
 
 /// The events that bring juru's labels in line with WAHA's.
 pub(super) async fn differences(shared: &Shared) -> Result<(Vec<Event>, ResyncReport), ResyncError> {
-    let waha = shared.gateways.waha.as_ref().ok_or(ResyncError::NoWaha)?;
-    let session = shared.config.waha.session.clone();
+    let gateway = shared.gateways.all().find(|g| g.capabilities().labels).ok_or(ResyncError::NoLabels)?;
+    let session = gateway.account().to_string();
     let run = crate::clock::now_ms();
     let mut report = ResyncReport::default();
     let mut events = Vec::new();
@@ -49,7 +49,7 @@ pub(super) async fn differences(shared: &Shared) -> Result<(Vec<Event>, ResyncRe
             polled: true,
         })
     };
-    let remote = waha.labels().await?;
+    let remote = gateway.labels().await?.ok_or(ResyncError::NoLabels)?;
     report.labels = remote.len();
     let known: HashMap<String, crate::crm::labels::Label> =
         shared.crm.labels().into_iter().map(|l| (l.id.clone(), l)).collect();
@@ -68,7 +68,7 @@ pub(super) async fn differences(shared: &Shared) -> Result<(Vec<Event>, ResyncRe
     }
     let mut wanted = HashSet::new();
     for label in &remote {
-        for chat in waha.label_chats(&label.id).await? {
+        for chat in gateway.label_chats(&label.id).await?.unwrap_or_default() {
             // Only personal chats count.
             if !chat.is_group() {
                 wanted.insert((chat.key(), label.id.clone()));

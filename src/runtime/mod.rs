@@ -78,7 +78,7 @@ impl Runtime {
     /// accepted but did not finish: inbox items first, then unsent outbox items.
     pub fn start(config: Config, bot: BotSettings, store: Store, gateways: Gateways) -> Result<Runtime, RuntimeError> {
         let progress = Arc::new(Progress::default());
-        let identity = identity::Identity::new(store.clone(), gateways.waha.clone());
+        let identity = identity::Identity::new(store.clone(), gateways.clone());
         let crm = Arc::new(crate::crm::Crm::open(
             &store,
             config.crm.secret_key.as_ref().map(|k| k.expose()),

@@ -285,11 +285,7 @@ impl Scheduler {
     }
 
     fn finish(&mut self, key: QueueKey, outcome: Outcome) {
-        let gap = Duration::from_millis(match key.0 {
-            Channel::Waha => self.shared.config.waha.min_gap_ms,
-            Channel::Cloud => self.shared.config.cloud.min_gap_ms,
-            Channel::Console => 0,
-        });
+        let gap = self.shared.gateways.get(key.0).map(|g| g.min_gap()).unwrap_or_default();
         let Some(queue) = self.queues.get_mut(&key) else {
             return;
         };

@@ -165,7 +165,7 @@ pub async fn resync(
     require_admin(&app, &headers)?;
     match app.runtime.resync_labels().await {
         Ok(report) => Ok(Json(report)),
-        Err(crate::runtime::labels::ResyncError::NoWaha) => Err(AppError::NotConfigured("waha")),
+        Err(crate::runtime::labels::ResyncError::NoLabels) => Err(AppError::NotConfigured("waha")),
         Err(crate::runtime::labels::ResyncError::Runtime(e)) => Err(AppError::Unavailable(e)),
         Err(e) => Err(AppError::BadGateway(e.to_string())),
     }
