@@ -116,9 +116,9 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     "&scope=crm.objects.contacts.write%20crm.objects.deals.write%20crm.objects.companies.write",
                 ),
                 // Settings: fields, layouts and pipelines are read at start; consent gives a refresh token.
-                Platform::Zoho => url.push_str(
-                    "&scope=ZohoCRM.modules.ALL%2CZohoCRM.settings.ALL&access_type=offline&prompt=consent",
-                ),
+                Platform::Zoho => {
+                    url.push_str("&scope=ZohoCRM.modules.ALL%2CZohoCRM.settings.ALL&access_type=offline&prompt=consent")
+                }
                 _ => {}
             }
             ctx.changes.put_setting(

@@ -55,7 +55,12 @@ pub struct ZohoConnector {
 impl ZohoConnector {
     /// A connector within `config.requests_per_min`; the credential is the
     /// OAuth tokens from `#crm auth --oauth` (or a configured refresh token).
-    pub fn new(config: &ZohoConfig, credential: Credential, mapping: FieldMapping, on_tokens: TokenSink) -> ZohoConnector {
+    pub fn new(
+        config: &ZohoConfig,
+        credential: Credential,
+        mapping: FieldMapping,
+        on_tokens: TokenSink,
+    ) -> ZohoConnector {
         let tokens = match credential {
             Credential::OAuth(t) => t,
             // Zoho has no API keys; a bare token is used as an access token until it fails.
@@ -97,9 +102,7 @@ impl ZohoConnector {
         if stale && tokens.refresh_token.is_some() {
             *tokens = self.refresh(&tokens).await?;
         } else if tokens.access_token.is_empty() {
-            return Err(SyncError::Auth(
-                "Zoho is not authorised yet: run #crm auth --platform zoho --oauth".into(),
-            ));
+            return Err(SyncError::Auth("Zoho is not authorised yet: run #crm auth --platform zoho --oauth".into()));
         }
         Ok(tokens.clone())
     }
@@ -174,8 +177,8 @@ impl ZohoConnector {
             }
             let answer = self.http.send(request).await?;
             self.observe(&answer);
-            let refused = answer.status.as_u16() == 401
-                || wire::error_of(&answer).is_some_and(|e| e.code == "INVALID_TOKEN");
+            let refused =
+                answer.status.as_u16() == 401 || wire::error_of(&answer).is_some_and(|e| e.code == "INVALID_TOKEN");
             if refused && !refreshed {
                 refreshed = true;
                 if let Some(fresh) = self.refresh_after_refusal(&tokens.access_token).await? {
@@ -352,9 +355,7 @@ impl ZohoConnector {
 fn read_results(answer: &Answer, sent: usize) -> Result<Vec<wire::RecordResult>, SyncError> {
     let parsed: Option<DataAnswer> = serde_json::from_slice(&answer.body).ok();
     match parsed {
-        Some(d) if d.data.len() == sent && (answer.status.is_success() || answer.status.as_u16() == 400) => {
-            Ok(d.data)
-        }
+        Some(d) if d.data.len() == sent && (answer.status.is_success() || answer.status.as_u16() == 400) => Ok(d.data),
         _ if !answer.status.is_success() => Err(classify(answer, now_ms())),
         _ => Err(SyncError::Transient(format!(
             "Zoho answered {} without one result per record: {}",

@@ -34,7 +34,7 @@ impl Context<'_> {
 }
 
 /// The Zoho module a kind goes to.
-pub fn module<'a>(kind: Kind, contacts_module: &'a str) -> &'a str {
+pub fn module(kind: Kind, contacts_module: &str) -> &str {
     match kind {
         Kind::Company => "Accounts",
         Kind::Contact => contacts_module,
@@ -71,9 +71,10 @@ pub fn body(record: &Record, cx: &Context<'_>) -> Result<Map<String, Value>, Out
 
 /// A lookup to a parent already in Zoho (`{"id": "…"}`).
 fn lookup(cx: &Context<'_>, kind: Kind, local_id: &str) -> Result<Value, Outcome> {
-    cx.ids.remote_id(kind, local_id).map(|id| json!({ "id": id })).ok_or_else(|| Outcome::Retry {
-        reason: format!("{} {local_id} is not in Zoho yet", kind.as_str()),
-    })
+    cx.ids
+        .remote_id(kind, local_id)
+        .map(|id| json!({ "id": id }))
+        .ok_or_else(|| Outcome::Retry { reason: format!("{} {local_id} is not in Zoho yet", kind.as_str()) })
 }
 
 fn company(c: &Company, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), Outcome> {
@@ -388,7 +389,8 @@ mod tests {
             stage("Closed Won", "Closed Won", 7),
             stage("Closed Lost", "Closed Lost", 8),
         ];
-        let p = Pipeline { display_value: "Standard".into(), actual_value: "Standard".into(), maps, ..Pipeline::default() };
+        let p =
+            Pipeline { display_value: "Standard".into(), actual_value: "Standard".into(), maps, ..Pipeline::default() };
         let map = StageMap::build(&[p]).unwrap();
         assert_eq!(map.value(Stage::Lead), Some("Qualification"));
         assert_eq!(map.value(Stage::Qualified), Some("Qualification"));

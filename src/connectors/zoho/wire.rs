@@ -197,9 +197,9 @@ pub fn classify(answer: &Answer, now_ms: u64) -> SyncError {
         (429, _) | (_, "TOO_MANY_REQUESTS") => {
             SyncError::Throttled { reason, retry_after: reset_after(answer, now_ms), daily: false }
         }
-        (_, "INVALID_TOKEN" | "AUTHENTICATION_FAILURE") | (401, _) => SyncError::Auth(format!(
-            "{reason}. Authorise again: #crm auth --platform zoho --oauth"
-        )),
+        (_, "INVALID_TOKEN" | "AUTHENTICATION_FAILURE") | (401, _) => {
+            SyncError::Auth(format!("{reason}. Authorise again: #crm auth --platform zoho --oauth"))
+        }
         (_, "OAUTH_SCOPE_MISMATCH" | "NO_PERMISSION") => SyncError::Auth(format!(
             "{reason}. The grant lacks a scope: authorise again with ZohoCRM.modules.ALL and ZohoCRM.settings.ALL \
              (#crm auth --platform zoho --oauth)"
@@ -230,10 +230,11 @@ mod tests {
 
     #[test]
     fn throttles_expired_tokens_and_refusals_read_as_zoho_means_them() {
-        let a = answer(429, r#"{"code":"TOO_MANY_REQUESTS","message":"too many","status":"error"}"#, &[(
-            "x-ratelimit-reset",
-            "30",
-        )]);
+        let a = answer(
+            429,
+            r#"{"code":"TOO_MANY_REQUESTS","message":"too many","status":"error"}"#,
+            &[("x-ratelimit-reset", "30")],
+        );
         assert!(matches!(classify(&a, 0), SyncError::Throttled { retry_after: Some(d), .. } if d.as_secs() == 30));
         let a = answer(401, r#"{"code":"INVALID_TOKEN","message":"invalid oauth token","status":"error"}"#, &[]);
         assert!(matches!(classify(&a, 0), SyncError::Auth(m) if m.contains("INVALID_TOKEN: invalid oauth token")));
