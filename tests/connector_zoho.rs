@@ -2,12 +2,13 @@
 //! Zoho ends up holding, what the worker is told, and that every request had
 //! the shape Zoho documents (the fake's violations stay empty).
 
+mod common;
 #[path = "fakes/zoho.rs"]
 mod fake_zoho;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fake_zoho::{Failure, FakeOptions, FakeZoho, ID_FIELD};
 use juru::channel::Channel;
@@ -471,4 +472,114 @@ async fn pull_pages_through_zohos_page_token() {
     seen.dedup();
     assert_eq!(seen.len(), 100, "every contact once, across three pages");
     assert_clean(&fake);
+}
+
+// ---- end to end: #crm connect, auth, sync with the real server ----
+
+const OWNER: &str = "6281100000001";
+const PROSPECT: &str = "6281200000101";
+const LIMIT: Duration = Duration::from_secs(40);
+
+fn bot_config(fake: &FakeZoho, extra: &str) -> String {
+    format!(
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n\
+         [crm]\npublic_url = \"https://juru.example.com\"\n\
+         [crm.zoho]\naccounts_url = \"{}\"\napi_domain = \"{NOWHERE}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\npull_secs = 0\n{extra}",
+        fake.url(),
+        fake_zoho::CLIENT_ID,
+        fake_zoho::CLIENT_SECRET
+    )
+}
+
+async fn ask(bot: &common::TestBot, from: &str, id: &str, text: &str) -> String {
+    let before = bot.waha.messages_to(from).len();
+    bot.waha_webhook(&common::waha_text(from, id, text)).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(from, before + 1).await;
+    sent[before].body["text"].as_str().unwrap_or_default().to_string()
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < LIMIT, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `#crm sync zoho` until its reply contains `wanted`.
+async fn sync_until(bot: &common::TestBot, wanted: &[&str]) -> String {
+    // Message ids stay unique across calls: a repeated id is a redelivery, never answered twice.
+    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    loop {
+        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let reply = ask(bot, OWNER, &format!("SZ{n}"), "#crm sync zoho").await;
+        if wanted.iter().all(|w| reply.contains(w)) {
+            return reply;
+        }
+        assert!(started.elapsed() < LIMIT, "#crm sync never said {wanted:?}: {reply}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_owner_connects_zoho_from_chat_and_the_prospects_reach_the_accounts_data_centre() {
+    let fake = FakeZoho::start(FakeOptions::default()).await;
+    let bot = common::TestBot::with_config(&bot_config(&fake, "")).await;
+    ask(&bot, PROSPECT, "P1", "Hi, how much is the March package?").await;
+    let connect = ask(&bot, OWNER, "O1", "#crm connect zoho").await;
+    assert!(connect.contains("Zoho CRM chosen") && connect.contains("auth --platform zoho --oauth"), "{connect}");
+    let reply = ask(&bot, OWNER, "O2", "#crm auth --platform zoho --oauth").await;
+    assert!(reply.contains("https://accounts.zoho.com/oauth/v2/auth?"), "{reply}");
+    assert!(reply.contains("ZohoCRM.settings.ALL") && reply.contains("access_type=offline"), "{reply}");
+    let state =
+        reply.split("state=").nth(1).expect("a state").split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap();
+    let before = bot.waha.messages_to(OWNER).len();
+    let page = bot.get(&format!("/oauth/callback/zoho?code={}&state={state}", fake_zoho::AUTH_CODE)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let told = bot.waha.wait_messages_to(OWNER, before + 1).await;
+    assert!(told[before].body["text"].as_str().unwrap().contains("Zoho CRM"), "{:?}", told[before].body);
+    until("the prospect is a Zoho contact", || fake.count_by_our_id("Contacts").get(PROSPECT) == Some(&1)).await;
+    let created =
+        ask(&bot, OWNER, "O3", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+            .await;
+    assert!(created.contains("D1"), "{created}");
+    until("D1 is a Zoho deal", || fake.count_by_our_id("Deals").get("D1") == Some(&1)).await;
+    let report = sync_until(&bot, &["queued 0 ", "dead 0"]).await;
+    assert!(report.contains("OAuth tokens stored"), "{report}");
+    let deal = fake.by_our_id("Deals", "D1").unwrap();
+    let contact = fake.by_our_id("Contacts", PROSPECT).unwrap();
+    assert_eq!(deal["Contact_Name"]["id"], contact["id"]);
+    assert_eq!(fake.grants()[0], "authorization_code");
+    assert_clean(&fake);
+}
+
+#[tokio::test]
+async fn crm_sync_shows_the_missing_zoho_field_and_how_to_add_it() {
+    let fake = FakeZoho::start(FakeOptions { missing_id_field: vec!["Deals".into()], ..FakeOptions::default() }).await;
+    let config = bot_config(&fake, &format!("refresh_token = \"{}\"\n", fake_zoho::REFRESH_TOKEN));
+    let bot = common::TestBot::with_config(&config).await;
+    let reply = sync_until(&bot, &["last error"]).await;
+    assert!(reply.contains("Deals has no field WA_Id") && reply.contains("Do not allow duplicate values"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
+    let fake = FakeZoho::start(FakeOptions::default()).await;
+    // The first write (the prospect's contact) is refused for good.
+    fake.inject(Failure::InvalidData, 1);
+    let config = bot_config(&fake, &format!("refresh_token = \"{}\"\n", fake_zoho::REFRESH_TOKEN));
+    let bot = common::TestBot::with_config(&config).await;
+    ask(&bot, PROSPECT, "P1", "Hi").await;
+    sync_until(&bot, &["dead 1"]).await;
+    let created =
+        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+            .await;
+    assert!(created.contains("D1"), "{created}");
+    let reply = sync_until(&bot, &["queued 0 ", "dead 2"]).await;
+    assert!(
+        reply.contains("was dead-lettered") && reply.contains("INVALID_DATA"),
+        "the parent and Zoho's words: {reply}"
+    );
+    assert!(fake.records("Deals").is_empty());
 }
