@@ -268,7 +268,7 @@ impl StageMap {
     /// stage, lost → the first Closed Lost.
     pub fn build(pipelines: &[Pipeline]) -> Option<StageMap> {
         let chosen = pipelines.iter().find(|p| p.default == Some(true)).or_else(|| pipelines.first())?;
-        let mut stages: Vec<PipelineStage> = chosen.maps.iter().filter(|s| s.deleted != Some(true)).cloned().collect();
+        let mut stages: Vec<PipelineStage> = chosen.maps.clone();
         stages.sort_by_key(|s| s.sequence_number.unwrap_or(i64::MAX));
         let open: Vec<&PipelineStage> = stages.iter().filter(|s| s.is_open()).collect();
         let mut values: [Option<String>; 8] = Default::default();
@@ -374,7 +374,6 @@ mod tests {
             actual_value: value.into(),
             forecast_type: forecast.into(),
             sequence_number: Some(seq),
-            deleted: None,
         }
     }
 

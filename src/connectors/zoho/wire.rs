@@ -127,8 +127,7 @@ pub struct PipelineStage {
     /// `Open`, `Closed Won` or `Closed Lost`.
     pub forecast_type: String,
     pub sequence_number: Option<i64>,
-    #[serde(rename = "_delete")]
-    pub deleted: Option<bool>,
+    // `_delete` is a flag of pipeline *updates*, not of what GET answers: not read.
 }
 
 impl PipelineStage {
