@@ -342,7 +342,7 @@ pub struct CrmConfig {
     pub hubspot: HubspotConfig,
     pub salesforce: SalesforceConfig,
     pub pipedrive: PipedriveConfig,
-    pub zoho: OAuthApp,
+    pub zoho: ZohoConfig,
 }
 
 impl Default for CrmConfig {
@@ -356,16 +356,50 @@ impl Default for CrmConfig {
             hubspot: HubspotConfig::default(),
             salesforce: SalesforceConfig::default(),
             pipedrive: PipedriveConfig::default(),
-            zoho: OAuthApp::default(),
+            zoho: ZohoConfig::default(),
         }
     }
 }
 
-/// The OAuth app a CRM platform knows juru by.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[crm.zoho]`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct OAuthApp {
+pub struct ZohoConfig {
+    /// The account's Zoho Accounts server (`https://accounts.zoho.com`,
+    /// `.eu`, `.in`, `.com.au`, `.jp`, `.sa`, `accounts.zohocloud.ca`).
+    pub accounts_url: Url,
+    /// Used only when the token answer carries no `api_domain` (it normally does).
+    pub api_domain: Url,
     pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// A refresh token from a self-client grant, instead of `#crm auth --oauth`.
+    pub refresh_token: Option<Secret>,
+    /// The API name of the unique custom field holding juru's id on every module.
+    pub id_field: String,
+    /// Where contacts go: "Contacts" (deals link to them) or "Leads".
+    pub contacts_module: String,
+    /// Requests per rolling minute (Zoho counts credits per day and
+    /// concurrent calls per edition; this keeps under both).
+    pub requests_per_min: usize,
+    pub mode: SyncMode,
+    pub pull_secs: u64,
+}
+
+impl Default for ZohoConfig {
+    fn default() -> Self {
+        ZohoConfig {
+            accounts_url: Url("https://accounts.zoho.com".into()),
+            api_domain: Url("https://www.zohoapis.com".into()),
+            client_id: None,
+            client_secret: None,
+            refresh_token: None,
+            id_field: "WA_Id".into(),
+            contacts_module: "Contacts".into(),
+            requests_per_min: 100,
+            mode: SyncMode::Realtime,
+            pull_secs: 300,
+        }
+    }
 }
 
 /// How a platform's sync outbox drains.

@@ -115,7 +115,10 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 Platform::Hubspot => url.push_str(
                     "&scope=crm.objects.contacts.write%20crm.objects.deals.write%20crm.objects.companies.write",
                 ),
-                Platform::Zoho => url.push_str("&scope=ZohoCRM.modules.ALL&access_type=offline"),
+                // Settings: fields, layouts and pipelines are read at start; consent gives a refresh token.
+                Platform::Zoho => {
+                    url.push_str("&scope=ZohoCRM.modules.ALL%2CZohoCRM.settings.ALL&access_type=offline&prompt=consent")
+                }
                 _ => {}
             }
             ctx.changes.put_setting(

@@ -1,5 +1,5 @@
 //! CRM connectors: push the local CRM (companies, contacts, deals,
-//! activities and notes) to HubSpot, Salesforce and Pipedrive, and pull
+//! activities and notes) to HubSpot, Salesforce, Pipedrive and Zoho CRM, and pull
 //! their changes back (last-modified wins).
 //!
 //! One [`Connector`] trait, one module per vendor. The sync outbox
@@ -20,6 +20,7 @@ pub mod pull;
 pub mod salesforce;
 pub mod supervisor;
 pub mod worker;
+pub mod zoho;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -17,7 +17,7 @@ use crate::crm::settings::{
 use crate::store::{TreeName, Write, encode};
 
 /// The platforms juru has connectors for.
-pub const SUPPORTED: [Platform; 3] = [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive];
+pub const SUPPORTED: [Platform; 4] = [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho];
 /// Look again even without a settings change (a credential put in config.toml needs a restart anyway).
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -170,11 +170,15 @@ impl Connectors {
                     })
                 })
             }
+            // A self-client refresh token; the connector gets an access token with it.
+            Platform::Zoho => crm.zoho.refresh_token.as_ref().map(|t| {
+                Credential::OAuth(Tokens { refresh_token: Some(t.expose().to_string()), ..Tokens::default() })
+            }),
             _ => None,
         };
         match platform {
-            // Salesforce's config names a flow, not a credential: tokens it already got come first.
-            Platform::Salesforce => stored.or(configured),
+            // Salesforce's and Zoho's config name a flow, not a credential: tokens already got come first.
+            Platform::Salesforce | Platform::Zoho => stored.or(configured),
             _ => configured.or(stored),
         }
     }
@@ -243,6 +247,10 @@ fn start(
                 super::salesforce::SalesforceConnector::new(&crm_config.salesforce, credential, mapping, on_tokens);
             Some(Worker::spawn_with(connector, crm, crm_config.salesforce.mode, every(crm_config.salesforce.pull_secs)))
         }
+        Platform::Zoho => {
+            let connector = super::zoho::ZohoConnector::new(&crm_config.zoho, credential, mapping, on_tokens);
+            Some(Worker::spawn_with(connector, crm, crm_config.zoho.mode, every(crm_config.zoho.pull_secs)))
+        }
         _ => None,
     }
 }
@@ -263,6 +271,7 @@ pub async fn exchange_code(
         Platform::Hubspot => super::hubspot::exchange_code(&config.crm.hubspot, code, redirect_uri).await,
         Platform::Pipedrive => super::pipedrive::exchange_code(&config.crm.pipedrive, code, redirect_uri).await,
         Platform::Salesforce => super::salesforce::exchange_code(&config.crm.salesforce, code, redirect_uri).await,
+        Platform::Zoho => super::zoho::exchange_code(&config.crm.zoho, code, redirect_uri).await,
         _ => Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title()))),
     }
 }

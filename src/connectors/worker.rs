@@ -13,7 +13,9 @@
 //! - Throttled: the whole platform waits (the limiter is paused); nothing
 //!   counts as an attempt.
 //! - Dead (validation, unmapped stage) and permanent failures: moved to
-//!   `sync_dead` with the vendor's message, never retried.
+//!   `sync_dead` with the vendor's message, never retried. A record that
+//!   keeps waiting for a parent that was dead-lettered follows it after
+//!   [`ORPHAN_TRIES`] tries, naming the parent and its reason.
 //! - Before a batch goes out its items are marked `pushing` durably; a
 //!   worker starting after a crash treats those as `unsure`. Nothing is
 //!   lost across restarts or a `kill -9` mid-batch: an item leaves the
@@ -38,6 +40,9 @@ const PARALLEL_BATCHES: usize = 4;
 /// Backoff after a failed attempt: 1 s doubling to 10 min, ±25 % jitter.
 const BASE_BACKOFF_MS: u64 = 1_000;
 const MAX_BACKOFF_MS: u64 = 600_000;
+/// Tries of a record whose parent was dead-lettered before it is dead too
+/// (with backoff ≈ 1 + 2 + 4 s: time for a `--full` sync to bring the parent).
+pub const ORPHAN_TRIES: u32 = 4;
 /// A realtime worker looks for new items this often when idle.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -652,10 +657,22 @@ impl<C: Connector> Worker<C> {
                             ));
                             writes.push(remove_if_version(t.key.clone(), t.item.version));
                         }
-                        Outcome::Retry { reason } => {
-                            status.failed += 1;
-                            writes.push(self.retry_later(t, &reason, false, now));
-                        }
+                        Outcome::Retry { reason } => match self.dead_parent(&t.pushed.record) {
+                            // It waits for a parent that will never arrive: a few
+                            // tries (the parent may be pushed again), then dead too.
+                            Some(parent) if t.item.attempts + 1 >= ORPHAN_TRIES => {
+                                let reason = format!("{reason}; {parent}");
+                                status.dead += 1;
+                                status.last_error = Some(reason.clone());
+                                status.last_error_ms = Some(now);
+                                writes.push(dead(self.platform, t, &reason, now));
+                                writes.push(remove_if_version(t.key.clone(), t.item.version));
+                            }
+                            _ => {
+                                status.failed += 1;
+                                writes.push(self.retry_later(t, &reason, false, now));
+                            }
+                        },
                         Outcome::Dead { reason } => {
                             status.dead += 1;
                             status.last_error = Some(reason.clone());
@@ -697,6 +714,20 @@ impl<C: Connector> Worker<C> {
             }
         }
         throttled
+    }
+
+    /// A parent of `record` that was dead-lettered and never reached the
+    /// vendor (no remote id), described with the vendor's reason.
+    fn dead_parent(&self, record: &Record) -> Option<String> {
+        let store = self.crm.store();
+        record.parents().into_iter().find_map(|(kind, id)| {
+            let key = sync::key(self.platform, kind, &id);
+            if store.read(TreeName::SyncIds).get(&key).ok()?.is_some() {
+                return None;
+            }
+            let dead: DeadSync = decode(&store.read(TreeName::SyncDead).get(&key).ok()??).ok()?;
+            Some(format!("its {} {id} was dead-lettered: {}", kind.as_str(), dead.reason))
+        })
     }
 
     /// The item waits with backoff; `unknown`: the vendor may have applied it.
