@@ -9,6 +9,7 @@ pub mod brain;
 pub mod catalog;
 pub mod lang;
 pub mod lead;
+pub mod playbook;
 pub mod prompts;
 pub mod state;
 pub(crate) mod texts;
