@@ -156,7 +156,9 @@ fn lang_index(lang: Language) -> usize {
 
 /// The 1-based line where `needle` first appears (for error messages).
 fn line_of(text: &str, needle: &str) -> usize {
-    text.find(needle).map(|at| text[..at].lines().count().max(1)).unwrap_or(1)
+    // A needle may start with the newline that anchors it to a line's start.
+    let skip = usize::from(needle.starts_with('\n'));
+    text.find(needle).map(|at| text[..at + skip].matches('\n').count() + 1).unwrap_or(1)
 }
 
 impl Playbook {
@@ -348,6 +350,6 @@ mod tests {
         let line: usize = err.split("line ").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
         assert!(SHIPPED.lines().nth(line - 1).unwrap().contains("wheelchair"), "{err}");
         let err = Playbook::parse("[slang\n").unwrap_err().to_string();
-        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains("line 1"), "the parser's own position: {err}");
     }
 }
