@@ -155,10 +155,14 @@ impl Sales {
             next.package = d.package.clone();
         }
         if d.intent == Intent::CampaignCode && next.campaign_source.is_none() {
-            next.campaign_source = d.package.clone();
+            // The ad's code, even of a trip that has left or is full: it brought the prospect.
+            next.campaign_source = catalog::campaign_codes(ev.text().unwrap_or_default())
+                .into_iter()
+                .find(|c| prompts.catalog.get(c).is_some())
+                .or_else(|| d.package.clone());
         }
         next.asked_payment |= d.intent == Intent::Payment;
-        next.high_intent |= d.intent == Intent::Payment && before.phase == Phase::Leads;
+        next.high_intent |= d.intent == Intent::Payment && before.phase == Phase::Leads && before.package.is_none();
         next.greeted = true;
         let low_confidence = d.confidence < self.threshold;
         let handover = d.should_escalate || low_confidence;

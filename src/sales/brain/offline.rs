@@ -303,7 +303,8 @@ pub fn decide<'p>(turn: &Turn<'p>) -> Decision {
             d.package = Some(p.code.clone());
         }
         let terms = turn.prompts.company.payment_terms.as_deref();
-        if turn.state.phase == Phase::Leads {
+        // Not yet seen a package (no code, no details): the packages first, marked high intent.
+        if turn.state.phase == Phase::Leads && turn.state.package.is_none() {
             let shown: Vec<&Package> = match subject {
                 Some(p) => vec![p],
                 None => available.clone(),
@@ -327,16 +328,19 @@ pub fn decide<'p>(turn: &Turn<'p>) -> Decision {
         && let Some(p) = named.first()
     {
         match p.standing(today) {
-            Standing::Departed => {
+            Standing::Departed | Standing::Full => {
                 d.intent = Intent::CampaignCode;
                 d.package = None;
-                d.response_text = texts::package_departed(lang, p, &available);
-                return d;
-            }
-            Standing::Full => {
-                d.intent = Intent::CampaignCode;
-                d.package = None;
-                d.response_text = texts::package_full(lang, p, &available);
+                let answer = if p.has_departed(today) {
+                    texts::package_departed(lang, p, &available)
+                } else {
+                    texts::package_full(lang, p, &available)
+                };
+                d.response_text = if turn.state.greeted {
+                    answer
+                } else {
+                    format!("{}\n{answer}", texts::name_hello(lang, turn.name))
+                };
                 return d;
             }
             Standing::Open => {}
@@ -555,6 +559,10 @@ pub fn decide<'p>(turn: &Turn<'p>) -> Decision {
                 d.response_text = text("smalltalk");
             }
         }
+    }
+    // The conversation's first reply opens with a hello, whatever was asked.
+    if !turn.state.greeted && !matches!(d.intent, Intent::Greeting | Intent::Smalltalk | Intent::CampaignCode) {
+        d.response_text = format!("{}\n{}", texts::name_hello(lang, turn.name), d.response_text);
     }
     d
 }
