@@ -233,7 +233,10 @@ pub struct SalesConfig {
     pub enabled: bool,
     pub prompts_dir: PathBuf,
     pub confidence_threshold: f64,
+    /// A burst's quiet window: each message restarts it...
     pub coalesce_ms: u64,
+    /// ...but a burst is answered at most this long after its first message.
+    pub coalesce_max_ms: u64,
     pub default_language: Language,
     /// A reply typed on the business phone pauses the bot in that chat.
     pub stop_bot_from_me: bool,
@@ -258,6 +261,7 @@ impl Default for SalesConfig {
             prompts_dir: PathBuf::from("prompts"),
             confidence_threshold: 0.6,
             coalesce_ms: 1500,
+            coalesce_max_ms: 6000,
             default_language: Language::Id,
             stop_bot_from_me: true,
             pause_expire_minutes: 60,

@@ -103,9 +103,17 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("prompt folder {} is invalid", dir.display()))?;
             println!("prompts: {} (version {})", dir.display(), prompts.version);
             println!("company: {}", prompts.company.name);
+            let today = juru::sales::catalog::today();
             for p in &prompts.catalog.packages {
-                let seats = if p.is_full() { "full".to_string() } else { format!("{} seats", p.quota) };
+                let seats = match p.standing(today) {
+                    juru::sales::catalog::Standing::Departed => "departed".to_string(),
+                    juru::sales::catalog::Standing::Full => "full".to_string(),
+                    juru::sales::catalog::Standing::Open => format!("{} seats", p.quota),
+                };
                 println!("  {} — {} — {} — departs {} — {seats}", p.code, p.name, p.price, p.departure);
+            }
+            for line in prompts.report(today) {
+                println!("{line}");
             }
             Ok(())
         }

@@ -51,7 +51,7 @@ async fn analytics_counts_funnel_campaigns_ai_questions_and_drop_offs_from_store
     let bot = TestBot::with_config(&config("")).await;
     // One prospect from an ad goes all the way to booking (and the bot hands
     // over on the deposit question); one browses; one asks for a human.
-    say(&bot, BOOKS, "A1", "UMR_MAR_2025_HEMAT", 1).await;
+    say(&bot, BOOKS, "A1", "UMR_JAN_2027_PLUS", 1).await;
     let n = bot.waha.messages_to(BOOKS).len();
     say(&bot, BOOKS, "A2", "Fasilitasnya apa saja ya?", n + 1).await;
     let n = bot.waha.messages_to(BOOKS).len();
@@ -82,7 +82,7 @@ async fn analytics_counts_funnel_campaigns_ai_questions_and_drop_offs_from_store
 
     assert_eq!(
         a["campaign_performance"],
-        json!([{"campaign": "UMR_MAR_2025_HEMAT", "clicks": null, "conversations": 1, "bookings": 1, "paid": 1, "conversion": 1.0}])
+        json!([{"campaign": "UMR_JAN_2027_PLUS", "clicks": null, "conversations": 1, "bookings": 1, "paid": 1, "conversion": 1.0}])
     );
 
     let ai = &a["ai_performance"];
@@ -127,7 +127,7 @@ async fn analytics_counts_funnel_campaigns_ai_questions_and_drop_offs_from_store
     let list = get(&bot, "/api/conversations?limit=10").await;
     let ids: Vec<&str> = list["conversations"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![WANTS_HUMAN, BROWSES, BOOKS], "newest first, owners' command chats are not conversations");
-    assert_eq!(list["conversations"][2]["campaign"], "UMR_MAR_2025_HEMAT");
+    assert_eq!(list["conversations"][2]["campaign"], "UMR_JAN_2027_PLUS");
     assert_eq!(list["conversations"][0]["handed_over"], true);
 
     // Rebuilt from the stored tallies after a restart, figure for figure.
@@ -149,12 +149,12 @@ async fn the_playground_answers_through_the_pipeline_with_turn_details_and_stays
     // A burst window, so the playground waits for the coalesced turn.
     let bot = TestBot::with_config(&config("coalesce_ms = 150")).await;
     let (status, answer) =
-        api(&bot, reqwest::Method::POST, "/api/playground/messages", Some(json!({"text": "UMR_MAR_2025_HEMAT"}))).await;
+        api(&bot, reqwest::Method::POST, "/api/playground/messages", Some(json!({"text": "UMR_JAN_2027_PLUS"}))).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["chat_id"], "playground-dashboard@lid");
     let replies = answer["replies"].as_array().unwrap();
     assert!(
-        replies.iter().any(|r| r["kind"] == "text" && r["text"].as_str().is_some_and(|t| t.contains("25.000.000"))),
+        replies.iter().any(|r| r["kind"] == "text" && r["text"].as_str().is_some_and(|t| t.contains("32.500.000"))),
         "{answer}"
     );
     assert!(replies.iter().any(|r| r["kind"] == "image"), "the brochure: {answer}");

@@ -170,7 +170,7 @@ impl Serving {
 
 #[tokio::test]
 async fn chat_json_prints_one_object_per_outgoing_item_and_answers_each_line() {
-    let (status, lines, err) = chat_interactively(&["--json"], &["halo", "UMR_MAR_2025_HEMAT"], is_json_text, 2).await;
+    let (status, lines, err) = chat_interactively(&["--json"], &["halo", "paket yang plus"], is_json_text, 2).await;
     assert!(status.success(), "exit {status:?}\nstderr: {err}");
     let mut kinds = Vec::new();
     for line in &lines {
@@ -195,7 +195,7 @@ async fn chat_json_prints_one_object_per_outgoing_item_and_answers_each_line() {
 
 #[tokio::test]
 async fn chat_plain_prints_the_bots_replies_as_bot_lines() {
-    let (status, lines, err) = chat_interactively(&[], &["halo", "UMR_MAR_2025_HEMAT"], is_bot_line, 2).await;
+    let (status, lines, err) = chat_interactively(&[], &["halo", "paket yang plus"], is_bot_line, 2).await;
     assert!(status.success(), "exit {status:?}\nstderr: {err}");
     let replies: Vec<&String> = lines.iter().filter(|l| is_bot_line(l)).collect();
     assert_eq!(replies.len(), 2, "one `bot:` line per line typed: {lines:#?}");
@@ -216,7 +216,7 @@ async fn chat_with_piped_input_prints_every_reply_before_it_exits() {
             &["chat", "--from", BUDI, "--name", "Budi", "--json"],
             &[("JURU_STORAGE__PATH", db.to_str().unwrap()), ("JURU_SALES__COALESCE_MS", "0")],
         );
-        let out = run(cmd, "halo\nUMR_MAR_2025_HEMAT\n").await;
+        let out = run(cmd, "halo\npaket yang plus\n").await;
         assert!(out.status.success(), "run {run_no}: exit {:?}\nstderr: {}", out.status, stderr(&out));
         let texts = stdout(&out).lines().filter(|l| is_json_text(l)).count();
         assert_eq!(texts, 2, "run {run_no}: replies missing at exit:\n{}", stdout(&out));

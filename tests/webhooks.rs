@@ -10,14 +10,17 @@ use serde_json::json;
 async fn a_waha_text_is_seen_typed_and_answered_through_wahas_api() {
     let bot = TestBot::start().await;
     bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
-    // The message carries campaign code UMR_MAR_2025_HEMAT: package details, then its image.
-    let sent = bot.waha.wait_messages_to(PROSPECT, 2).await;
+    // The message carries campaign code UMR_MAR_2025_HEMAT, a trip that has
+    // left: said so, with the packages still open; never its price or picture.
+    let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
     assert_eq!(sent[0].path, "/api/sendText");
     assert_eq!(sent[0].body["chatId"], "6281234567890@c.us");
-    assert!(sent[0].body["text"].as_str().unwrap().contains("Rp 25.000.000"));
-    assert_eq!(sent[1].body["file"]["url"], "https://example.com/img/umr-mar-2025-hemat.jpg");
+    let text = sent[0].body["text"].as_str().unwrap();
+    assert!(text.contains("sudah berangkat") && text.contains("UMR_JAN_2027_PLUS"), "{text}");
+    assert!(!text.contains("Rp 25.000.000") && !text.contains("Sisa kursi"), "{text}");
+    settle().await;
     let paths: Vec<_> = bot.waha.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/api/sendSeen", "/api/startTyping", "/api/sendText", "/api/sendImage"]);
+    assert_eq!(paths, ["/api/sendSeen", "/api/startTyping", "/api/sendText"]);
     assert_eq!(
         bot.waha.calls("sendSeen")[0].body["messageIds"],
         json!(["false_6281234567890@c.us_3EB0A1B2C3D4E5F6A7B8"])
@@ -38,12 +41,14 @@ async fn the_flat_form_is_answered_like_a_waha_message() {
 async fn a_cloud_text_is_read_typed_and_answered_through_the_graph_api() {
     let bot = TestBot::start().await;
     bot.cloud_webhook(&fixture("cloud/message-text.json")).await.assert_ok();
-    // The message carries a campaign code: package details with reply buttons, then the image.
-    let sent = bot.graph.wait_messages_to(PROSPECT, 2).await;
-    assert_eq!(sent[0].body["type"], "interactive");
-    let body = sent[0].body["interactive"]["body"]["text"].as_str().unwrap();
-    assert!(body.contains("Budi") && body.contains("Rp 25.000.000"), "{body}");
-    assert_eq!(sent[1].body["type"], "image");
+    // The message carries the code of a trip that has left: the prospect,
+    // greeted by name, hears so and gets the open packages, no image.
+    let sent = bot.graph.wait_messages_to(PROSPECT, 1).await;
+    assert_eq!(sent[0].body["type"], "text");
+    let body = sent[0].body["text"]["body"].as_str().unwrap();
+    assert!(body.contains("Budi") && body.contains("sudah berangkat") && body.contains("Rp 32.500.000"), "{body}");
+    settle().await;
+    assert_eq!(bot.graph.messages_to(PROSPECT).len(), 1, "no image of a departed trip");
     // On Cloud one call marks the message read and shows the typing indicator.
     let reads = bot.graph.calls("read");
     assert_eq!(reads.len(), 1, "read + typing indicator in one call");
@@ -56,10 +61,10 @@ async fn a_cloud_text_is_read_typed_and_answered_through_the_graph_api() {
 async fn seen_and_typing_can_be_switched_off() {
     let bot = TestBot::with_config("[bot]\nsend_seen = false\nsend_typing = false\n").await;
     bot.waha_webhook(&fixture("waha/message-text.json")).await.assert_ok();
-    bot.waha.wait_messages_to(PROSPECT, 2).await;
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
     settle().await;
     let paths: Vec<_> = bot.waha.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/api/sendText", "/api/sendImage"]);
+    assert_eq!(paths, ["/api/sendText"]);
 }
 
 #[tokio::test]

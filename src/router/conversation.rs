@@ -27,6 +27,11 @@ pub async fn respond(
             state.playground |= ev.chat.is_playground();
             state.inbound_count += 1;
             state.last_inbound_ms = now_ms;
+            if chat.pending.is_none() {
+                // Measured at a burst's first message: how long the prospect was away.
+                state.idle_before_ms =
+                    if chat.last_inbound_ms > 0 { now_ms.saturating_sub(chat.last_inbound_ms) } else { 0 };
+            }
             if matches!(ev.content, Content::Other { .. }) {
                 could_not_read(ev, bot, chat, state, now_ms)
             } else if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
@@ -94,18 +99,22 @@ fn could_not_read(ev: &Inbound, bot: &BotSettings, before: &ChatState, state: Ch
 }
 
 /// Collects a burst: the prospect sees we are reading and typing; the
-/// answer comes when the window ends. The window opens with the burst's
-/// first message and does not slide, so a chatty prospect still gets an
-/// answer within it.
+/// answer comes when the prospect has been quiet for `coalesce_ms`. Each
+/// message restarts that window (a new token: the earlier timer finds it
+/// stale), but never beyond `coalesce_max_ms` after the burst's first
+/// message, so a chatty prospect still gets an answer.
 fn collect(ev: &Inbound, bot: &BotSettings, mut state: ChatState, now_ms: u64) -> Effects {
-    let mut burst = None;
-    let mut pending = match state.pending.take() {
-        Some(open) => open,
-        None => {
-            burst = Some(Burst::Open { token: state.inbound_count, due_ms: now_ms + bot.coalesce_ms });
-            PendingTurn { token: state.inbound_count, texts: Vec::new(), last: Box::new(ev.clone()), opened_ms: now_ms }
-        }
-    };
+    let token = state.inbound_count;
+    let mut pending = state.pending.take().unwrap_or_else(|| PendingTurn {
+        token,
+        texts: Vec::new(),
+        last: Box::new(ev.clone()),
+        opened_ms: now_ms,
+    });
+    let opened = if pending.opened_ms > 0 { pending.opened_ms } else { now_ms };
+    let due_ms = (now_ms + bot.coalesce_ms).min(opened + bot.coalesce_max_ms.max(bot.coalesce_ms));
+    pending.token = token;
+    let burst = Some(Burst::Open { token, due_ms });
     pending.texts.extend(ev.text().map(str::to_string));
     pending.last = Box::new(ev.clone());
     state.pending = Some(pending);
@@ -233,18 +242,36 @@ mod tests {
         assert!(matches!(first.burst, Some(Burst::Open { due_ms: 2_500, .. })));
         assert!(first.sends.is_empty() && first.markers.is_some(), "only seen/typing while collecting");
         let first_state = first.state.unwrap();
-        let second =
-            respond(Route::Conversation, &text("UMR_JAN_2027_PLUS"), &bot, &sales(), &first_state, &[], 2_000).await;
-        assert_eq!(second.burst, None, "the window does not slide");
+        let second = respond(Route::Conversation, &text("yang plus"), &bot, &sales(), &first_state, &[], 2_000).await;
+        assert!(matches!(second.burst, Some(Burst::Open { due_ms: 3_500, .. })), "the quiet window restarts");
         let state = second.state.unwrap();
         let token = state.pending.as_ref().unwrap().token;
-        let stale = respond_to_burst(token + 1, &bot, &sales(), &state, &[], 3_500).await;
+        let stale = respond_to_burst(token - 1, &bot, &sales(), &state, &[], 3_500).await;
         assert!(stale.state.is_none() && stale.sends.is_empty() && stale.burst.is_none(), "stale token");
         let answer = respond_to_burst(token, &bot, &sales(), &state, &[], 3_500).await;
         assert_eq!(answer.texts().len(), 1, "one answer for the burst");
         assert_eq!(kinds(&answer).iter().filter(|k| **k == "image").count(), 1);
         assert!(answer.state.unwrap().pending.is_none());
         assert_eq!(answer.burst, Some(Burst::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_long_burst_is_answered_by_the_maximum_wait() {
+        let mut bot = bot();
+        bot.coalesce_ms = 1500;
+        bot.coalesce_max_ms = 4000;
+        let mut state = ChatState::default();
+        let mut due = Vec::new();
+        for at in (0..8).map(|i| 1_000 + i * 700) {
+            let effects = respond(Route::Conversation, &text("dan"), &bot, &sales(), &state, &[], at).await;
+            if let Some(Burst::Open { due_ms, .. }) = effects.burst {
+                due.push(due_ms);
+            }
+            state = effects.state.unwrap();
+        }
+        assert_eq!(due.first(), Some(&2_500));
+        assert_eq!(due.last(), Some(&5_000), "bounded: first message + coalesce_max_ms");
+        assert_eq!(state.pending.as_ref().unwrap().texts.len(), 8);
     }
 
     #[tokio::test]

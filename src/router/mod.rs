@@ -47,8 +47,11 @@ pub struct BotSettings {
     pub stop_bot_from_me: bool,
     /// ...for this long.
     pub pause_ms: u64,
-    /// Texts arriving within this window are answered as one turn (0: each at once).
+    /// Texts arriving within this window are answered as one turn (0: each at once);
+    /// each text restarts it...
     pub coalesce_ms: u64,
+    /// ...up to this long after the burst's first text.
+    pub coalesce_max_ms: u64,
     pub language: Language,
 }
 
@@ -65,6 +68,7 @@ impl BotSettings {
             stop_bot_from_me: config.sales.stop_bot_from_me,
             pause_ms: config.sales.pause_expire_minutes * 60_000,
             coalesce_ms: config.sales.coalesce_ms,
+            coalesce_max_ms: config.sales.coalesce_max_ms.max(config.sales.coalesce_ms),
             language: config.sales.default_language,
         }
     }

@@ -564,6 +564,8 @@ mod tests {
             campaign_source: None,
             unknown_codes: Vec::new(),
             dropped_urls: Vec::new(),
+            variant: None,
+            note: None,
         }
     }
 

@@ -35,13 +35,20 @@ impl std::fmt::Display for Idr {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
+    /// May hold `{MON}` and `{YYYY}`, filled from the departure (for relative dates).
     pub code: String,
+    /// May hold `{BULAN}`, `{MONTH}` and `{YYYY}` likewise.
     pub name: String,
     pub price: Idr,
     #[serde(default = "idr")]
     pub currency: String,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`; or leave it out and give `departs_in_days`.
+    #[serde(default)]
     pub departure: String,
+    /// Departure this many days after the day the catalog is loaded (a demo
+    /// catalog that never shows a trip that has left).
+    #[serde(default)]
+    pub departs_in_days: Option<u32>,
     pub duration_days: u32,
     /// Seats left; 0 = full.
     pub quota: u32,
@@ -50,10 +57,73 @@ pub struct Package {
     pub itinerary_url: Option<String>,
     #[serde(default)]
     pub features: Vec<String>,
+    /// What the price includes and leaves out, and the hotel's distance (for questions).
+    #[serde(default)]
+    pub included: Vec<String>,
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    #[serde(default)]
+    pub hotel: Option<String>,
+    #[serde(default)]
+    pub hotel_distance_m: Option<u32>,
 }
 
 fn idr() -> String {
     "IDR".into()
+}
+
+/// Today as a day number in WIB (see [`crate::clock::local_day`]).
+pub fn today() -> i64 {
+    crate::clock::local_day(crate::clock::now_ms()) as i64
+}
+
+/// Days since the epoch of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+const MON: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+pub const BULAN: [&str; 12] = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+];
+pub const MONTH: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Where a package stands on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Open,
+    Full,
+    Departed,
 }
 
 impl Package {
@@ -70,9 +140,49 @@ impl Package {
         self.departure.get(0..4)?.parse().ok()
     }
 
+    /// The departure as a day number (comparable with [`today`]).
+    pub fn departure_day(&self) -> Option<i64> {
+        let d: u32 = self.departure.get(8..10)?.parse().ok()?;
+        Some(days_from_civil(self.year()? as i64, self.month()?, d))
+    }
+
+    /// A trip that leaves today or has left is never offered.
+    pub fn has_departed(&self, today: i64) -> bool {
+        self.departure_day().is_none_or(|d| d <= today)
+    }
+
+    pub fn standing(&self, today: i64) -> Standing {
+        if self.has_departed(today) {
+            Standing::Departed
+        } else if self.is_full() {
+            Standing::Full
+        } else {
+            Standing::Open
+        }
+    }
+
     /// Every link the bot may send for this package.
     pub fn urls(&self) -> impl Iterator<Item = &str> {
         [&self.image_url, &self.brochure_url, &self.itinerary_url].into_iter().flatten().map(String::as_str)
+    }
+
+    /// Relative departures become dates; placeholders in code and name are filled.
+    fn resolve(&mut self, today: i64) {
+        if let Some(days) = self.departs_in_days {
+            let (y, m, d) = crate::clock::civil_from_days(today + days as i64);
+            self.departure = format!("{y:04}-{m:02}-{d:02}");
+        }
+        if let (Some(y), Some(m)) = (self.year(), self.month().filter(|m| (1..=12).contains(m))) {
+            let i = m as usize - 1;
+            let fill = |s: &str| {
+                s.replace("{MON}", MON[i])
+                    .replace("{YYYY}", &y.to_string())
+                    .replace("{BULAN}", BULAN[i])
+                    .replace("{MONTH}", MONTH[i])
+            };
+            self.code = fill(&self.code);
+            self.name = fill(&self.name);
+        }
     }
 }
 
@@ -106,13 +216,30 @@ pub fn without_codes(text: &str) -> String {
 
 impl Catalog {
     pub fn parse(text: &str) -> Result<Catalog, CatalogError> {
-        let catalog: Catalog = toml::from_str(text).map_err(|e| CatalogError::Toml(e.to_string()))?;
+        Catalog::parse_on(text, today())
+    }
+
+    /// Parses with relative departures counted from day `today`.
+    pub fn parse_on(text: &str, today: i64) -> Result<Catalog, CatalogError> {
+        let mut catalog: Catalog = toml::from_str(text).map_err(|e| CatalogError::Toml(e.to_string()))?;
+        for p in &mut catalog.packages {
+            if p.departs_in_days.is_some() && !p.departure.is_empty() {
+                return Err(CatalogError::Package {
+                    code: p.code.clone(),
+                    message: "give departure or departs_in_days, not both".into(),
+                });
+            }
+            p.resolve(today);
+        }
         for p in &catalog.packages {
             let bad = |message: &str| Err(CatalogError::Package { code: p.code.clone(), message: message.into() });
             if campaign_codes(&p.code) != [p.code.clone()] {
                 return bad("code must look like PKG_MONTH_YEAR_TYPE in capitals (e.g. UMR_MAR_2025_HEMAT)");
             }
-            if p.month().is_none_or(|m| !(1..=12).contains(&m)) || p.year().is_none() || p.departure.len() != 10 {
+            if p.month().is_none_or(|m| !(1..=12).contains(&m))
+                || p.departure_day().is_none()
+                || p.departure.len() != 10
+            {
                 return bad("departure must be a date YYYY-MM-DD");
             }
             if p.urls().any(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
@@ -129,11 +256,39 @@ impl Catalog {
         self.packages.iter().find(|p| p.code.eq_ignore_ascii_case(code))
     }
 
-    /// Packages with seats left, soonest departure first.
+    /// Packages that may be offered today: not departed, seats left; soonest departure first.
     pub fn available(&self) -> Vec<&Package> {
-        let mut list: Vec<&Package> = self.packages.iter().filter(|p| !p.is_full()).collect();
+        self.available_on(today())
+    }
+
+    pub fn available_on(&self, today: i64) -> Vec<&Package> {
+        let mut list: Vec<&Package> = self.packages.iter().filter(|p| p.standing(today) == Standing::Open).collect();
         list.sort_by(|a, b| a.departure.cmp(&b.departure));
         list
+    }
+
+    /// What `juru prompts check` warns about: departed packages and those
+    /// leaving within `soon_days`.
+    pub fn warnings(&self, today: i64, soon_days: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &self.packages {
+            match p.departure_day() {
+                Some(d) if d <= today => {
+                    out.push(format!("packages.toml: `{}` departed on {}: it is never offered", p.code, p.departure))
+                }
+                Some(d) if d - today <= soon_days => out.push(format!(
+                    "packages.toml: `{}` departs in {} days ({}): update or replace it soon",
+                    p.code,
+                    d - today,
+                    p.departure
+                )),
+                _ => {}
+            }
+            if p.is_full() {
+                out.push(format!("packages.toml: `{}` is full (quota 0): offered only as full", p.code));
+            }
+        }
+        out
     }
 
     /// Is `url` one the catalog (or the company file) lets the bot send?
@@ -167,5 +322,23 @@ mod tests {
     fn a_bad_package_is_refused_with_its_code() {
         let err = Catalog::parse("[[package]]\ncode = \"UMR_MAR_2025_HEMAT\"\nname = \"x\"\nprice = 1\ndeparture = \"maret\"\nduration_days = 9\nquota = 1\n").unwrap_err();
         assert!(err.to_string().contains("UMR_MAR_2025_HEMAT") && err.to_string().contains("departure"), "{err}");
+    }
+
+    #[test]
+    fn relative_departures_fill_the_code_and_are_never_departed() {
+        let today = days_from_civil(2026, 12, 7);
+        let c = Catalog::parse_on(
+            "[[package]]\ncode = \"UMR_{MON}_{YYYY}_HEMAT\"\nname = \"Umroh {BULAN} {YYYY}\"\nprice = 1\ndeparts_in_days = 40\nduration_days = 9\nquota = 1\n\n[[package]]\ncode = \"UMR_MAR_2025_HEMAT\"\nname = \"old\"\nprice = 1\ndeparture = \"2025-03-15\"\nduration_days = 9\nquota = 45\n",
+            today,
+        )
+        .unwrap();
+        assert_eq!(c.packages[0].code, "UMR_JAN_2027_HEMAT");
+        assert_eq!(c.packages[0].name, "Umroh Januari 2027");
+        assert_eq!(c.packages[0].departure, "2027-01-16");
+        let open: Vec<&str> = c.available_on(today).iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(open, ["UMR_JAN_2027_HEMAT"], "the departed one is never offered");
+        assert_eq!(c.packages[1].standing(today), Standing::Departed);
+        assert!(c.warnings(today, 14).iter().any(|w| w.contains("UMR_MAR_2025_HEMAT") && w.contains("departed")));
+        assert!(c.warnings(today + 30, 14).iter().any(|w| w.contains("departs in 10 days")));
     }
 }

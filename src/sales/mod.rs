@@ -9,6 +9,7 @@ pub mod brain;
 pub mod catalog;
 pub mod lang;
 pub mod lead;
+pub mod playbook;
 pub mod prompts;
 pub mod state;
 pub(crate) mod texts;
@@ -70,6 +71,12 @@ pub struct TurnRecord {
     pub campaign_source: Option<String>,
     pub unknown_codes: Vec<String>,
     pub dropped_urls: Vec<String>,
+    /// The conversation's A/B variant.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// What the admins were told the bot knew (handover turns).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 impl Sales {
@@ -107,6 +114,9 @@ impl Sales {
         if next.campaign_source.is_none() {
             next.campaign_source = ev.referral.as_ref().and_then(|r| r.source_id.clone().or(r.headline.clone()));
         }
+        if next.variant.is_none() {
+            next.variant = prompts.playbook.assign_variant(&ev.chat.key());
+        }
         let text = match &ev.content {
             Content::Text { body } => chosen_option(body, state),
             Content::ButtonReply { title, .. } => title,
@@ -115,7 +125,7 @@ impl Sales {
         let turn = Turn {
             text,
             name: ev.sender_name.as_deref(),
-            state,
+            state: &next,
             prompts: &prompts,
             default_language: self.default_language,
         };
@@ -145,13 +155,26 @@ impl Sales {
             next.package = d.package.clone();
         }
         if d.intent == Intent::CampaignCode && next.campaign_source.is_none() {
-            next.campaign_source = d.package.clone();
+            // The ad's code, even of a trip that has left or is full: it brought the prospect.
+            next.campaign_source = catalog::campaign_codes(ev.text().unwrap_or_default())
+                .into_iter()
+                .find(|c| prompts.catalog.get(c).is_some())
+                .or_else(|| d.package.clone());
         }
         next.asked_payment |= d.intent == Intent::Payment;
+        next.high_intent |= d.intent == Intent::Payment && before.phase == Phase::Leads && before.package.is_none();
+        next.greeted = true;
         let low_confidence = d.confidence < self.threshold;
         let handover = d.should_escalate || low_confidence;
         let reason = d.escalation_reason.clone().or_else(|| low_confidence.then(|| "low confidence".to_string()));
-        let text = if low_confidence && !d.should_escalate { texts::handover(d.lang) } else { d.response_text.clone() };
+        let text = if low_confidence && !d.should_escalate {
+            prompts.playbook.text(d.lang, "handover", next.variant.as_deref()).to_string()
+        } else {
+            d.response_text.clone()
+        };
+        let note = d.note.clone().or_else(|| {
+            low_confidence.then(|| format!("keyakinan bot {:.2} di bawah ambang {:.2}", d.confidence, self.threshold))
+        });
         if handover {
             next.handed_over = true;
             next.handover_reason = reason.clone();
@@ -198,8 +221,11 @@ impl Sales {
             };
             replies.push(reply(ev, location, &meta));
         }
-        let alerts =
-            if handover { self.alerts(ev, &next, reason.as_deref().unwrap_or("handover"), &meta) } else { Vec::new() };
+        let alerts = if handover {
+            self.alerts(ev, &next, reason.as_deref().unwrap_or("handover"), note.as_deref(), &meta)
+        } else {
+            Vec::new()
+        };
         let record = TurnRecord {
             prompt_version: prompts.version.clone(),
             brain: "offline".into(),
@@ -213,6 +239,8 @@ impl Sales {
             campaign_source: next.campaign_source.clone(),
             unknown_codes: d.unknown_codes,
             dropped_urls,
+            variant: next.variant.clone(),
+            note,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, None));
         effects(replies, alerts, next, record, lead)
@@ -275,7 +303,7 @@ impl Sales {
         }
         let meta = self.meta(&next, lang, prompts);
         let replies = vec![reply(ev, OutBody::Text { text }, &meta)];
-        let alerts = handover_reason.map(|r| self.alerts(ev, &next, r, &meta)).unwrap_or_default();
+        let alerts = handover_reason.map(|r| self.alerts(ev, &next, r, None, &meta)).unwrap_or_default();
         let record = TurnRecord {
             prompt_version: prompts.version.clone(),
             brain: "rules".into(),
@@ -289,6 +317,8 @@ impl Sales {
             campaign_source: next.campaign_source.clone(),
             unknown_codes: Vec::new(),
             dropped_urls: Vec::new(),
+            variant: next.variant.clone(),
+            note: None,
         };
         let receipt = match (&ev.content, handover_reason) {
             (Content::Media { url, media_id, .. }, Some("transfer receipt")) => url.clone().or(media_id.clone()),
@@ -310,9 +340,16 @@ impl Sales {
         }
     }
 
-    fn alerts(&self, ev: &Inbound, state: &ChatState, reason: &str, meta: &ReplyMeta) -> Vec<Outgoing> {
+    fn alerts(
+        &self,
+        ev: &Inbound,
+        state: &ChatState,
+        reason: &str,
+        note: Option<&str>,
+        meta: &ReplyMeta,
+    ) -> Vec<Outgoing> {
         let last = ev.text().unwrap_or("[media]");
-        let text = texts::admin_alert(
+        let mut text = texts::admin_alert(
             &ev.chat.key(),
             ev.sender_name.as_deref(),
             state.phase.as_str(),
@@ -320,6 +357,12 @@ impl Sales {
             reason,
             last,
         );
+        if let Some(note) = note {
+            text.push_str(&format!("\nYang bot tahu: {note}"));
+        }
+        if state.high_intent {
+            text.push_str("\n⚡ High intent: tanya pembayaran sejak awal — mohon segera dibalas.");
+        }
         let mut alerts: Vec<Outgoing> = self
             .admin_chats
             .iter()

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Catalog, CatalogError};
+use super::playbook::{Playbook, PlaybookError};
 use super::state::Phase;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum PromptError {
     Read { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
     #[error("{file}: {message}")]
     Invalid { file: &'static str, message: String },
 }
@@ -43,10 +46,11 @@ pub struct Prompts {
     pub phases: [String; 3],
     pub company: Company,
     pub catalog: Catalog,
+    pub playbook: Playbook,
 }
 
 /// The files of a prompt folder, in the order they are composed.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
     "base.md",
     "company.md",
     "rules.md",
@@ -55,10 +59,11 @@ pub const FILES: [&str; 8] = [
     "phases/interest.md",
     "phases/booking.md",
     "packages.toml",
+    "playbook.toml",
 ];
 
 /// The default set shipped in the binary, used when the folder is missing.
-const EMBEDDED: [&str; 8] = [
+const EMBEDDED: [&str; 9] = [
     include_str!("../../prompts/base.md"),
     include_str!("../../prompts/company.md"),
     include_str!("../../prompts/rules.md"),
@@ -67,6 +72,7 @@ const EMBEDDED: [&str; 8] = [
     include_str!("../../prompts/phases/interest.md"),
     include_str!("../../prompts/phases/booking.md"),
     include_str!("../../prompts/packages.toml"),
+    include_str!("../../prompts/playbook.toml"),
 ];
 
 /// The file behind each `prompt_type` of `PUT /api/ai/prompts`.
@@ -80,6 +86,7 @@ pub fn file_of(prompt_type: &str) -> Option<&'static str> {
         "interest" | "phase_interest" => FILES[5],
         "booking" | "phase_booking" => FILES[6],
         "packages" | "catalog" => FILES[7],
+        "playbook" => FILES[8],
         _ => return None,
     })
 }
@@ -138,6 +145,7 @@ impl Prompts {
             hash.update(text.as_bytes());
         }
         let catalog = Catalog::parse(&texts[7])?;
+        let playbook = Playbook::parse(&texts[8])?;
         let (company_meta, company_text) = front_matter(&texts[1]);
         let company = company_from(&company_meta)?;
         let declared = front_matter(&texts[0]).0.into_iter().find(|(k, _)| k == "version").map(|(_, v)| v);
@@ -156,7 +164,38 @@ impl Prompts {
             phases: [body(4), body(5), body(6)],
             company,
             catalog,
+            playbook,
         })
+    }
+
+    /// What `juru prompts check` prints: what each file contributes, then warnings.
+    pub fn report(&self, today: i64) -> Vec<String> {
+        let words = |t: &str| t.split_whitespace().count();
+        let mut out = vec![
+            format!("base.md: {} words of the LLM's instructions", words(&self.base)),
+            format!(
+                "company.md: {} (address: {}, {} testimonial videos)",
+                self.company.name,
+                self.company.address.is_some(),
+                self.company.testimonial_videos.len()
+            ),
+            format!("rules.md: {} words (LLM)", words(&self.rules)),
+            format!(
+                "escalation.md: {} words (LLM; the offline bot's triggers are in playbook.toml)",
+                words(&self.escalation)
+            ),
+        ];
+        for (phase, text) in ["leads", "interest", "booking"].iter().zip(&self.phases) {
+            out.push(format!("phases/{phase}.md: {} words (LLM)", words(text)));
+        }
+        out.push(format!(
+            "packages.toml: {} packages, {} offered today",
+            self.catalog.packages.len(),
+            self.catalog.available_on(today).len()
+        ));
+        out.push(self.playbook.summary());
+        out.extend(self.catalog.warnings(today, 14).into_iter().map(|w| format!("warning: {w}")));
+        out
     }
 
     pub fn phase_prompt(&self, phase: Phase) -> &str {

@@ -60,6 +60,14 @@ pub struct ChatState {
     pub pending: Option<PendingTurn>,
     /// A dashboard playground chat: a test, kept out of the CRM and analytics.
     pub playground: bool,
+    /// The prospect has had the welcome: the next greeting is not answered with it again.
+    pub greeted: bool,
+    /// The A/B variant of this conversation (`playbook.toml` `[[variant]]`).
+    pub variant: Option<String>,
+    /// How long the prospect had been silent before this turn (welcome back).
+    pub idle_before_ms: u64,
+    /// Asked to pay before seeing a package (for the admins).
+    pub high_intent: bool,
     /// What analytics sums over chats; kept across finished sessions.
     pub tally: Tally,
 }

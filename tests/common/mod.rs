@@ -374,6 +374,12 @@ impl TestBot {
         let prompts = dir.path().join("prompts");
         if !prompts.exists() {
             copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), &prompts);
+            // The test catalog: fixed codes, departures relative to today (it never expires).
+            std::fs::copy(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prompts/packages.toml"),
+                prompts.join("packages.toml"),
+            )
+            .unwrap();
         }
         let config = test_config(&waha, &graph, &dir.path().join("db"), &prompts, &extra);
         let hmac_key = config.waha.webhook_hmac_key.as_ref().map(|k| k.expose().to_string());

@@ -211,5 +211,6 @@ pub fn parse_decision(content: &str, turn: &Turn<'_>) -> Result<Decision, LlmErr
         send_location: a.send_location,
         unknown_codes,
         buttons: Vec::new(),
+        note: None,
     })
 }

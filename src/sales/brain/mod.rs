@@ -27,6 +27,10 @@ pub enum Intent {
     OtherPackages,
     Complex,
     Smalltalk,
+    /// A question the catalog answers (cheapest, budget, hotel, duration, comparison…).
+    Question,
+    /// A question the playbook's FAQ answers.
+    Faq,
 }
 
 impl Intent {
@@ -45,6 +49,8 @@ impl Intent {
             Intent::OtherPackages => "Other packages",
             Intent::Complex => "Complex question",
             Intent::Smalltalk => "Small talk",
+            Intent::Question => "Questions on price, budget, hotel, duration",
+            Intent::Faq => "Frequent questions (FAQ)",
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct Decision {
     /// Quick replies offered with the text.
     #[serde(default)]
     pub buttons: Vec<crate::channel::ReplyButton>,
+    /// For the admins when the turn hands over: what the bot knew.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// One turn as a brain sees it.
