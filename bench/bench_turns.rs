@@ -33,7 +33,8 @@ impl Drop for Report {
     fn drop(&mut self) {
         for line in self.0.render().lines() {
             let ours = line.starts_with("juru_store_flush_seconds_") || line.starts_with("juru_handler_seconds_");
-            if ours && (line.contains("_sum") || line.contains("_count")) {
+            if ours && (line.contains("_sum") || line.contains("_count")) || line.starts_with("juru_store_writes_total")
+            {
                 eprintln!("{line}");
             }
         }

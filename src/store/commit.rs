@@ -280,6 +280,7 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
     if touched.is_empty() {
         return Ok(());
     }
+    metrics::counter!("juru_store_writes_total").increment(batch.iter().map(|r| r.writes.len() as u64).sum());
     let result = touched.as_slice().transaction(|view| {
         for write in batch.iter().flat_map(|r| &r.writes) {
             let tree = &view[slot[write.tree() as usize]];
