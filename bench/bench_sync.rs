@@ -221,9 +221,11 @@ impl Fake for fake_salesforce::FakeSalesforce {
     fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
         (self.count_by_our_id("Contact"), self.count_by_our_id("Opportunity"))
     }
-    /// Opportunities link to Accounts only (the connector sends no contact role).
+    /// Opportunities link to their contact through an OpportunityContactRole.
     fn unlinked_deals(&self) -> Option<usize> {
-        None
+        let roles = self.contact_roles();
+        let linked = |id: &Value| roles.iter().any(|r| r["OpportunityId"] == *id);
+        Some(self.records("Opportunity").iter().filter(|d| !linked(&d["Id"])).count())
     }
 }
 
