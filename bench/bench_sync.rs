@@ -12,7 +12,7 @@
 //!
 //! The floor is computed in the same run from the calls the fake received
 //! while the clock ran:
-//! - a rolling window of N calls per W (HubSpot, Pipedrive):
+//! - a rolling window of N calls per W (HubSpot, Pipedrive, Zoho):
 //!   `floor((calls - 1) / N) × W` — the first N go at once, each further N
 //!   one window later; nothing else (zero latency, zero work) is assumed;
 //! - Salesforce (a daily allocation, no per-second window): the fake answers
@@ -27,6 +27,8 @@ mod fake_hubspot;
 mod fake_pipedrive;
 #[path = "../tests/fakes/salesforce.rs"]
 mod fake_salesforce;
+#[path = "../tests/fakes/zoho.rs"]
+mod fake_zoho;
 
 use juru::store::TreeName;
 use std::collections::HashMap;
@@ -35,13 +37,14 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use juru::channel::Channel;
-use juru::config::{HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url};
+use juru::config::{HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url, ZohoConfig};
 use juru::connectors::Connector;
 use juru::connectors::credential::{Credential, TokenSink, Tokens};
 use juru::connectors::hubspot::HubspotConnector;
 use juru::connectors::pipedrive::PipedriveConnector;
 use juru::connectors::salesforce::SalesforceConnector;
 use juru::connectors::worker::{Handle, Worker, enqueue_all};
+use juru::connectors::zoho::ZohoConnector;
 use juru::crm::contact::{BusinessSegment, SourceMethod};
 use juru::crm::settings::{FieldMapping, Platform};
 use juru::crm::{Contact, Crm, Deal, Stage};
@@ -68,6 +71,9 @@ struct Args {
     /// Salesforce calls at once (`[crm.salesforce] concurrency`).
     #[arg(long, default_value_t = 4)]
     sf_concurrency: usize,
+    /// Zoho budget per rolling minute (`[crm.zoho] requests_per_min`).
+    #[arg(long, default_value_t = 100)]
+    zoho_per_min: usize,
     /// Give up on a sync after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_s: u64,
@@ -82,6 +88,7 @@ enum Vendor {
     Hubspot,
     Pipedrive,
     Salesforce,
+    Zoho,
 }
 
 const OWNER: &str = "6281100000000";
@@ -214,9 +221,33 @@ impl Fake for fake_salesforce::FakeSalesforce {
     fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
         (self.count_by_our_id("Contact"), self.count_by_our_id("Opportunity"))
     }
-    /// Opportunities link to Accounts only (the connector sends no contact role).
+    /// Opportunities link to their contact through an OpportunityContactRole.
     fn unlinked_deals(&self) -> Option<usize> {
-        None
+        let roles = self.contact_roles();
+        let linked = |id: &Value| roles.iter().any(|r| r["OpportunityId"] == *id);
+        Some(self.records("Opportunity").iter().filter(|d| !linked(&d["Id"])).count())
+    }
+}
+
+impl Fake for fake_zoho::FakeZoho {
+    fn request_count(&self) -> usize {
+        self.requests().len()
+    }
+    fn repeated_since(&self, from: usize) -> usize {
+        let requests = self.requests();
+        repeated(requests[from..].iter().map(|r| {
+            let id = r.body["data"][0][fake_zoho::ID_FIELD].as_str()?;
+            Some(format!("{} {} {id}", r.method, r.path))
+        }))
+    }
+    fn violations(&self) -> Vec<String> {
+        fake_zoho::FakeZoho::violations(self)
+    }
+    fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
+        (self.count_by_our_id("Contacts"), self.count_by_our_id("Deals"))
+    }
+    fn unlinked_deals(&self) -> Option<usize> {
+        Some(self.records("Deals").iter().filter(|d| d["Contact_Name"]["id"].as_str().is_none()).count())
     }
 }
 
@@ -362,6 +393,32 @@ async fn run_vendor(args: &Args, vendor: Vendor) -> anyhow::Result<Value> {
             };
             timed(args, &run, &crm, connector, &fake).await
         }
+        Vendor::Zoho => {
+            let n = args.zoho_per_min;
+            let window = Duration::from_secs(60);
+            let fake = fake_zoho::FakeZoho::start(fake_zoho::FakeOptions {
+                rate_limit: Some((n, window)),
+                ..fake_zoho::FakeOptions::default()
+            })
+            .await;
+            let config = ZohoConfig {
+                accounts_url: Url(fake.url()),
+                api_domain: Url(fake.url()),
+                client_id: Some(fake_zoho::CLIENT_ID.into()),
+                client_secret: Secret::try_from(fake_zoho::CLIENT_SECRET.to_string()).ok(),
+                requests_per_min: n,
+                pull_secs: 0,
+                ..ZohoConfig::default()
+            };
+            let tokens = Tokens { refresh_token: Some(fake_zoho::REFRESH_TOKEN.into()), ..Tokens::default() };
+            let connector = ZohoConnector::new(&config, Credential::OAuth(tokens), FieldMapping::new(), no_sink());
+            let run = Run {
+                vendor: "zoho",
+                plan: format!("{n} requests per rolling minute (an upsert of 100 costs 10 credits)"),
+                budget: Budget::Rolling { n, window },
+            };
+            timed(args, &run, &crm, connector, &fake).await
+        }
         Vendor::All => unreachable!("expanded by main"),
     };
     drop(crm);
@@ -376,6 +433,7 @@ fn vendor_name(v: Vendor) -> &'static str {
         Vendor::Hubspot => "hubspot",
         Vendor::Pipedrive => "pipedrive",
         Vendor::Salesforce => "salesforce",
+        Vendor::Zoho => "zoho",
     }
 }
 
@@ -383,6 +441,7 @@ fn platform_of(vendor: &str) -> Platform {
     match vendor {
         "hubspot" => Platform::Hubspot,
         "pipedrive" => Platform::Pipedrive,
+        "zoho" => Platform::Zoho,
         _ => Platform::Salesforce,
     }
 }
@@ -534,7 +593,7 @@ async fn wait_idle(handle: &Handle, limit: Duration) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let vendors = match args.vendor {
-        Vendor::All => vec![Vendor::Hubspot, Vendor::Pipedrive, Vendor::Salesforce],
+        Vendor::All => vec![Vendor::Hubspot, Vendor::Pipedrive, Vendor::Salesforce, Vendor::Zoho],
         v => vec![v],
     };
     let mut all_ok = true;

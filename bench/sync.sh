@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CRM sync benchmark (BENCHMARKS.md, "CRM sync: 10,000 contacts + 2,000 deals
 # per vendor"): builds bench_sync and runs it once per vendor, each against
-# its fake throttling at the vendor's published rate. ≈ 2 min.
+# its fake throttling at the vendor's published rate. ≈ 3 min.
 #
-#   bash bench/sync.sh                       # all three, default sizes and budgets
+#   bash bench/sync.sh                       # every vendor, default sizes and budgets
+#   VENDORS=zoho bash bench/sync.sh          # one vendor
 #   bash bench/sync.sh --sf-latency-ms 500   # extra arguments go to every run
 #
 # Keeps report.txt, results.jsonl and machine.txt in $OUT
@@ -23,7 +24,7 @@ mkdir -p "$OUT"
 } > "$OUT/machine.txt"
 
 status=0
-for vendor in hubspot pipedrive salesforce; do
+for vendor in ${VENDORS:-hubspot pipedrive salesforce zoho}; do
   ./target/release/bench_sync --vendor "$vendor" "$@" | tee -a "$OUT/report.txt" || status=1
 done
 grep '^{' "$OUT/report.txt" > "$OUT/results.jsonl"

@@ -253,6 +253,25 @@ async fn a_record_pushed_twice_exists_once() {
 }
 
 #[tokio::test]
+async fn a_deal_gets_its_contact_as_the_primary_contact_role_once() {
+    let fake = FakeSalesforce::start(FakeOptions::default()).await;
+    let (c, _) = connector(&fake);
+    let ids = Ids::default();
+    let budi = push(&c, &ids, vec![contact(BUDI, Some("Budi"), None)]).await.unwrap();
+    let deals = push(&c, &ids, vec![deal(1, Stage::Proposal, Some(BUDI), None), deal(2, Stage::Lead, None, None)])
+        .await
+        .unwrap();
+    // Pushed again (a retry, a later change): still one role.
+    push(&c, &ids, vec![deal(1, Stage::Negotiation, Some(BUDI), None)]).await.unwrap();
+    let roles = fake.contact_roles();
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert_eq!(roles[0]["OpportunityId"], done(&deals[0]));
+    assert_eq!(roles[0]["ContactId"], done(&budi[0]));
+    assert_eq!(roles[0]["IsPrimary"], true);
+    assert_clean(&fake);
+}
+
+#[tokio::test]
 async fn a_batch_of_201_goes_out_as_200_and_1() {
     let fake = FakeSalesforce::start(FakeOptions::default()).await;
     let (c, _) = connector(&fake);

@@ -583,3 +583,62 @@ async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
     );
     assert!(fake.records("Deals").is_empty());
 }
+
+/// `juru sync --platform zoho --full` on the stopped bot's database, in `[crm.zoho] mode = "manual"`.
+async fn juru_sync_zoho(bot: &common::TestBot, fake: &FakeZoho, refresh_token: &str) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[storage]\npath = \"{}\"\n[crm.zoho]\naccounts_url = \"{}\"\napi_domain = \"{NOWHERE}\"\nclient_id = \"{}\"\n\
+             client_secret = \"{}\"\nrefresh_token = \"{refresh_token}\"\nmode = \"manual\"\npull_secs = 0\n",
+            bot.db_path().display(),
+            fake.url(),
+            fake_zoho::CLIENT_ID,
+            fake_zoho::CLIENT_SECRET,
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .args(["sync", "--platform", "zoho", "--full"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn juru_sync_platform_zoho_pushes_everything_and_prints_a_summary() {
+    let fake = FakeZoho::start(FakeOptions::default()).await;
+    let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
+    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.stop().await;
+    let (ok, stdout, stderr) = juru_sync_zoho(&bot, &fake, fake_zoho::REFRESH_TOKEN).await;
+    assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("Zoho CRM: sent") && stdout.contains("dead 0 · still queued 0"), "stdout: {stdout}");
+    assert_eq!(fake.count_by_our_id("Contacts").get(PROSPECT), Some(&1));
+    assert_clean(&fake);
+}
+
+#[tokio::test]
+async fn juru_sync_platform_zoho_with_a_revoked_token_says_so_in_zohos_words_and_fails() {
+    let fake = FakeZoho::start(FakeOptions::default()).await;
+    let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
+    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.stop().await;
+    let (ok, stdout, stderr) = juru_sync_zoho(&bot, &fake, "1000.revoked").await;
+    assert!(!ok, "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stderr.contains("invalid_code") && stderr.contains("#crm auth --platform zoho --oauth"),
+        "stderr: {stderr}"
+    );
+}

@@ -207,7 +207,10 @@ pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         reply.push_str(&format!("\nlast error{at}: {error}"));
     }
     reply.push_str(&format!("\n{auth_line}{previous_line}"));
-    if !ctx.crm.sync_targets().contains(&p) {
+    if !p.has_connector() {
+        reply
+            .push_str(&format!("\n⚠️ This version of juru has no {} connector yet: nothing is sent there.", p.title()));
+    } else if !ctx.crm.sync_targets().contains(&p) {
         reply.push_str(&format!(
             "\n⚠️ The {} connector is not running yet: it starts once a credential is stored.",
             p.title()

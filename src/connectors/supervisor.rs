@@ -275,3 +275,14 @@ pub async fn exchange_code(
         _ => Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supported_platforms_are_those_with_a_connector() {
+        let with: Vec<Platform> = Platform::ALL.into_iter().filter(|p| p.has_connector()).collect();
+        assert_eq!(with, SUPPORTED.to_vec());
+    }
+}

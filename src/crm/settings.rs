@@ -43,6 +43,11 @@ impl Platform {
         Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
+    /// Whether this build has a connector for it (Freshsales: not yet).
+    pub fn has_connector(self) -> bool {
+        matches!(self, Platform::Hubspot | Platform::Salesforce | Platform::Pipedrive | Platform::Zoho)
+    }
+
     /// Where the owner gets an API key for `#crm auth --api-key`.
     pub fn api_key_hint(self) -> &'static str {
         match self {

@@ -171,6 +171,8 @@ struct Inner {
     in_flight: usize,
     max_in_flight: usize,
     last_stamp_ms: u64,
+    /// OpportunityContactRole rows (no External ID: created by Id only).
+    roles: Vec<Map<String, Value>>,
 }
 
 const OBJECTS: [&str; 4] = ["Account", "Contact", "Opportunity", "Task"];
@@ -237,6 +239,7 @@ impl FakeSalesforce {
             in_flight: 0,
             max_in_flight: 0,
             last_stamp_ms: 0,
+            roles: Vec::new(),
         };
         let fake = FakeSalesforce { url, state: Arc::new(Mutex::new(inner)) };
         let app = Router::new().fallback(handle).with_state(fake.clone());
@@ -275,6 +278,11 @@ impl FakeSalesforce {
             .filter(|r| r.path == "/services/oauth2/token")
             .map(|r| r.body["grant_type"].as_str().unwrap_or_default().to_string())
             .collect()
+    }
+
+    /// OpportunityContactRole rows: `{Id, OpportunityId, ContactId, IsPrimary}`.
+    pub fn contact_roles(&self) -> Vec<Value> {
+        self.lock().roles.iter().cloned().map(Value::Object).collect()
     }
 
     pub fn records(&self, object: &str) -> Vec<Value> {
@@ -538,6 +546,7 @@ fn route(
             None => (StatusCode::NOT_FOUND, errors("INVALID_QUERY_LOCATOR", "invalid query locator"), false),
         },
         ("PATCH", ["composite", "sobjects", object, field]) => upsert(inner, object, field, content_type, body),
+        ("POST", ["composite", "sobjects"]) => create_roles(inner, body),
         _ => {
             inner.violation(format!("unexpected request {method} {path}"));
             (StatusCode::NOT_FOUND, errors("NOT_FOUND", "The requested resource does not exist"), false)
@@ -698,7 +707,17 @@ fn parse_soql(q: &str) -> Result<Soql, String> {
     let mut t = next();
     if t.as_deref().is_some_and(|w| w.eq_ignore_ascii_case("WHERE")) {
         loop {
-            let (f, op, v) = (next().ok_or("bad WHERE")?, next().ok_or("bad WHERE")?, next().ok_or("bad WHERE")?);
+            let (f, op, mut v) = (next().ok_or("bad WHERE")?, next().ok_or("bad WHERE")?, next().ok_or("bad WHERE")?);
+            // `f IN ('a', 'b')`: the list, commas dropped, as one value.
+            if op.eq_ignore_ascii_case("IN") {
+                while !v.ends_with(')') {
+                    let t = next().ok_or("unterminated IN list")?;
+                    if t != "," {
+                        v.push(' ');
+                        v.push_str(&t);
+                    }
+                }
+            }
             soql.conditions.push((f, op, v));
             t = next();
             if !t.as_deref().is_some_and(|w| w.eq_ignore_ascii_case("AND")) {
@@ -760,6 +779,8 @@ fn soql_page(inner: &mut Inner, q: &str, offset: usize) -> Routed {
                 v.as_object().cloned().unwrap_or_default()
             })
             .collect()
+    } else if soql.object == "OpportunityContactRole" {
+        inner.roles.clone()
     } else if OBJECTS.contains(&soql.object.as_str()) {
         inner.objects.get(&soql.object).cloned().unwrap_or_default()
     } else {
@@ -769,6 +790,8 @@ fn soql_page(inner: &mut Inner, q: &str, offset: usize) -> Routed {
     let allowed = |f: &str| {
         if soql.object == "OpportunityStage" {
             ["ApiName", "MasterLabel", "IsClosed", "IsWon", "IsActive", "DefaultProbability", "SortOrder"].contains(&f)
+        } else if soql.object == "OpportunityContactRole" {
+            ["Id", "OpportunityId", "ContactId", "IsPrimary", "Role"].contains(&f)
         } else {
             SYSTEM_FIELDS.contains(&f)
                 || f == EXTERNAL_ID
@@ -789,6 +812,19 @@ fn soql_page(inner: &mut Inner, q: &str, offset: usize) -> Routed {
     }
     for (field, op, value) in &soql.conditions {
         let keep = |r: &Map<String, Value>| compare(r.get(field.as_str()), op, value);
+        if op.eq_ignore_ascii_case("IN") {
+            let list: Vec<String> = value
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split_whitespace()
+                .map(|v| v.trim_matches('\'').to_string())
+                .collect();
+            if list.len() > 200 {
+                inner.violation(format!("an IN list of {} values", list.len()));
+            }
+            rows.retain(|r| r.get(field.as_str()).and_then(Value::as_str).is_some_and(|v| list.iter().any(|l| l == v)));
+            continue;
+        }
         if !["=", ">", ">=", "<", "<="].contains(&op.as_str()) {
             inner.violation(format!("SOQL operator {op}"));
         }
@@ -953,6 +989,45 @@ fn upsert(inner: &mut Inner, object: &str, field: &str, content_type: &str, body
         })
         .collect();
     (StatusCode::OK, Value::Array(results), failure == Some(Failure::Timeout))
+}
+
+/// sObject Collections create, as the connector uses it: contact roles only.
+/// A second role for the same opportunity and contact is a violation (the
+/// connector reads the roles first); Salesforce would store a duplicate.
+fn create_roles(inner: &mut Inner, body: &Value) -> Routed {
+    let Some(records) = body["records"].as_array() else {
+        inner.violation(format!("collections create without records: {body}"));
+        return (StatusCode::BAD_REQUEST, errors("JSON_PARSER_ERROR", "records expected"), false);
+    };
+    if records.is_empty() || records.len() > 200 || body.get("allOrNone").is_none() {
+        inner.violation(format!("collections create of {} records (1..=200, allOrNone set)", records.len()));
+    }
+    let mut results = Vec::new();
+    for r in records {
+        let (opp, contact) = (r["OpportunityId"].as_str().unwrap_or(""), r["ContactId"].as_str().unwrap_or(""));
+        if r["attributes"]["type"] != "OpportunityContactRole" {
+            inner.violation(format!("collections create of {}", r["attributes"]["type"]));
+            results.push(json!({"success": false, "errors": [item_error("INVALID_TYPE", "not supported", &[])]}));
+            continue;
+        }
+        if inner.exists(opp) != Some("Opportunity") || inner.exists(contact) != Some("Contact") {
+            inner.violation(format!("a contact role linking unknown records: {r}"));
+            results.push(json!({"success": false, "errors": [item_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", &["OpportunityId"])]}));
+            continue;
+        }
+        if inner.roles.iter().any(|x| x["OpportunityId"] == opp && x["ContactId"] == contact) {
+            inner.violation(format!("a second contact role for {opp} and {contact}"));
+        }
+        let id = format!("00K{:015}", inner.roles.len() + 1);
+        let mut row = Map::new();
+        row.insert("Id".into(), json!(id));
+        row.insert("OpportunityId".into(), json!(opp));
+        row.insert("ContactId".into(), json!(contact));
+        row.insert("IsPrimary".into(), r.get("IsPrimary").cloned().unwrap_or(json!(false)));
+        inner.roles.push(row);
+        results.push(json!({"id": id, "success": true, "errors": []}));
+    }
+    (StatusCode::OK, Value::Array(results), false)
 }
 
 fn item_error(code: &str, message: &str, fields: &[&str]) -> Value {

@@ -25,7 +25,7 @@ use self::wire::{Describe, QueryPage, Row, SaveResult, StageRow};
 use super::credential::{Credential, TokenSink, Tokens};
 use super::http::{Answer, Http};
 use super::limit::Limiter;
-use super::{Connector, Item, Kind, Outcome, Pulled, RemoteIds, SyncError};
+use super::{Connector, Item, Kind, Outcome, Pulled, Record, RemoteIds, SyncError};
 use crate::config::SalesforceConfig;
 use crate::crm::settings::{FieldMapping, Platform};
 
@@ -256,8 +256,78 @@ impl SalesforceConnector {
                     reason: "Salesforce answered without a result for this record".into(),
                 }));
             }
+            if kind == Kind::Deal {
+                self.link_contact_roles(items, &mut outcomes, ids).await?;
+            }
         }
         Ok(outcomes.into_iter().map(|o| o.unwrap_or_else(|| Outcome::Retry { reason: "not sent".into() })).collect())
+    }
+}
+
+impl SalesforceConnector {
+    /// Each deal upserted here gets its contact as the primary
+    /// OpportunityContactRole, unless the opportunity has that role already
+    /// (read first: roles carry no External ID, so a create is not
+    /// replay-safe on its own). A role Salesforce refuses sends the deal
+    /// round again (its upsert is idempotent), with Salesforce's message.
+    async fn link_contact_roles(
+        &self,
+        items: &[Item],
+        outcomes: &mut [Option<Outcome>],
+        ids: &dyn RemoteIds,
+    ) -> Result<(), SyncError> {
+        let mut wanted: Vec<(usize, String, String)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let (Record::Deal(deal), Some(Outcome::Done { remote_id })) = (&item.record, &outcomes[i]) else {
+                continue;
+            };
+            if let Some(contact) = deal.contact.as_deref().and_then(|c| ids.remote_id(Kind::Contact, c)) {
+                wanted.push((i, remote_id.clone(), contact));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let quoted: Vec<String> = wanted.iter().map(|(_, opp, _)| format!("'{}'", records::soql_escape(opp))).collect();
+        let soql = format!(
+            "SELECT Id, OpportunityId, ContactId FROM OpportunityContactRole WHERE OpportunityId IN ({})",
+            quoted.join(", ")
+        );
+        let existing: QueryPage<wire::ContactRole> = self.query(&soql).await?;
+        let has = |opp: &str, contact: &str| {
+            existing.records.iter().any(|r| r.opportunity_id == opp && r.contact_id == contact)
+        };
+        let missing: Vec<&(usize, String, String)> =
+            wanted.iter().filter(|(_, opp, contact)| !has(opp, contact)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let roles: Vec<Value> = missing
+            .iter()
+            .map(|(_, opp, contact)| {
+                json!({
+                    "attributes": { "type": "OpportunityContactRole" },
+                    "OpportunityId": opp,
+                    "ContactId": contact,
+                    "IsPrimary": true,
+                })
+            })
+            .collect();
+        let body = json!({ "allOrNone": false, "records": roles });
+        let results: Vec<SaveResult> = self.call_ok(Method::POST, "/composite/sobjects", Some(&body)).await?.json()?;
+        for (n, (i, _, _)) in missing.into_iter().enumerate() {
+            let refused = match results.get(n) {
+                Some(r) if r.success => None,
+                Some(r) => Some(
+                    r.errors.iter().map(|e| format!("{}: {}", e.status_code, e.message)).collect::<Vec<_>>().join("; "),
+                ),
+                None => Some("no answer".into()),
+            };
+            if let Some(why) = refused {
+                outcomes[*i] = Some(Outcome::Retry { reason: format!("the deal's contact role was not saved: {why}") });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -315,6 +315,11 @@ pub fn date(ms: u64) -> String {
     crate::clock::date_of_day(crate::clock::local_day(ms))
 }
 
+/// A value inside a SOQL string literal: backslash and quote escaped.
+pub fn soql_escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
 /// A SOQL datetime literal in UTC: `2026-11-24T01:02:03.456Z`.
 pub fn soql_datetime(ms: u64) -> String {
     let (y, m, d) = crate::clock::civil_from_days((ms / 86_400_000) as i64);

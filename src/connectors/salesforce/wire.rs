@@ -88,6 +88,16 @@ pub struct SaveResult {
     pub errors: Vec<SaveError>,
 }
 
+/// An OpportunityContactRole row: which contact plays a part in which deal.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ContactRole {
+    #[serde(rename = "OpportunityId")]
+    pub opportunity_id: String,
+    #[serde(rename = "ContactId")]
+    pub contact_id: String,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SaveError {
