@@ -159,9 +159,10 @@ pub async fn sync_now(
     Json(req): Json<SyncNow>,
 ) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
-    let p = Platform::parse(&req.platform)
-        .filter(|p| SUPPORTED.contains(p))
-        .ok_or_else(|| AppError::BadRequest(format!("`{}` is not hubspot, salesforce or pipedrive", req.platform)))?;
+    let p = Platform::parse(&req.platform).filter(|p| SUPPORTED.contains(p)).ok_or_else(|| {
+        let names: Vec<&str> = SUPPORTED.iter().map(|p| p.as_str()).collect();
+        AppError::BadRequest(format!("`{}` is not one of {}", req.platform, names.join(", ")))
+    })?;
     let crm = app.runtime.crm();
     let request = SyncRequest {
         platform: p,
