@@ -143,8 +143,9 @@ fn phone(i: usize) -> ChatId {
     ChatId::Phone(Phone::parse(&format!("62812{:08}", i)).expect("phone"))
 }
 
-const SCRIPT: [&str; 4] =
-    ["UMR_JAN_2027_PLUS", "Fasilitasnya apa saja?", "Paket lain apa saja?", "Terima kasih infonya"];
+// The shipped catalog's codes follow its relative dates: the first turn names
+// the package by its kind (the same answer as a code: details and image).
+const SCRIPT: [&str; 4] = ["paket yang plus", "Fasilitasnya apa saja?", "Paket lain apa saja?", "Terima kasih infonya"];
 
 async fn offline(turns: usize, concurrency: usize, chats: usize) {
     let dir = TempDir::new();

@@ -437,3 +437,36 @@ async fn chat_reads_the_sender_as_people_type_it_in_the_configured_country() {
         assert_eq!(item["to"], expected, "{from} in {country}");
     }
 }
+
+#[tokio::test]
+async fn prompts_check_reports_each_file_and_warns_about_departed_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(prompts.join("phases")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in juru::sales::prompts::FILES {
+        std::fs::copy(root.join("prompts").join(file), prompts.join(file)).unwrap();
+    }
+    std::fs::copy(root.join("tests/fixtures/prompts/packages.toml"), prompts.join("packages.toml")).unwrap();
+    let env = [("JURU_SALES__PROMPTS_DIR", prompts.to_str().unwrap())];
+    let out = run(juru(dir.path(), &["prompts", "check"], &env), "").await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for file in ["base.md", "escalation.md", "packages.toml", "playbook.toml: ", "escalation topics"] {
+        assert!(text.contains(file), "no `{file}` in:\n{text}");
+    }
+    assert!(text.contains("warning: packages.toml: `UMR_MAR_2025_HEMAT` departed"), "{text}");
+    assert!(
+        text.contains(
+            "UMR_MAR_2025_HEMAT — Paket Umroh Maret 2025 Hemat — Rp 25.000.000 — departs 2025-03-15 — departed"
+        ),
+        "{text}"
+    );
+    // A broken playbook: refused with its file and line.
+    let playbook = std::fs::read_to_string(prompts.join("playbook.toml")).unwrap();
+    std::fs::write(prompts.join("playbook.toml"), playbook.replace("intent = \"complaint\"", "intent = \"angry\""))
+        .unwrap();
+    let out = run(juru(dir.path(), &["prompts", "check"], &env), "").await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("playbook.toml line "), "{}", stderr(&out));
+}

@@ -174,3 +174,45 @@ async fn a_chat_waiting_on_the_llm_does_not_hold_up_another_chat() {
     assert!(bot.waha.messages_to(PROSPECT).is_empty(), "the slow chat is still waiting");
     bot.waha.wait_messages_to(PROSPECT, 1).await;
 }
+
+#[tokio::test]
+async fn a_price_or_date_the_llm_invents_falls_back_to_the_catalog() {
+    let (llm, url) = start_llm().await;
+    {
+        let mut script = llm.script.lock().unwrap();
+        script.push_back((200, decision("Harganya cuma Rp 19.900.000 kak", "leads", json!([])), Duration::ZERO));
+        script.push_back((200, decision("Berangkat 2026-12-25 kak", "leads", json!([])), Duration::ZERO));
+        script.push_back((
+            200,
+            decision("Harganya Rp 32.500.000, untuk 2 orang Rp 65.000.000", "leads", json!([])),
+            Duration::ZERO,
+        ));
+    }
+    let bot = bot_with_llm(&url).await;
+    for (i, text) in ["harga paket plus?", "jadwal berangkatnya?", "harga untuk 2 orang?"].iter().enumerate() {
+        bot.waha_webhook(&waha_text(PROSPECT, &format!("P{i}"), text)).await.assert_ok();
+        eventually(Duration::from_secs(8), || bot.waha.calls("sendText").len() == i + 1).await;
+    }
+    let answers = texts(&bot);
+    assert!(!answers[0].contains("19.900.000"), "an invented price is never sent: {}", answers[0]);
+    assert!(!answers[1].contains("2026-12-25"), "an invented date is never sent: {}", answers[1]);
+    assert_eq!(
+        answers[2], "Harganya Rp 32.500.000, untuk 2 orang Rp 65.000.000",
+        "the catalog's price and a total pass"
+    );
+}
+
+#[tokio::test]
+async fn the_llm_sees_only_the_packages_it_may_offer() {
+    let (llm, url) = start_llm().await;
+    let bot = bot_with_llm(&url).await;
+    bot.waha_webhook(&waha_text(PROSPECT, "S1", "halo")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 1).await;
+    let system = llm.requests.lock().unwrap()[0]["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("UMR_MAR_2025_HEMAT (Paket Umroh Maret 2025 Hemat): SUDAH BERANGKAT"), "{system}");
+    assert!(system.contains("UMR_RMD_2027_VIP (Paket Umroh Ramadhan VIP): PENUH"), "{system}");
+    assert!(
+        !system.contains("Rp 48.000.000") && !system.contains("2025-03-15"),
+        "no price or date of a closed package"
+    );
+}

@@ -85,3 +85,37 @@ async fn a_dry_run_answers_without_sending_anything() {
     settle().await;
     assert!(bot.waha.requests().is_empty() && bot.graph.requests().is_empty());
 }
+
+#[tokio::test]
+async fn an_edit_to_the_playbook_changes_the_offline_bots_next_reply() {
+    let bot = TestBot::start().await;
+    bot.waha_webhook(&waha_text(PROSPECT, "Q1", "manasiknya kapan kak?")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 1).await;
+    assert!(sent[0].body["text"].as_str().unwrap().contains("Manasik umroh diadakan 2x"));
+    let path = bot.prompts_path().join("playbook.toml");
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("Manasik umroh diadakan 2x sebelum keberangkatan", "Manasik hari Sabtu pukul 09.00")
+        // A new escalation trigger: asking about the "kursi pesawat" hands over.
+        .replace("words = [\"kursi roda\",", "words = [\"kursi pesawat\", \"kursi roda\",");
+    std::fs::write(&path, edited).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await; // the watcher's quiet window
+    bot.waha_webhook(&waha_text(PROSPECT, "Q2", "manasik dimana kak?")).await.assert_ok();
+    let sent = bot.waha.wait_messages_to(PROSPECT, 2).await;
+    assert!(sent[1].body["text"].as_str().unwrap().contains("Manasik hari Sabtu pukul 09.00"), "{:?}", sent[1].body);
+    bot.waha_webhook(&waha_text(PROSPECT, "Q3", "bisa pilih kursi pesawat?")).await.assert_ok();
+    bot.waha.wait_messages_to(PROSPECT, 3).await;
+    let convo: Value = serde_json::from_str(&bot.get(&format!("/api/conversations/{PROSPECT}")).await.body).unwrap();
+    assert_eq!(convo["state"]["handed_over"], true, "the new trigger hands over");
+}
+
+#[tokio::test]
+async fn a_broken_playbook_is_refused_with_its_line() {
+    let bot = TestBot::start().await;
+    let content = std::fs::read_to_string(bot.prompts_path().join("playbook.toml"))
+        .unwrap()
+        .replace("intent = \"complaint\"", "intent = \"angry\"");
+    let bad = put_prompt(&bot, json!({"prompt_type": "playbook", "content": content})).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("playbook.toml line ") && bad.body.contains("complaint"), "{}", bad.body);
+}

@@ -105,7 +105,14 @@ impl Prompts {
                 Some((f, content)) if f == file => texts.push(content.to_string()),
                 _ => {
                     let path = dir.join(file);
-                    texts.push(std::fs::read_to_string(&path).map_err(|source| PromptError::Read { path, source })?);
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => texts.push(text),
+                        // A folder from before the playbook existed runs on the shipped one.
+                        Err(e) if file == "playbook.toml" && e.kind() == std::io::ErrorKind::NotFound => {
+                            texts.push(EMBEDDED[8].to_string())
+                        }
+                        Err(source) => return Err(PromptError::Read { path, source }),
+                    }
                 }
             }
         }
@@ -266,6 +273,18 @@ mod tests {
         assert!(!prompts.catalog.packages.is_empty());
         assert!(prompts.company.address.is_some());
         assert!(prompts.version.len() >= 12);
+    }
+
+    #[test]
+    fn a_folder_without_a_playbook_uses_the_shipped_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"));
+        std::fs::create_dir_all(dir.path().join("phases")).unwrap();
+        for file in FILES.iter().filter(|f| **f != "playbook.toml") {
+            std::fs::copy(shipped.join(file), dir.path().join(file)).unwrap();
+        }
+        let prompts = Prompts::load(dir.path()).unwrap();
+        assert!(!prompts.playbook.escalate.is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Decision, Intent, Media, MediaKind, Turn};
 use crate::config::{Language, LlmConfig};
-use crate::sales::catalog::campaign_codes;
+use crate::sales::catalog::{self, Standing, campaign_codes};
 use crate::sales::prompts::Prompts;
 use crate::sales::state::Phase;
 use crate::sales::texts::package_line;
@@ -103,19 +103,39 @@ impl LlmBrain {
 }
 
 /// base + company + packages + rules + escalation + the current phase's prompt.
+/// The catalog is the live one: only open packages are offered; departed and
+/// full ones are named as such, without a price to quote.
 pub fn system_prompt(prompts: &Prompts, phase: Phase) -> String {
-    let packages: Vec<String> = prompts
+    let today = catalog::today();
+    let closed: Vec<String> = prompts
         .catalog
         .packages
         .iter()
+        .filter_map(|p| match p.standing(today) {
+            Standing::Departed => Some(format!("{} ({}): SUDAH BERANGKAT — jangan ditawarkan", p.code, p.name)),
+            Standing::Full => Some(format!("{} ({}): PENUH — jangan ditawarkan", p.code, p.name)),
+            Standing::Open => None,
+        })
+        .collect();
+    let packages: Vec<String> = prompts
+        .catalog
+        .available_on(today)
+        .into_iter()
         .map(|p| {
             let media = [("image", &p.image_url), ("brochure", &p.brochure_url), ("itinerary", &p.itinerary_url)]
                 .iter()
                 .filter_map(|(k, u)| u.as_ref().map(|u| format!("{k}: {u}")))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let seats = if p.is_full() { "PENUH (kuota 0)".to_string() } else { format!("sisa kursi {}", p.quota) };
-            format!("{} | {seats} | fasilitas: {} | {media}", package_line(Language::Id, p), p.features.join("; "))
+            let seats = format!("sisa kursi {}", p.quota);
+            let mut facts = format!("fasilitas: {}", p.features.join("; "));
+            if !p.included.is_empty() {
+                facts.push_str(&format!(" | termasuk: {}", p.included.join("; ")));
+            }
+            if !p.excluded.is_empty() {
+                facts.push_str(&format!(" | tidak termasuk: {}", p.excluded.join("; ")));
+            }
+            format!("{} | berangkat {} | {seats} | {facts} | {media}", package_line(Language::Id, p), p.departure)
         })
         .collect();
     let c = &prompts.company;
@@ -132,8 +152,13 @@ pub fn system_prompt(prompts: &Prompts, phase: Phase) -> String {
     for v in &c.testimonial_videos {
         company.push_str(&format!("Video testimoni: {v}\n"));
     }
+    let closed = if closed.is_empty() {
+        String::new()
+    } else {
+        format!("\n\n# Paket yang tidak boleh ditawarkan\n{}", closed.join("\n"))
+    };
     format!(
-        "{}\n\n# Profil perusahaan\n{company}\n{}\n\n# Katalog paket (satu-satunya sumber harga, tanggal dan tautan)\n{}\n\n# Aturan\n{}\n\n# Kapan menyerahkan ke admin\n{}\n\n# Fase saat ini: {}\n{}\n\nJawab HANYA dengan JSON sesuai skema. media_to_send hanya boleh berisi URL dari katalog atau video testimoni di atas.",
+        "{}\n\n# Profil perusahaan\n{company}\n{}\n\n# Katalog paket yang tersedia (satu-satunya sumber harga, tanggal dan tautan)\n{}{closed}\n\n# Aturan\n{}\n\n# Kapan menyerahkan ke admin\n{}\n\n# Fase saat ini: {}\n{}\n\nJawab HANYA dengan JSON sesuai skema. media_to_send hanya boleh berisi URL dari katalog atau video testimoni di atas.",
         prompts.base.trim(),
         prompts.company_text.trim(),
         packages.join("\n"),
@@ -142,6 +167,53 @@ pub fn system_prompt(prompts: &Prompts, phase: Phase) -> String {
         phase.as_str(),
         prompts.phase_prompt(phase).trim(),
     )
+}
+
+/// An amount of rupiah in a reply: `Rp 25.000.000`, `Rp25jt`, `Rp 27,5 juta`.
+static RUPIAH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\brp\.?\s*(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(juta|jt)?").expect("static regex")
+});
+/// A date in a reply: `2027-01-20`.
+static ISO_DATE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\b\d{4}-\d{2}-\d{2}\b").expect("static regex"));
+
+/// A price or date the model wrote must be in the live catalog (a package's
+/// price, a total for up to 50 people, an amount of the company file) — as
+/// links are checked. Otherwise the turn falls back to the offline brain.
+fn check_facts(text: &str, prompts: &Prompts) -> Result<(), LlmError> {
+    let today = catalog::today();
+    let open = prompts.catalog.available_on(today);
+    let company_amounts: Vec<u64> = RUPIAH
+        .captures_iter(&format!("{} {}", prompts.company_text, prompts.company.payment_terms.as_deref().unwrap_or("")))
+        .filter_map(|c| amount(&c))
+        .collect();
+    for c in RUPIAH.captures_iter(text) {
+        let Some(value) = amount(&c) else { continue };
+        let priced = open.iter().any(|p| (1..=50).any(|n| p.price.0 * n == value));
+        if !priced && !company_amounts.contains(&value) {
+            return Err(LlmError::Invalid(format!(
+                "price `{}` is not in the catalog",
+                c.get(0).map_or("", |m| m.as_str())
+            )));
+        }
+    }
+    for m in ISO_DATE.find_iter(text) {
+        if !open.iter().any(|p| p.departure == m.as_str()) {
+            return Err(LlmError::Invalid(format!("date `{}` is not a departure in the catalog", m.as_str())));
+        }
+    }
+    Ok(())
+}
+
+fn amount(c: &regex::Captures<'_>) -> Option<u64> {
+    let number = c.get(1)?.as_str();
+    match c.get(2) {
+        Some(_) => number.replace(',', ".").parse::<f64>().ok().map(|v| (v * 1_000_000.0).round() as u64),
+        None if number.contains(['.', ',']) && number.rsplit(['.', ',']).next().is_some_and(|g| g.len() == 3) => {
+            number.replace(['.', ','], "").parse().ok()
+        }
+        None => number.parse().ok(),
+    }
 }
 
 fn decision_schema() -> serde_json::Value {
@@ -195,7 +267,11 @@ pub fn parse_decision(content: &str, turn: &Turn<'_>) -> Result<Decision, LlmErr
     if !(0.0..=1.0).contains(&a.confidence) {
         return Err(LlmError::Invalid(format!("confidence {} outside 0..1", a.confidence)));
     }
-    let package = a.package.filter(|code| turn.prompts.catalog.get(code).is_some());
+    check_facts(&a.response_text, turn.prompts)?;
+    let today = catalog::today();
+    // A departed or full package is never the one the conversation is about.
+    let package =
+        a.package.filter(|code| turn.prompts.catalog.get(code).is_some_and(|p| p.standing(today) == Standing::Open));
     let codes = campaign_codes(turn.text);
     let unknown_codes = codes.into_iter().filter(|c| turn.prompts.catalog.get(c).is_none()).collect();
     Ok(Decision {

@@ -177,9 +177,12 @@ impl Ask {
     }
 }
 
-fn ask_of(msg: &Msg, pb: &Playbook, today: i64, named: usize) -> Ask {
+fn ask_of(msg: &Msg, pb: &Playbook, today: i64, named: (usize, usize)) -> Ask {
     let has = |intent: &str| msg.has(pb.words(intent));
-    if has("compare") && (named >= 1 || msg.has_one("paket") || msg.has_one("package")) {
+    // Two packages to compare (named, or one named and the current one), or
+    // "paket" with none named (all are compared); one named alone is its details.
+    let (comparable, named) = named;
+    if has("compare") && (comparable >= 2 || (named == 0 && (msg.has_one("paket") || msg.has_one("package")))) {
         Ask::Compare
     } else if has("excluded") {
         Ask::Excluded
@@ -322,7 +325,10 @@ pub fn decide<'p>(turn: &Turn<'p>) -> Decision {
         return d;
     }
 
-    let ask = ask_of(&msg, pb, today, named.len());
+    let open_named: Vec<&str> =
+        named.iter().filter(|p| p.standing(today) == Standing::Open).map(|p| p.code.as_str()).collect();
+    let comparable = open_named.len() + usize::from(current.is_some_and(|c| !open_named.contains(&c.code.as_str())));
+    let ask = ask_of(&msg, pb, today, (comparable, named.len()));
     // 3. A package named by its code that cannot be offered: say so, with what is open.
     if ask != Ask::Compare
         && let Some(p) = named.first()
