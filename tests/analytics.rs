@@ -85,6 +85,15 @@ async fn analytics_counts_funnel_campaigns_ai_questions_and_drop_offs_from_store
         json!([{"campaign": "UMR_JAN_2027_PLUS", "clicks": null, "conversations": 1, "bookings": 1, "paid": 1, "conversion": 1.0}])
     );
 
+    // The shipped playbook's A/B variants: every conversation has one, the booking counts for its own.
+    let variants = a["variant_performance"].as_array().expect("variant_performance");
+    assert!(variants.iter().all(|v| v["variant"] == "A" || v["variant"] == "B"), "{variants:?}");
+    let sum = |field: &str| variants.iter().map(|v| v[field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("conversations"), sum("bookings")), (3, 1), "{variants:?}");
+    let booked = variants.iter().find(|v| v["bookings"] == 1).expect("the booking's variant");
+    let share = 1.0 / booked["conversations"].as_f64().unwrap();
+    assert!((booked["conversion"].as_f64().unwrap() - share).abs() < 1e-9, "{booked}");
+
     let ai = &a["ai_performance"];
     assert_eq!(ai["bot_replies"], 5, "three turns for the booker, one each for the others: {ai}");
     let avg = ai["avg_response_time_ms"].as_f64().expect("a mean over five replies");

@@ -73,6 +73,8 @@ struct Summary {
     last_message: Option<String>,
     package: Option<String>,
     campaign: Option<String>,
+    /// The A/B variant the conversation was assigned.
+    variant: Option<String>,
     furthest: Phase,
     replies: u32,
     reply_ms: u64,
@@ -96,6 +98,7 @@ impl Summary {
             last_message,
             package: state.package.clone(),
             campaign: state.campaign_source.clone(),
+            variant: state.variant.clone(),
             furthest: (*furthest).max(state.phase),
             replies: *replies,
             reply_ms: *reply_ms,
@@ -127,6 +130,7 @@ struct Totals {
     successful: usize,
     intents: BTreeMap<Intent, (u64, u64)>,
     campaigns: HashMap<String, (usize, usize)>,
+    variants: HashMap<String, (usize, usize)>,
 }
 
 impl Totals {
@@ -148,12 +152,13 @@ impl Totals {
             step64(&mut sums.0, u64::from(n.asked));
             step64(&mut sums.1, u64::from(n.answered));
         }
-        if let Some(campaign) = &s.campaign {
-            let sums = self.campaigns.entry(campaign.clone()).or_default();
+        for (groups, key) in [(&mut self.campaigns, &s.campaign), (&mut self.variants, &s.variant)] {
+            let Some(key) = key else { continue };
+            let sums = groups.entry(key.clone()).or_default();
             step(&mut sums.0, true);
             step(&mut sums.1, s.booked());
             if sums.0 == 0 {
-                self.campaigns.remove(campaign);
+                groups.remove(key);
             }
         }
     }
@@ -221,6 +226,8 @@ pub struct Dashboard {
 pub struct Analytics {
     pub conversion_metrics: ConversionMetrics,
     pub campaign_performance: Vec<CampaignPerformance>,
+    /// Conversations and bookings per A/B variant (`playbook.toml` `[[variant]]`).
+    pub variant_performance: Vec<VariantPerformance>,
     pub ai_performance: AiPerformance,
     pub common_questions: Vec<CommonQuestion>,
     pub drop_off_analysis: DropOffAnalysis,
@@ -237,6 +244,15 @@ pub struct ConversionMetrics {
     pub interest_to_booking: Option<f64>,
     pub booking_to_paid: Option<f64>,
     pub conversion_rate: Option<f64>,
+}
+
+/// How the conversations assigned one A/B variant did: booked of started.
+#[derive(Debug, Serialize)]
+pub struct VariantPerformance {
+    pub variant: String,
+    pub conversations: usize,
+    pub bookings: usize,
+    pub conversion: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -433,6 +449,18 @@ impl ConversationStats {
             .collect();
         campaign_performance.sort_by(|a, b| b.conversations.cmp(&a.conversations).then(a.campaign.cmp(&b.campaign)));
 
+        let mut variant_performance: Vec<VariantPerformance> = t
+            .variants
+            .iter()
+            .map(|(variant, (conversations, bookings))| VariantPerformance {
+                variant: variant.clone(),
+                conversations: *conversations,
+                bookings: *bookings,
+                conversion: ratio(*bookings, *conversations),
+            })
+            .collect();
+        variant_performance.sort_by(|a, b| a.variant.cmp(&b.variant));
+
         let mut common_questions: Vec<CommonQuestion> = t
             .intents
             .iter()
@@ -481,6 +509,7 @@ impl ConversationStats {
                 conversion_rate: ratio(paid_total, total),
             },
             campaign_performance,
+            variant_performance,
             ai_performance: AiPerformance {
                 bot_replies: t.replies,
                 avg_response_time_ms: (t.replies > 0).then(|| t.reply_ms as f64 / t.replies as f64),
