@@ -394,13 +394,15 @@ async fn a_token_about_to_expire_is_refreshed_before_the_call() {
 #[tokio::test]
 async fn the_authorization_code_becomes_tokens_with_the_data_centre() {
     let fake = FakeZoho::start(FakeOptions::default()).await;
-    let tokens = exchange_code(&config(&fake), fake_zoho::AUTH_CODE, "https://bot.example.com/oauth/callback/zoho")
-        .await
-        .unwrap();
+    let tokens =
+        exchange_code(&config(&fake), fake_zoho::AUTH_CODE, "https://bot.example.com/oauth/callback/zoho", None)
+            .await
+            .unwrap();
     assert_eq!(tokens.refresh_token.as_deref(), Some(fake_zoho::REFRESH_TOKEN));
     assert_eq!(tokens.api_domain.as_deref(), Some(fake.url().as_str()));
     assert!(tokens.expires_at_ms.is_some());
-    let err = exchange_code(&config(&fake), "stale", "https://bot.example.com/oauth/callback/zoho").await.unwrap_err();
+    let err =
+        exchange_code(&config(&fake), "stale", "https://bot.example.com/oauth/callback/zoho", None).await.unwrap_err();
     assert!(matches!(err, SyncError::Auth(ref m) if m.contains("invalid_code")), "{err:?}");
 }
 

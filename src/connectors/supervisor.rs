@@ -207,8 +207,9 @@ impl Connectors {
         code: &str,
         redirect_uri: &str,
         by: &str,
+        accounts_server: Option<&str>,
     ) -> Result<(), SyncError> {
-        let tokens = exchange_code(platform, &self.config, code, redirect_uri).await?;
+        let tokens = exchange_code(platform, &self.config, code, redirect_uri, accounts_server).await?;
         let now = crate::clock::now_ms();
         let sealed = self.crm.sealer().seal(&Credential::OAuth(tokens).to_stored());
         let record = AuthRecord { platform, kind: AuthKind::Oauth, by: by.to_string(), at_ms: now, hint: None };
@@ -266,12 +267,13 @@ pub async fn exchange_code(
     config: &Config,
     code: &str,
     redirect_uri: &str,
+    accounts_server: Option<&str>,
 ) -> Result<Tokens, SyncError> {
     match platform {
         Platform::Hubspot => super::hubspot::exchange_code(&config.crm.hubspot, code, redirect_uri).await,
         Platform::Pipedrive => super::pipedrive::exchange_code(&config.crm.pipedrive, code, redirect_uri).await,
         Platform::Salesforce => super::salesforce::exchange_code(&config.crm.salesforce, code, redirect_uri).await,
-        Platform::Zoho => super::zoho::exchange_code(&config.crm.zoho, code, redirect_uri).await,
+        Platform::Zoho => super::zoho::exchange_code(&config.crm.zoho, code, redirect_uri, accounts_server).await,
         _ => Err(SyncError::Permanent(format!("{} has no OAuth connector in this build", platform.title()))),
     }
 }

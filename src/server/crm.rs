@@ -20,6 +20,9 @@ pub struct Callback {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// Zoho names the account's data centre (`https://accounts.zoho.eu`); trusted only if it is one of Zoho's.
+    #[serde(rename = "accounts-server")]
+    accounts_server: Option<String>,
 }
 
 fn page(title: &str, text: &str) -> Response {
@@ -39,7 +42,7 @@ fn page(title: &str, text: &str) -> Response {
     get,
     path = "/oauth/callback/{platform}",
     tag = "crm",
-    params(("platform" = String, Path, description = "hubspot, salesforce, pipedrive or zoho"), ("code" = Option<String>, Query, description = "from the vendor"), ("state" = Option<String>, Query, description = "issued by `#crm auth --oauth`, used once")),
+    params(("platform" = String, Path, description = "hubspot, salesforce, pipedrive or zoho"), ("code" = Option<String>, Query, description = "from the vendor"), ("state" = Option<String>, Query, description = "issued by `#crm auth --oauth`, used once"), ("accounts-server" = Option<String>, Query, description = "Zoho: the Accounts server of the account's data centre (trusted only if it is Zoho's)")),
     responses(
         (status = 200, description = "a page saying whether the platform is connected", content_type = "text/html")
     )
@@ -90,7 +93,7 @@ pub async fn oauth_callback(
         return page("Not configured", "[crm] public_url is not set.");
     };
     let redirect = format!("{}/oauth/callback/{}", public.as_str().trim_end_matches('/'), p.as_str());
-    match app.connectors.complete_oauth(p, &code, &redirect, &state.by).await {
+    match app.connectors.complete_oauth(p, &code, &redirect, &state.by, q.accounts_server.as_deref()).await {
         Ok(()) => {
             tell(format!("✅ {} connected. Sync starts now; check it with {prefix}crm sync.", p.title())).await;
             page("Connected", &format!("juru is connected to {}. You can close this window.", p.title()))

@@ -423,9 +423,48 @@ async fn token_request(http: &Http, accounts: &str, form: &[(&str, &str)]) -> Re
     })
 }
 
-/// Trades the authorization code from `/oauth/callback/zoho` for tokens;
-/// the answer names the account's data centre (`api_domain`).
-pub async fn exchange_code(config: &ZohoConfig, code: &str, redirect_uri: &str) -> Result<Tokens, SyncError> {
+/// Zoho's Accounts servers, one per data centre.
+const ACCOUNTS_SERVERS: [&str; 9] = [
+    "https://accounts.zoho.com",
+    "https://accounts.zoho.eu",
+    "https://accounts.zoho.in",
+    "https://accounts.zoho.com.au",
+    "https://accounts.zoho.jp",
+    "https://accounts.zoho.sa",
+    "https://accounts.zoho.uk",
+    "https://accounts.zoho.com.cn",
+    "https://accounts.zohocloud.ca",
+];
+
+/// Where the code is traded: the Accounts server the callback named
+/// (`accounts-server`, the account's data centre) when it is one of Zoho's
+/// own or the configured one, else the configured one. The name comes
+/// through the browser and the exchange carries the client secret, so
+/// nothing else is trusted.
+fn code_exchange_server(named: Option<&str>, config: &ZohoConfig) -> String {
+    let configured = config.accounts_url.as_str().trim_end_matches('/').to_string();
+    match named.map(|n| n.trim().trim_end_matches('/')) {
+        Some(n) if n == configured || ACCOUNTS_SERVERS.contains(&n) => n.to_string(),
+        Some(n) => {
+            tracing::warn!(
+                accounts_server = n,
+                "the OAuth callback named an Accounts server that is not Zoho's; using [crm.zoho] accounts_url"
+            );
+            configured
+        }
+        None => configured,
+    }
+}
+
+/// Trades the authorization code from `/oauth/callback/zoho` for tokens at
+/// the Accounts server of the account's data centre; the answer names its
+/// API domain (`api_domain`).
+pub async fn exchange_code(
+    config: &ZohoConfig,
+    code: &str,
+    redirect_uri: &str,
+    accounts_server: Option<&str>,
+) -> Result<Tokens, SyncError> {
     let (Some(client_id), Some(client_secret)) = (&config.client_id, &config.client_secret) else {
         return Err(SyncError::Permanent("[crm.zoho] client_id and client_secret are needed for OAuth".into()));
     };
@@ -437,7 +476,7 @@ pub async fn exchange_code(config: &ZohoConfig, code: &str, redirect_uri: &str) 
         ("redirect_uri", redirect_uri),
         ("code", code),
     ];
-    token_request(&http, config.accounts_url.as_str().trim_end_matches('/'), &form).await
+    token_request(&http, &code_exchange_server(accounts_server, config), &form).await
 }
 
 impl Connector for ZohoConnector {
@@ -512,6 +551,22 @@ impl Connector for ZohoConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_is_traded_only_at_a_zoho_accounts_server_or_the_configured_one() {
+        let config = ZohoConfig::default();
+        let configured = config.accounts_url.as_str().trim_end_matches('/').to_string();
+        assert_eq!(code_exchange_server(Some("https://accounts.zoho.eu"), &config), "https://accounts.zoho.eu");
+        assert_eq!(
+            code_exchange_server(Some("https://accounts.zohocloud.ca/"), &config),
+            "https://accounts.zohocloud.ca"
+        );
+        assert_eq!(code_exchange_server(Some(&configured), &config), configured);
+        for forged in ["https://accounts.zoho.eu.evil.example", "http://accounts.zoho.eu", "https://evil.example"] {
+            assert_eq!(code_exchange_server(Some(forged), &config), configured, "{forged}");
+        }
+        assert_eq!(code_exchange_server(None, &config), configured);
+    }
 
     #[test]
     fn refreshes_go_to_the_accounts_server_of_the_data_centre() {
