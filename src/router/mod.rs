@@ -19,7 +19,8 @@ pub use effects::{Audit, Burst, Effects, Markers, ToSend};
 use crate::channel::{
     Channel, ChatId, Content, Control, DeliveryState, DeliveryUpdate, IdentityChange, Inbound, LabelChange,
 };
-use crate::commands::{Commands, Directory};
+use crate::commands::Commands;
+pub use crate::commands::Directory;
 use crate::config::{Config, Language};
 use crate::crm::nurture::is_opt_out;
 use crate::crm::{AdReferral, ChannelName, Crm, CrmError, Touch};

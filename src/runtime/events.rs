@@ -6,8 +6,7 @@ use super::delivery;
 use super::inbox::InboxItem;
 use super::{RuntimeError, Shared, now_ms};
 use crate::channel::{Channel, ChatId, Control, ControlAction, Event, Inbound};
-use crate::commands::Directory;
-use crate::router::{ChatState, Facts, HistoryLine, Input, Lookup};
+use crate::router::{ChatState, Directory, Facts, HistoryLine, Input, Lookup};
 use crate::store::{Store, StoreError, TreeName};
 
 pub(super) async fn handle(shared: &Shared, next: &Next<'_>, item: InboxItem) -> Result<(), RuntimeError> {
