@@ -14,6 +14,7 @@ pub mod connectors;
 pub mod crm;
 pub mod export;
 pub mod live;
+pub mod phone;
 pub mod router;
 pub mod runtime;
 pub mod sales;

@@ -4,65 +4,41 @@
 //! `6281234500001`), a national number (leading `0`) in the default country
 //! (`[bot] default_country`, Indonesia unless set).
 
-use std::sync::RwLock;
-
-use phonenumber::country;
 use serde::{Deserialize, Serialize};
+
+use crate::phone::{self, Country};
 
 /// International phone digits without `+` (`6281234567890`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
-/// The country a number typed without its country code belongs to.
-static DEFAULT_COUNTRY: RwLock<country::Id> = RwLock::new(country::Id::ID);
-
-fn default_country() -> country::Id {
-    *DEFAULT_COUNTRY.read().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Phone {
     /// Sets the country of national numbers (`ID`, `MY`, `SG`, …), from config at start.
     pub fn set_default_country(code: &str) -> Result<(), String> {
-        let id = Phone::parse_country(code)?;
-        *DEFAULT_COUNTRY.write().unwrap_or_else(|p| p.into_inner()) = id;
-        Ok(())
+        phone::set_default_country(code)
     }
 
     /// A two-letter country code (ISO 3166-1 alpha-2, as `[bot] default_country` takes it).
-    pub fn parse_country(code: &str) -> Result<country::Id, String> {
-        code.trim()
-            .to_ascii_uppercase()
-            .parse::<country::Id>()
-            .map_err(|_| format!("`{code}` is not a two-letter country code (e.g. ID, MY, SG)"))
+    pub fn parse_country(code: &str) -> Result<Country, String> {
+        phone::parse_country(code)
     }
 
     /// International digits as gateways send them (`6281234567890`, `+62 812-…`).
     pub fn parse(s: &str) -> Option<Phone> {
         let digits: String = s.trim().trim_start_matches('+').chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
+        phone::is_digits(&digits).then_some(Phone(digits))
     }
 
     /// A number as people type it (`#crm` arguments, the admin API, `juru
     /// chat --from`, config); `None` when it is none.
     pub fn typed(s: &str) -> Option<Phone> {
-        Phone::typed_in(s, default_country())
+        phone::international(s).map(Phone)
     }
 
     /// Like [`Phone::typed`], national numbers read in `country`.
-    pub fn typed_in(s: &str, country: country::Id) -> Option<Phone> {
-        let s = s.trim();
-        let kept: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}')).collect();
-        let digits = if let Some(international) = kept.strip_prefix('+').or_else(|| kept.strip_prefix("00")) {
-            // libphonenumber also drops a national `(0)` written after the country code.
-            e164(None, &format!("+{international}")).unwrap_or_else(|| international.to_string())
-        } else if kept.starts_with('0') {
-            e164(Some(country), &kept)?
-        } else {
-            // Bare digits are international, as WhatsApp writes them (`628…`).
-            kept
-        };
-        ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Phone(digits))
+    pub fn typed_in(s: &str, country: Country) -> Option<Phone> {
+        phone::international_in(s, country).map(Phone)
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,13 +63,6 @@ impl std::fmt::Display for Phone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// International digits of `text` as libphonenumber reads it in `country`.
-fn e164(country: Option<country::Id>, text: &str) -> Option<String> {
-    let number = phonenumber::parse(country, text).ok()?;
-    let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
-    formatted.strip_prefix('+').map(str::to_string)
 }
 
 /// A WhatsApp conversation partner.
@@ -221,13 +190,13 @@ mod tests {
         let forms = ["081234500001", "+62 812-3450-0001", "6281234500001", "0812 3450 0001", "+62 (0)812 3450 0001"];
         for form in forms {
             assert_eq!(
-                Phone::typed_in(form, country::Id::ID).map(String::from).as_deref(),
+                Phone::typed_in(form, Country::ID).map(String::from).as_deref(),
                 Some("6281234500001"),
                 "{form}"
             );
         }
-        assert_eq!(Phone::typed_in("012-345 6789", country::Id::MY).unwrap().as_str(), "60123456789");
-        assert_eq!(Phone::typed_in("0044 20 7946 0958", country::Id::ID).unwrap().as_str(), "442079460958");
+        assert_eq!(Phone::typed_in("012-345 6789", Country::MY).unwrap().as_str(), "60123456789");
+        assert_eq!(Phone::typed_in("0044 20 7946 0958", Country::ID).unwrap().as_str(), "442079460958");
         assert_eq!(Phone::typed("not a number"), None);
         assert_eq!(Phone::typed("0"), None);
         // What a gateway sends is kept as it is.

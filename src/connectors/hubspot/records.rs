@@ -273,7 +273,7 @@ fn change(kind: Kind, object: &Object, r: &ObjectResult, stages: Option<&StageMa
             RemoteFields {
                 name: Some(name.join(" ")).filter(|n| !n.is_empty()),
                 email: text("email"),
-                phone: r.property("phone").map(phone_digits),
+                phone: r.property("phone").and_then(crate::phone::international),
                 ..RemoteFields::default()
             }
         }
@@ -292,16 +292,6 @@ fn change(kind: Kind, object: &Object, r: &ObjectResult, stages: Option<&StageMa
         local_id: text(object.id_property),
         modified_ms: modified_ms.unwrap_or(0),
         fields,
-    }
-}
-
-/// `+62 812-3456` → `628123456`, our contact keys' form; anything that is
-/// not a phone number is kept as written.
-fn phone_digits(phone: &str) -> String {
-    let plain = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
-    match plain {
-        true => phone.chars().filter(char::is_ascii_digit).collect(),
-        false => phone.to_string(),
     }
 }
 
@@ -384,14 +374,14 @@ mod tests {
     }
 
     #[test]
-    fn contacts_come_back_with_our_phone_form_and_deals_with_numbers() {
+    fn contacts_come_back_with_our_phone_form_even_written_nationally_and_deals_with_numbers() {
         let r = result(
             "5",
-            &[("firstname", "Sari"), ("lastname", "Dewi"), ("phone", "+62 812-34"), ("lastmodifieddate", "7")],
+            &[("firstname", "Sari"), ("lastname", "Dewi"), ("phone", "0812-3450-0001"), ("lastmodifieddate", "7")],
         );
         let c = change(Kind::Contact, &mapping::CONTACTS, &r, None);
         assert_eq!(c.fields.name.as_deref(), Some("Sari Dewi"));
-        assert_eq!(c.fields.phone.as_deref(), Some("6281234"));
+        assert_eq!(c.fields.phone.as_deref(), Some("6281234500001"));
         assert_eq!(c.modified_ms, 7);
         assert_eq!(amount("12000000.50"), Some(12_000_001));
         assert_eq!(amount("-3"), None);
