@@ -252,6 +252,9 @@ pub struct SalesConfig {
     /// ...and after this many it goes back to the bot, with a message to the
     /// prospect (0: it waits for an admin forever).
     pub handover_timeout_secs: u64,
+    /// A booking handover holds the prospect's seats on the package this
+    /// many hours, until a won deal takes them or a lost one frees them (0: no holds).
+    pub seat_hold_hours: u64,
 }
 
 impl Default for SalesConfig {
@@ -269,6 +272,7 @@ impl Default for SalesConfig {
             keyword_finish: Some("#selesai".into()),
             handover_remind_secs: 30 * 60,
             handover_timeout_secs: 24 * 3600,
+            seat_hold_hours: 48,
         }
     }
 }

@@ -119,10 +119,11 @@ pub struct Manifests {
 }
 
 /// The manifests this build ships; `commands/` overrides them file by file.
-const EMBEDDED: [(&str, &str); 3] = [
+const EMBEDDED: [(&str, &str); 4] = [
     ("crm.toml", include_str!("../../commands/crm.toml")),
     ("help.toml", include_str!("../../commands/help.toml")),
     ("label.toml", include_str!("../../commands/label.toml")),
+    ("paket.toml", include_str!("../../commands/paket.toml")),
 ];
 
 impl Manifests {

@@ -19,6 +19,7 @@ pub mod format;
 mod help;
 mod label;
 pub mod manifest;
+mod paket;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use manifest::{Manifest, Manifests};
 
 use crate::channel::{ChatId, Control, Inbound, Phone};
 use crate::config::{Config, Language, Plan};
+use crate::crm::seats::OnSale;
 use crate::crm::{Changes, Crm, CrmError};
 use crate::live::LiveDir;
 use crate::router::{Effects, ToSend};
@@ -39,8 +41,9 @@ use crate::texts;
 pub type Handler = fn(&mut Ctx<'_>) -> Result<String, CommandError>;
 
 /// Every command this build can run, by manifest name.
-pub const HANDLERS: [(&str, Handler); 3] = [("crm", crm::run), ("help", help::run), ("label", label::run)];
-pub const HANDLER_NAMES: &[&str] = &["crm", "help", "label"];
+pub const HANDLERS: [(&str, Handler); 4] =
+    [("crm", crm::run), ("help", help::run), ("label", label::run), ("paket", paket::run)];
+pub const HANDLER_NAMES: &[&str] = &["crm", "help", "label", "paket"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -176,6 +179,8 @@ pub struct Ctx<'a> {
     pub caller: &'a Caller,
     pub chat: &'a ChatId,
     pub crm: &'a Crm,
+    /// The catalog's packages (commands do not read the prompt folder).
+    pub packages: &'a [OnSale],
     pub settings: &'a CommandSettings,
     pub manifests: &'a Manifests,
     /// The caller's language: `[bot] language` for the team, the chat's for anyone else.
@@ -258,6 +263,7 @@ impl Commands {
         ev: &Inbound,
         inv: &Invocation,
         dir: &impl Directory,
+        packages: &[OnSale],
         now_ms: u64,
         chat_lang: Option<Language>,
     ) -> Effects {
@@ -291,6 +297,7 @@ impl Commands {
             caller: &caller,
             chat: &ev.chat,
             crm: &self.crm,
+            packages,
             settings: &self.settings,
             manifests: &manifests,
             lang,

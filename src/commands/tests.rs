@@ -38,6 +38,18 @@ fn bench() -> Bench {
     Bench { _dir: dir, store, commands }
 }
 
+/// The catalog as the router hands it to commands.
+fn packages() -> Vec<crate::crm::seats::OnSale> {
+    let on_sale = |code: &str, quota, departed| crate::crm::seats::OnSale {
+        code: code.into(),
+        name: format!("Umroh {code}"),
+        quota,
+        departure: "2027-01-20".into(),
+        departed,
+    };
+    vec![on_sale("UMR_JAN_2027_PLUS", 20, false), on_sale("UMR_MAR_2025_HEMAT", 45, true)]
+}
+
 fn from(phone: &str, text: &str) -> Inbound {
     let chat = ChatId::Phone(Phone::parse(phone).unwrap());
     Inbound::text_from(Channel::Waha, "default", format!("id-{text}"), chat, text)
@@ -47,7 +59,7 @@ impl Bench {
     /// Runs one message as a command and commits its changes, as the runtime does.
     async fn run(&self, ev: Inbound) -> Outcome {
         let inv = self.commands.detect(ev.text()).expect("a command");
-        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, NOW, None).await;
+        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, &packages(), NOW, None).await;
         let writes = std::mem::take(&mut effects.crm.writes);
         self.store.commit.commit(writes).await.unwrap();
         self.commands.crm().refresh(&effects.crm.touched);
@@ -189,4 +201,37 @@ fn secrets_are_masked_in_every_form() {
     assert_eq!(m("--api-key=\"pat 123\""), "#crm auth --api-key=\"•••\"");
     assert_eq!(m("--API_KEY pat-123"), "#crm auth --API_KEY •••");
     assert_eq!(m("--api-key \"pat-123"), "#crm auth •••", "unbalanced quote: nothing after the flag kept");
+}
+
+#[tokio::test]
+async fn paket_lists_seats_and_an_admin_says_how_many_are_left() {
+    let b = bench();
+    let list = b.owner("#paket").await;
+    assert!(list.contains("UMR_JAN_2027_PLUS") && list.contains("20 seats left"), "{list}");
+    assert!(list.contains("UMR_MAR_2025_HEMAT") && list.contains("departed"), "{list}");
+    // A booking handover elsewhere held 3 seats.
+    let mut hold = crate::crm::Changes::default();
+    hold.hold_seats(PROSPECT, "UMR_JAN_2027_PLUS", 3, NOW, NOW + 3_600_000);
+    b.store.commit.commit(std::mem::take(&mut hold.writes)).await.unwrap();
+    b.commands.crm().refresh(&hold.touched);
+    assert!(b.owner("#paket list").await.contains("17 seats left; held 3, taken 0"));
+    let set = b.owner("#paket kuota umr_jan_2027_plus 5").await;
+    assert!(set.contains("UMR_JAN_2027_PLUS") && set.contains("5 seats left"), "{set}");
+    let list = b.owner("#paket").await;
+    assert!(list.contains("5 seats left; held 3, taken 0, quota set by an admin"), "{list}");
+    assert!(b.owner("#paket kuota UMR_JAN_2027_PLUS 0").await.contains("other packages"));
+    assert!(b.owner("#paket").await.contains("FULL"));
+}
+
+#[tokio::test]
+async fn paket_kuota_refuses_what_it_cannot_read() {
+    let b = bench();
+    let unknown = b.owner("#paket kuota UMR_XYZ_2099_FAKE 3").await;
+    assert!(unknown.contains("no package UMR_XYZ_2099_FAKE") && unknown.contains("UMR_JAN_2027_PLUS"), "{unknown}");
+    let bad = b.owner("#paket kuota UMR_JAN_2027_PLUS banyak").await;
+    assert!(bad.contains("not a number of seats") && bad.contains("kuota CODE N"), "{bad}");
+    // Nothing was stored by the refusals.
+    assert!(b.owner("#paket").await.contains("20 seats left; held 0, taken 0"));
+    let prospect = b.run(from(PROSPECT, "#paket kuota UMR_JAN_2027_PLUS 1")).await;
+    assert!(prospect.result.starts_with("refused"), "{}", prospect.result);
 }

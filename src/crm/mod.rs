@@ -14,6 +14,7 @@ pub mod filter;
 pub mod labels;
 pub mod nurture;
 pub mod scoring;
+pub mod seats;
 pub mod secrets;
 pub mod settings;
 pub mod sync;
@@ -63,6 +64,8 @@ pub struct Index {
     pub sources: HashMap<String, SourceCount>,
     /// Won (or retained) deals per contact key.
     won_deals: HashMap<String, usize>,
+    /// Seats held and taken per chat, and the admins' package quotas.
+    pub seats: seats::SeatIndex,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -226,6 +229,9 @@ pub struct Touched {
     rules: bool,
     segments: bool,
     sequences: bool,
+    /// Chats whose seat holds changed, and whether a package quota did.
+    seats: Vec<String>,
+    quotas: bool,
 }
 
 impl Touched {
@@ -283,9 +289,11 @@ impl Changes {
         self.touched.contacts.push(key.to_string());
     }
 
+    /// Writes a deal; a won deal takes its contact's held seats, a lost one gives them back.
     pub fn put_deal(&mut self, deal: &Deal) {
         self.writes.push(Write::Put(TreeName::Deals, deal.id.to_be_bytes().to_vec(), encode(deal)));
         self.touched.deals.push(deal.id);
+        self.close_seats(deal);
     }
 
     pub fn put_company(&mut self, company: &Company) {
@@ -352,6 +360,8 @@ impl Changes {
         self.touched.rules |= other.touched.rules;
         self.touched.segments |= other.touched.segments;
         self.touched.sequences |= other.touched.sequences;
+        self.touched.seats.extend(other.touched.seats);
+        self.touched.quotas |= other.touched.quotas;
     }
 }
 
@@ -388,7 +398,11 @@ impl Crm {
             for (key, contact) in load_all::<Contact>(store, TreeName::Contacts)? {
                 index.set_contact(&String::from_utf8_lossy(&key), Some(contact.indexed()), now);
             }
+            for (key, seats) in load_all::<seats::ChatSeats>(store, TreeName::Seats)? {
+                index.seats.set_chat(&String::from_utf8_lossy(&key), Some(seats));
+            }
         }
+        crm.load_quotas()?;
         crm.try_refresh(&Touched {
             companies: true,
             rules: true,
@@ -587,6 +601,20 @@ impl Crm {
             for (id, value) in deals {
                 index.set_deal(id, value);
             }
+        }
+        if !touched.seats.is_empty() {
+            let mut chats = Vec::with_capacity(touched.seats.len());
+            for chat in &touched.seats {
+                let value = self.store.read(TreeName::Seats).get_as::<seats::ChatSeats>(chat.as_bytes()).ok().flatten();
+                chats.push((chat, value));
+            }
+            let mut index = self.write_index();
+            for (chat, value) in chats {
+                index.seats.set_chat(chat, value);
+            }
+        }
+        if touched.quotas {
+            self.load_quotas()?;
         }
         if touched.companies {
             let companies = load_all::<Company>(&self.store, TreeName::Companies)?;

@@ -5,10 +5,26 @@
 use super::effects::{Burst, Effects, Markers};
 use super::{BotSettings, Route};
 use crate::channel::{Content, Inbound};
+use crate::crm::seats::SeatView;
 use crate::sales::brain::llm::HistoryLine;
 use crate::sales::state::PendingTurn;
 use crate::sales::{ChatState, Sales};
 use crate::texts;
+
+/// What a sales turn reads besides the chat's state: the recent
+/// conversation (for the LLM) and the packages' seats in use.
+pub struct Reads<'a> {
+    pub history: &'a [HistoryLine],
+    pub seats: &'a SeatView,
+}
+
+impl Default for Reads<'_> {
+    /// No history, nothing held or taken.
+    fn default() -> Self {
+        static NONE: std::sync::LazyLock<SeatView> = std::sync::LazyLock::new(SeatView::default);
+        Reads { history: &[], seats: &NONE }
+    }
+}
 
 /// The effects of a route on one message. The conversation path is the
 /// sales bot (or, with `[sales] enabled = false`, a short acknowledgement).
@@ -18,7 +34,7 @@ pub async fn respond(
     bot: &BotSettings,
     sales: &Sales,
     chat: &ChatState,
-    history: &[HistoryLine],
+    reads: &Reads<'_>,
     now_ms: u64,
 ) -> Effects {
     let mut state = chat.clone();
@@ -37,7 +53,7 @@ pub async fn respond(
             } else if bot.sales && bot.coalesce_ms > 0 && matches!(ev.content, Content::Text { .. }) {
                 collect(ev, bot, state, now_ms)
             } else if bot.sales {
-                let mut effects = sales.turn(ev, &state, history).await;
+                let mut effects = sales.turn(ev, &state, reads.history, reads.seats).await;
                 count_turn(&mut effects, ev, now_ms);
                 effects.markers = markers(ev, bot);
                 effects
@@ -129,7 +145,7 @@ pub async fn respond_to_burst(
     bot: &BotSettings,
     sales: &Sales,
     chat: &ChatState,
-    history: &[HistoryLine],
+    reads: &Reads<'_>,
     now_ms: u64,
 ) -> Effects {
     let Some(pending) = chat.pending.as_ref().filter(|p| p.token == token) else {
@@ -142,7 +158,7 @@ pub async fn respond_to_burst(
     } else {
         let mut burst = (*pending.last).clone();
         burst.content = Content::Text { body: pending.texts.join("\n") };
-        let mut effects = sales.turn(&burst, &state, history).await;
+        let mut effects = sales.turn(&burst, &state, reads.history, reads.seats).await;
         count_turn(&mut effects, &burst, if pending.opened_ms > 0 { pending.opened_ms } else { now_ms });
         effects
     };
@@ -191,7 +207,8 @@ mod tests {
     async fn a_human_typing_on_the_business_phone_is_not_answered() {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
-        let effects = respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &[], 1).await;
+        let effects =
+            respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &Reads::default(), 1).await;
         assert!(effects.sends.is_empty() && effects.markers.is_none());
     }
 
@@ -200,7 +217,10 @@ mod tests {
         let mut ev = text("saya bantu ya kak");
         ev.from_me = true;
         let paused =
-            respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &[], 1_000).await.state.unwrap();
+            respond(Route::HumanOnPhone, &ev, &bot(), &sales(), &ChatState::default(), &Reads::default(), 1_000)
+                .await
+                .state
+                .unwrap();
         let until = paused.paused_until_ms.unwrap();
         assert_eq!(
             route(&text("halo"), &bot(), &paused, Facts { now_ms: until - 1, ..Facts::default() }),
@@ -215,7 +235,7 @@ mod tests {
     #[tokio::test]
     async fn the_finish_keyword_starts_a_fresh_session() {
         let chat = ChatState { phase: crate::sales::Phase::Booking, handed_over: true, ..ChatState::default() };
-        let effects = respond(Route::Finish, &text("#selesai"), &bot(), &sales(), &chat, &[], 1).await;
+        let effects = respond(Route::Finish, &text("#selesai"), &bot(), &sales(), &chat, &Reads::default(), 1).await;
         let state = effects.state.unwrap();
         assert_eq!(state.phase, crate::sales::Phase::Leads);
         assert!(!state.handed_over);
@@ -224,7 +244,8 @@ mod tests {
     #[tokio::test]
     async fn a_text_gets_seen_typing_then_the_sales_answer() {
         let ev = text("halo");
-        let effects = respond(Route::Conversation, &ev, &bot(), &sales(), &ChatState::default(), &[], 5).await;
+        let effects =
+            respond(Route::Conversation, &ev, &bot(), &sales(), &ChatState::default(), &Reads::default(), 5).await;
         let markers = effects.markers.as_ref().unwrap();
         assert!(markers.seen && markers.typing && markers.message_id == ev.id);
         assert_eq!(kinds(&effects), ["text"]);
@@ -237,18 +258,28 @@ mod tests {
     async fn a_burst_is_answered_once_with_all_its_texts() {
         let mut bot = bot();
         bot.coalesce_ms = 1500;
-        let first =
-            respond(Route::Conversation, &text("halo kak"), &bot, &sales(), &ChatState::default(), &[], 1_000).await;
+        let first = respond(
+            Route::Conversation,
+            &text("halo kak"),
+            &bot,
+            &sales(),
+            &ChatState::default(),
+            &Reads::default(),
+            1_000,
+        )
+        .await;
         assert!(matches!(first.burst, Some(Burst::Open { due_ms: 2_500, .. })));
         assert!(first.sends.is_empty() && first.markers.is_some(), "only seen/typing while collecting");
         let first_state = first.state.unwrap();
-        let second = respond(Route::Conversation, &text("yang plus"), &bot, &sales(), &first_state, &[], 2_000).await;
+        let second =
+            respond(Route::Conversation, &text("yang plus"), &bot, &sales(), &first_state, &Reads::default(), 2_000)
+                .await;
         assert!(matches!(second.burst, Some(Burst::Open { due_ms: 3_500, .. })), "the quiet window restarts");
         let state = second.state.unwrap();
         let token = state.pending.as_ref().unwrap().token;
-        let stale = respond_to_burst(token - 1, &bot, &sales(), &state, &[], 3_500).await;
+        let stale = respond_to_burst(token - 1, &bot, &sales(), &state, &Reads::default(), 3_500).await;
         assert!(stale.state.is_none() && stale.sends.is_empty() && stale.burst.is_none(), "stale token");
-        let answer = respond_to_burst(token, &bot, &sales(), &state, &[], 3_500).await;
+        let answer = respond_to_burst(token, &bot, &sales(), &state, &Reads::default(), 3_500).await;
         assert_eq!(answer.texts().len(), 1, "one answer for the burst");
         assert_eq!(kinds(&answer).iter().filter(|k| **k == "image").count(), 1);
         assert!(answer.state.unwrap().pending.is_none());
@@ -263,7 +294,8 @@ mod tests {
         let mut state = ChatState::default();
         let mut due = Vec::new();
         for at in (0..8).map(|i| 1_000 + i * 700) {
-            let effects = respond(Route::Conversation, &text("dan"), &bot, &sales(), &state, &[], at).await;
+            let effects =
+                respond(Route::Conversation, &text("dan"), &bot, &sales(), &state, &Reads::default(), at).await;
             if let Some(Burst::Open { due_ms, .. }) = effects.burst {
                 due.push(due_ms);
             }
@@ -278,11 +310,20 @@ mod tests {
     async fn a_burst_of_a_chat_handed_over_meanwhile_gets_no_answer() {
         let mut bot = bot();
         bot.coalesce_ms = 1500;
-        let open = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &[], 1_000).await;
+        let open = respond(
+            Route::Conversation,
+            &text("halo"),
+            &bot,
+            &sales(),
+            &ChatState::default(),
+            &Reads::default(),
+            1_000,
+        )
+        .await;
         let mut state = open.state.unwrap();
         state.handed_over = true;
         let token = state.pending.as_ref().unwrap().token;
-        let effects = respond_to_burst(token, &bot, &sales(), &state, &[], 3_000).await;
+        let effects = respond_to_burst(token, &bot, &sales(), &state, &Reads::default(), 3_000).await;
         assert!(effects.sends.is_empty());
         assert_eq!(effects.burst, Some(Burst::Closed), "the window is forgotten");
     }
@@ -291,7 +332,9 @@ mod tests {
     async fn without_the_sales_bot_text_is_acknowledged_with_a_quote() {
         let mut bot = bot();
         bot.sales = false;
-        let effects = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &[], 5).await;
+        let effects =
+            respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &Reads::default(), 5)
+                .await;
         assert_eq!(effects.sends.last().unwrap().out.reply_to.as_deref(), Some("false_6281234567890@c.us_A"));
     }
 
@@ -300,15 +343,25 @@ mod tests {
         let mut bot = bot();
         bot.send_seen = false;
         bot.send_typing = false;
-        let effects = respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &[], 5).await;
+        let effects =
+            respond(Route::Conversation, &text("halo"), &bot, &sales(), &ChatState::default(), &Reads::default(), 5)
+                .await;
         assert!(effects.markers.is_none());
         assert_eq!(effects.sends.len(), 1);
     }
 
     #[tokio::test]
     async fn an_ignored_message_changes_nothing() {
-        let effects =
-            respond(Route::Ignore("group chat"), &text("halo"), &bot(), &sales(), &ChatState::default(), &[], 5).await;
+        let effects = respond(
+            Route::Ignore("group chat"),
+            &text("halo"),
+            &bot(),
+            &sales(),
+            &ChatState::default(),
+            &Reads::default(),
+            5,
+        )
+        .await;
         assert!(effects.state.is_none() && effects.sends.is_empty() && effects.markers.is_none());
         assert_eq!(effects.audit.route.as_deref(), Some("group chat"));
     }

@@ -169,3 +169,32 @@ async fn a_burst_window_of_an_unknown_chat_does_nothing() {
     let effects = f.router.handle(Input::Burst { token: 1, state: None }, &Offline, NOW).await.unwrap();
     assert!(effects.sends.is_empty() && effects.state.is_none() && effects.burst.is_none());
 }
+
+#[tokio::test]
+async fn a_booking_handover_holds_the_partys_seats_and_a_later_question_does_not() {
+    let f = fixture();
+    let package = f.router.sales.on_sale().into_iter().find(|p| !p.departed && p.quota > 0).expect("an open package");
+    let state = ChatState {
+        phase: crate::sales::Phase::Interest,
+        package: Some(package.code.clone()),
+        greeted: true,
+        ..ChatState::default()
+    };
+    let seat_writes = |e: &Effects| -> Vec<Vec<u8>> {
+        e.crm
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                crate::store::Write::Update(crate::store::TreeName::Seats, key, _) => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let booked = f.message(&from(PROSPECT, "kami 2 orang, mau booking kak, DP berapa?"), &state).await;
+    let next = booked.state.clone().unwrap();
+    assert!(next.handed_over && next.phase == crate::sales::Phase::Booking, "{next:?}");
+    assert_eq!(next.party, Some(2));
+    assert_eq!(seat_writes(&booked), vec![PROSPECT.as_bytes().to_vec()], "the prospect's chat holds seats");
+    let asked = f.message(&from(PROSPECT, "hotelnya dimana kak?"), &state).await;
+    assert!(seat_writes(&asked).is_empty(), "no handover, no hold");
+}

@@ -30,6 +30,7 @@ pub use crate::sales::lead::LeadRecord;
 pub use crate::sales::state::{IntentTally, PendingTurn, Tally};
 pub use crate::sales::{ChatState, Phase, Sales, TurnRecord};
 use crate::texts;
+use conversation::Reads;
 
 /// The bot's standing settings, derived from `[bot]` once at start.
 #[derive(Debug, Clone)]
@@ -237,7 +238,8 @@ impl Router {
             return effects;
         }
         if let (Route::Command, Some(invocation)) = (route, invocation) {
-            let mut effects = self.commands.handle(ev, &invocation, env, now, state.lang).await;
+            let packages = self.sales.on_sale();
+            let mut effects = self.commands.handle(ev, &invocation, env, &packages, now, state.lang).await;
             // The team's own commands are not leads; anyone else who types one
             // is a prospect, recorded with the masked text (a pasted key never lands there).
             if !self.commands.is_team(ev)
@@ -256,7 +258,17 @@ impl Router {
         } else {
             Vec::new()
         };
-        let mut effects = conversation::respond(route, ev, &self.bot, &self.sales, state, &history, now).await;
+        let seats = if route == Route::Conversation { self.crm.seat_view(now) } else { Default::default() };
+        let mut effects = conversation::respond(
+            route,
+            ev,
+            &self.bot,
+            &self.sales,
+            state,
+            &Reads { history: &history, seats: &seats },
+            now,
+        )
+        .await;
         let campaign = effects.state.as_ref().unwrap_or(state).campaign_source.clone();
         if let Some(touch) = self.touch_of(ev, campaign, now) {
             if route == Route::OptOut {
@@ -273,7 +285,16 @@ impl Router {
             (Some(chat), true) => env.history(chat, 12),
             _ => Vec::new(),
         };
-        let mut effects = conversation::respond_to_burst(token, &self.bot, &self.sales, state, &history, now).await;
+        let seats = self.crm.seat_view(now);
+        let mut effects = conversation::respond_to_burst(
+            token,
+            &self.bot,
+            &self.sales,
+            state,
+            &Reads { history: &history, seats: &seats },
+            now,
+        )
+        .await;
         // The burst's code is known only now: record it on the contact if it has none.
         if let (Some(chat), Some(source)) = (&chat, effects.state.as_ref().and_then(|s| s.campaign_source.clone()))
             && effects.audit.turn.is_some()

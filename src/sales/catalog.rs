@@ -50,7 +50,8 @@ pub struct Package {
     #[serde(default)]
     pub departs_in_days: Option<u32>,
     pub duration_days: u32,
-    /// Seats left; 0 = full.
+    /// Seats on sale; 0 = full. In the catalog a turn sees, the seats left
+    /// (held by bookings and taken by won deals subtracted: `crm::seats`).
     pub quota: u32,
     pub image_url: Option<String>,
     pub brochure_url: Option<String>,
@@ -117,6 +118,69 @@ pub const MONTH: [&str; 12] = [
     "November",
     "December",
 ];
+
+/// A month's number (1–12) from its Indonesian or English name or the usual
+/// short forms (`Januari`, `Jan`, `Agt`, `Des`, `October`).
+fn month_number(word: &str) -> Option<u32> {
+    let w = word.to_lowercase();
+    let w = w.trim_end_matches('.');
+    const SHORT: [&[&str]; 12] = [
+        &["jan"],
+        &["feb", "peb"],
+        &["mar", "mrt"],
+        &["apr"],
+        &["mei", "may"],
+        &["jun"],
+        &["jul"],
+        &["agu", "agt", "ags", "aug"],
+        &["sep", "sept"],
+        &["okt", "oct"],
+        &["nov", "nop"],
+        &["des", "dec"],
+    ];
+    (0..12)
+        .find(|&i| BULAN[i].eq_ignore_ascii_case(w) || MONTH[i].eq_ignore_ascii_case(w) || SHORT[i].contains(&w))
+        .map(|i| i as u32 + 1)
+}
+
+/// Dates written in a text: `2027-01-20`, `20 Januari 2027`, `20 Jan 2027`,
+/// `January 20, 2027`, `20/01/2027` — as written, and as day numbers
+/// (comparable with [`Package::departure_day`]). Impossible dates are skipped.
+pub fn dates_in(text: &str) -> Vec<(String, i64)> {
+    static WRITTEN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?ix)
+            \b(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})\b
+            | \b(?P<d>\d{1,2})\s+(?P<m>[a-z]{3,9}\.?)\s+(?P<y>\d{4})\b
+            | \b(?P<m2>[a-z]{3,9}\.?)\s+(?P<d2>\d{1,2}),?\s+(?P<y2>\d{4})\b
+            | \b(?P<sd>\d{1,2})/(?P<sm>\d{1,2})/(?P<sy>\d{4})\b",
+        )
+        .expect("static regex")
+    });
+    let mut out = Vec::new();
+    for c in WRITTEN.captures_iter(text) {
+        let num = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<u32>().ok());
+        let (y, m, d) = if let (Some(y), Some(m), Some(d)) = (num("iy"), num("im"), num("id")) {
+            (y, Some(m), d)
+        } else if let (Some(y), Some(d)) = (num("y"), num("d")) {
+            (y, c.name("m").and_then(|m| month_number(m.as_str())), d)
+        } else if let (Some(y), Some(d)) = (num("y2"), num("d2")) {
+            (y, c.name("m2").and_then(|m| month_number(m.as_str())), d)
+        } else if let (Some(y), Some(m), Some(d)) = (num("sy"), num("sm"), num("sd")) {
+            (y, Some(m), d)
+        } else {
+            continue;
+        };
+        let Some(m) = m.filter(|m| (1..=12).contains(m)) else { continue };
+        let day = days_from_civil(y as i64, m, d);
+        // `31 Februari` is no date: it does not come back as itself.
+        if d == 0 || crate::clock::civil_from_days(day) != (y as i64, m, d) {
+            continue;
+        }
+        out.push((c.get(0).map_or("", |m| m.as_str()).to_string(), day));
+    }
+    out
+}
 
 /// Where a package stands on a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +364,25 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_read_as_people_write_them() {
+        let day = days_from_civil(2027, 1, 20);
+        for text in [
+            "berangkat 2027-01-20 kak",
+            "berangkat 20 Januari 2027 kak",
+            "tgl 20 jan 2027",
+            "on January 20, 2027",
+            "20 Jan. 2027",
+            "20/01/2027",
+        ] {
+            assert_eq!(dates_in(text).into_iter().map(|(_, d)| d).collect::<Vec<_>>(), vec![day], "{text}");
+        }
+        assert_eq!(dates_in("15 Agt 2027 dan 1 Des 2027").len(), 2);
+        for text in ["31 Februari 2027", "kami 4 orang 2027", "Rp 25.000.000", "20 Jan", "2027-13-01"] {
+            assert!(dates_in(text).is_empty(), "{text}");
+        }
+    }
 
     #[test]
     fn rupiah_is_grouped_with_dots() {

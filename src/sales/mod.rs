@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+use crate::crm::seats::SeatView;
 use crate::router::Effects;
 use brain::llm::{HistoryLine, LlmBrain};
 use brain::{Decision, Intent, MediaKind, Turn};
@@ -33,6 +34,8 @@ pub struct Sales {
     threshold: f64,
     default_language: Language,
     admin_chats: Vec<ChatId>,
+    /// How long a booking handover holds seats (0: no holds).
+    seat_hold_ms: u64,
 }
 
 /// A turn's effects: the replies to the prospect in order, then the alerts
@@ -99,6 +102,7 @@ impl Sales {
             threshold: config.sales.confidence_threshold,
             default_language: config.sales.default_language,
             admin_chats,
+            seat_hold_ms: config.sales.seat_hold_hours.saturating_mul(3_600_000),
         }
     }
 
@@ -107,9 +111,34 @@ impl Sales {
         self.llm.is_some()
     }
 
-    /// One prospect message → replies, admin alerts and the next state.
-    pub async fn turn(&self, ev: &Inbound, state: &ChatState, history: &[HistoryLine]) -> Effects {
+    /// The catalog's packages, for `#paket` and the packages API.
+    pub fn on_sale(&self) -> Vec<crate::crm::seats::OnSale> {
         let prompts = self.prompts.current();
+        let today = catalog::today();
+        prompts
+            .catalog
+            .packages
+            .iter()
+            .map(|p| crate::crm::seats::OnSale {
+                code: p.code.clone(),
+                name: p.name.clone(),
+                quota: p.quota,
+                departure: p.departure.clone(),
+                departed: p.has_departed(today),
+            })
+            .collect()
+    }
+
+    /// The prompts with the catalog's seats as they stand now: what both
+    /// brains quote and offer.
+    pub fn live_prompts(&self, seats: &SeatView) -> std::sync::Arc<Prompts> {
+        live(self.prompts.current(), seats)
+    }
+
+    /// One prospect message → replies, admin alerts and the next state.
+    /// `seats`: the packages' seats in use now (holds, won deals, admins' quotas).
+    pub async fn turn(&self, ev: &Inbound, state: &ChatState, history: &[HistoryLine], seats: &SeatView) -> Effects {
+        let prompts = self.live_prompts(seats);
         let mut next = state.clone();
         if next.campaign_source.is_none() {
             next.campaign_source = ev.referral.as_ref().and_then(|r| r.source_id.clone().or(r.headline.clone()));
@@ -161,6 +190,7 @@ impl Sales {
                 .find(|c| prompts.catalog.get(c).is_some())
                 .or_else(|| d.package.clone());
         }
+        next.party = d.party.or(next.party);
         next.asked_payment |= d.intent == Intent::Payment;
         next.high_intent |= d.intent == Intent::Payment && before.phase == Phase::Leads && before.package.is_none();
         next.greeted = true;
@@ -243,7 +273,25 @@ impl Sales {
             note,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, None));
-        effects(replies, alerts, next, record, lead)
+        let hold = handover.then(|| self.hold(ev, &next)).flatten();
+        let mut effects = effects(replies, alerts, next, record, lead);
+        if let Some(hold) = hold {
+            effects.crm = hold;
+        }
+        effects
+    }
+
+    /// A booking handed to an admin holds the party's seats on the package,
+    /// so the bot does not sell them twice while the admin closes the sale.
+    fn hold(&self, ev: &Inbound, next: &ChatState) -> Option<crate::crm::Changes> {
+        let package = next.package.as_deref().filter(|_| next.phase == Phase::Booking && self.seat_hold_ms > 0)?;
+        if ev.chat.is_group() || ev.chat.is_playground() || next.playground {
+            return None;
+        }
+        let now = crate::clock::now_ms();
+        let mut changes = crate::crm::Changes::default();
+        changes.hold_seats(&ev.chat.key(), package, next.party.unwrap_or(1), now, now + self.seat_hold_ms);
+        Some(changes)
     }
 
     fn lead(
@@ -325,7 +373,12 @@ impl Sales {
             _ => None,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, receipt));
-        effects(replies, alerts, next, record, lead)
+        let hold = handover_reason.and_then(|_| self.hold(ev, &next));
+        let mut effects = effects(replies, alerts, next, record, lead);
+        if let Some(hold) = hold {
+            effects.crm = hold;
+        }
+        effects
     }
 
     fn meta(&self, state: &ChatState, lang: Language, prompts: &Prompts) -> ReplyMeta {
@@ -386,6 +439,20 @@ impl Sales {
         }
         alerts
     }
+}
+
+/// `prompts` with each package's `quota` replaced by its seats left; the
+/// same `Arc` when nothing is held, taken or set (no copy on most turns).
+fn live(prompts: std::sync::Arc<Prompts>, seats: &SeatView) -> std::sync::Arc<Prompts> {
+    let left = |p: &catalog::Package| seats.left(&p.code, p.quota);
+    if seats.is_empty() || prompts.catalog.packages.iter().all(|p| left(p) == p.quota) {
+        return prompts;
+    }
+    let mut live = (*prompts).clone();
+    for p in &mut live.catalog.packages {
+        p.quota = left(p);
+    }
+    std::sync::Arc::new(live)
 }
 
 /// "2" after a numbered list means the second choice.

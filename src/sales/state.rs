@@ -68,6 +68,8 @@ pub struct ChatState {
     pub idle_before_ms: u64,
     /// Asked to pay before seeing a package (for the admins).
     pub high_intent: bool,
+    /// How many travel, as the prospect said (seats a booking holds).
+    pub party: Option<u32>,
     /// What analytics sums over chats; kept across finished sessions.
     pub tally: Tally,
 }

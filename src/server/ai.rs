@@ -64,7 +64,9 @@ pub async fn process_message(
     if let Some(phase) = req.current_phase {
         state.phase = phase;
     }
-    let effects = app.runtime.sales().turn(&inbound, &state, &[]).await;
+    // A dry run: its effects (a seat hold among them) are never committed.
+    let seats = app.runtime.crm().seat_view(crate::clock::now_ms());
+    let effects = app.runtime.sales().turn(&inbound, &state, &[], &seats).await;
     let text = effects.texts().first().map(|t| t.to_string());
     let media: Vec<Value> = effects
         .outgoing()

@@ -9,6 +9,7 @@ mod health;
 mod labels;
 mod leads;
 mod openapi;
+mod packages;
 mod page;
 mod playground;
 mod webhooks;
@@ -50,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/ai/process-message", axum::routing::post(ai::process_message))
         .route("/api/ai/prompts", axum::routing::put(ai::update_prompt))
         .route("/api/marketing/leads", get(leads::list).post(leads::create))
+        .route("/api/packages", get(packages::list))
+        .route("/api/packages/{code}/quota", axum::routing::put(packages::set_quota))
         .route("/api/marketing/dashboard", get(dashboard::dashboard))
         .route("/api/marketing/analytics", get(dashboard::analytics))
         .route("/api/conversations", get(dashboard::conversations))

@@ -12,7 +12,7 @@ use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, Para
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ResponseBuilder, ResponsesBuilder};
 
-use super::{admin, ai, crm, dashboard, export, health, labels, leads, playground};
+use super::{admin, ai, crm, dashboard, export, health, labels, leads, packages, playground};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,8 @@ use super::{admin, ai, crm, dashboard, export, health, labels, leads, playground
         admin::conversation,
         ai::process_message,
         ai::update_prompt,
+        packages::list,
+        packages::set_quota,
         leads::create,
         leads::list,
         dashboard::dashboard,

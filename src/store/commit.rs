@@ -83,6 +83,7 @@ trees! {
     SyncDead => "sync_dead",
     SyncState => "sync_state",
     Lids => "lids",
+    Seats => "seats",
 }
 
 impl TreeName {

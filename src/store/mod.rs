@@ -23,7 +23,7 @@
 //! | `deals` | deal id (u64 BE) | `Deal` with its stage history |
 //! | `activities` | contact key `\0` seq (u64 BE) | `Activity` |
 //! | `companies` | company id (slug) | `Company` — legal entity, brand or location |
-//! | `crm_settings` | `scoring`, `platform`, `auth:P`, `mapping:P`, `sync:P`, `oauth:STATE` | CRM configuration made in chat |
+//! | `crm_settings` | `scoring`, `platform`, `auth:P`, `mapping:P`, `sync:P`, `oauth:STATE`, `quota:CODE` | CRM configuration made in chat |
 //! | `secrets` | platform | `Sealed` credential (encrypted) |
 //! | `segments` | lowercase name | `Segment` (name + filter source) |
 //! | `sequences` | lowercase name | `Sequence` of nurture steps |
@@ -36,6 +36,7 @@
 //! | `sync_ids` | platform, kind ++ local id | `RemoteRef` — its id at the vendor and what we last wrote |
 //! | `sync_dead` | platform, kind ++ local id | `DeadSync` — refused for good, with the vendor's message |
 //! | `sync_state` | platform | `SyncStatus` — counters, cursors, last error |
+//! | `seats` | chat key | `ChatSeats` — package seats held by a booking or taken by a won deal |
 //!
 //! Every value is `[version byte] + JSON` (see [`codec`]); the value types
 //! live with the modules that own them (runtime, router, sales).

@@ -173,9 +173,6 @@ pub fn system_prompt(prompts: &Prompts, phase: Phase) -> String {
 static RUPIAH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"(?i)\brp\.?\s*(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(juta|jt)?").expect("static regex")
 });
-/// A date in a reply: `2027-01-20`.
-static ISO_DATE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"\b\d{4}-\d{2}-\d{2}\b").expect("static regex"));
 
 /// A price or date the model wrote must be in the live catalog (a package's
 /// price, a total for up to 50 people, an amount of the company file) — as
@@ -197,9 +194,13 @@ fn check_facts(text: &str, prompts: &Prompts) -> Result<(), LlmError> {
             )));
         }
     }
-    for m in ISO_DATE.find_iter(text) {
-        if !open.iter().any(|p| p.departure == m.as_str()) {
-            return Err(LlmError::Invalid(format!("date `{}` is not a departure in the catalog", m.as_str())));
+    // A departure, or the day the trip comes back (its last day or the day after).
+    for (written, day) in catalog::dates_in(text) {
+        let known = open.iter().filter_map(|p| p.departure_day().map(|d| (d, p.duration_days as i64))).any(
+            |(departs, days)| day == departs || (days > 0 && (day == departs + days - 1 || day == departs + days)),
+        );
+        if !known {
+            return Err(LlmError::Invalid(format!("date `{written}` is not a departure in the catalog")));
         }
     }
     Ok(())
@@ -288,5 +289,29 @@ pub fn parse_decision(content: &str, turn: &Turn<'_>) -> Result<Decision, LlmErr
         unknown_codes,
         buttons: Vec::new(),
         note: None,
+        party: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_the_model_writes_must_be_a_departure_or_return_of_an_open_package() {
+        let prompts = Prompts::embedded();
+        let p = prompts.catalog.available().first().copied().cloned().expect("the demo catalog has an open package");
+        let (y, m, d) = crate::clock::civil_from_days(p.departure_day().unwrap());
+        let written = format!("Berangkat {d} {} {y} kak", catalog::BULAN[m as usize - 1]);
+        assert!(check_facts(&written, &prompts).is_ok(), "{written}");
+        let back = p.departure_day().unwrap() + p.duration_days as i64 - 1;
+        let (by, bm, bd) = crate::clock::civil_from_days(back);
+        let english = format!("back on {} {bd}, {by}", catalog::MONTH[bm as usize - 1]);
+        assert!(check_facts(&english, &prompts).is_ok(), "{english}");
+        let (wy, wm, wd) = crate::clock::civil_from_days(p.departure_day().unwrap() + 3);
+        let invented = format!("Berangkat {wd} {} {wy} kak", catalog::BULAN[wm as usize - 1]);
+        let err = check_facts(&invented, &prompts).unwrap_err().to_string();
+        assert!(err.contains("not a departure"), "{err}");
+        assert!(check_facts("berangkat 1999-01-01", &prompts).is_err());
+    }
 }

@@ -96,6 +96,9 @@ pub struct Decision {
     /// For the admins when the turn hands over: what the bot knew.
     #[serde(default)]
     pub note: Option<String>,
+    /// How many travel, when the prospect said so (the seats a booking holds).
+    #[serde(default)]
+    pub party: Option<u32>,
 }
 
 /// One turn as a brain sees it.

@@ -265,10 +265,11 @@ pub fn decide<'p>(turn: &Turn<'p>) -> Decision {
         unknown_codes,
         buttons: Vec::new(),
         note: None,
+        party: msg.party(),
     };
     let variant = turn.state.variant.as_deref();
     let text = |name: &str| pb.text(lang, name, variant).to_string();
-    let party = msg.party();
+    let party = d.party;
 
     // 1. What a person must answer: the playbook's escalation topics, then large groups.
     if let Some(e) =
