@@ -89,6 +89,8 @@ async fn a_booking_holds_seats_a_won_deal_takes_them_and_nobody_is_sold_a_full_t
     assert!(set.contains("2 seats left"), "{set}");
     let again = ask(&bot, LATECOMER, "L3", &format!("info {PLUS} kak")).await;
     assert!(again.contains("Sisa kursi: 2"), "{again}");
+    let party = ask(&bot, LATECOMER, "L4", "kami 4 orang kak, totalnya berapa?").await;
+    assert!(party.contains("sisa kursi hanya 2"), "a party larger than the seats left is told so: {party}");
 
     // Survives a restart: holds, takes and quotas are stored.
     let bot = bot.restart().await;

@@ -240,9 +240,15 @@ pub fn total(lang: Language, p: &Package, party: Option<u32>) -> String {
     match party.filter(|n| *n > 1) {
         Some(n) => {
             let sum = super::catalog::Idr(p.price.0.saturating_mul(n as u64));
+            // Never promise seats that are not there.
+            let short = match (n > p.quota, lang) {
+                (true, Id) => format!(" (sisa kursi hanya {})", p.quota),
+                (true, En) => format!(" (only {} seats left)", p.quota),
+                (false, _) => String::new(),
+            };
             match lang {
-                Id => format!(" → total {n} orang: *{sum}*"),
-                En => format!(" → total for {n} people: *{sum}*"),
+                Id => format!(" → total {n} orang: *{sum}*{short}"),
+                En => format!(" → total for {n} people: *{sum}*{short}"),
             }
         }
         None => String::new(),
