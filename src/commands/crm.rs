@@ -46,7 +46,7 @@ fn help_text(ctx: &Ctx<'_>, args: &str) -> String {
             Some(s) => format!(
                 "*{cmd} {}* — {}\n*{}:* {cmd} {}\n*{}:* {cmd} {}",
                 s.name,
-                s.description,
+                m.describe_sub(s, ctx.lang),
                 ctx.t().usage_label(),
                 s.usage,
                 ctx.t().example_label(),

@@ -24,7 +24,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         let allowed = checks::check(m, ctx.caller, Some(true), ctx.settings.plan, None, ctx.now_ms).is_ok();
         if allowed {
             let shown = if m.prefix { format!("{prefix}{}", m.name) } else { m.name.clone() };
-            lines.push(format!("• *{shown}* — {}", m.description));
+            lines.push(format!("• *{shown}* — {}", m.describe(ctx.lang)));
         }
     }
     if lines.len() == 1 {
@@ -38,11 +38,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
 pub fn usage_of(m: &super::Manifest, prefix: &str, lang: Language) -> String {
     let p = if m.prefix { prefix } else { "" };
     let usage = texts::of(lang).usage_label();
-    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.description), format!("*{usage}:* {p}{}", m.usage)];
+    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.describe(lang)), format!("*{usage}:* {p}{}", m.usage)];
     if !m.subcommands.is_empty() {
         lines.push(String::new());
         for s in &m.subcommands {
-            lines.push(format!("• *{}* — {}", s.name, s.description));
+            lines.push(format!("• *{}* — {}", s.name, m.describe_sub(s, lang)));
         }
         lines.push(format!("\n{}: {p}{} help SUBCOMMAND", texts::of(lang).details_label(), m.name));
     }

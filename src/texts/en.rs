@@ -1,6 +1,6 @@
 //! English.
 
-use super::{SalesReport, SyncSummary, Texts};
+use super::{Builtin, SalesReport, SyncSummary, Texts};
 
 pub struct En;
 
@@ -46,6 +46,37 @@ impl Texts for En {
     }
 
     // ------------------------------------------------------------ the frame of every command reply
+
+    fn describe(&self, what: Builtin) -> &'static str {
+        match what {
+            Builtin::Crm => "Leads, contacts, deals, reports and CRM connections",
+            Builtin::CrmLeads => "Recent leads, one lead in detail, or the hottest by score",
+            Builtin::CrmContacts => "Browse, search and edit contacts; log an activity",
+            Builtin::CrmCompany => "Legal entities, their brands and locations (B2B)",
+            Builtin::CrmDeals => {
+                "Create deals and move them through lead → qualified → discovery → proposal → negotiation → won | lost → retention"
+            }
+            Builtin::CrmPipeline => "Deals and value per stage, weighted by stage probability",
+            Builtin::CrmReports => "Conversion, deal size, cycle length, win rate; leads per source and campaign",
+            Builtin::CrmLeadScore => "The scoring rules (engagement, intent, demographic points)",
+            Builtin::CrmSegment => "Saved contact filters, e.g. lead_score > 75 and segment = Cafe",
+            Builtin::CrmNurtureSequence => {
+                "Follow-up messages sent on day N to opted-in contacts (they can reply STOP)"
+            }
+            Builtin::CrmConnect => "Choose the CRM platform to sync with",
+            Builtin::CrmAuth => {
+                "Store the platform's credential (encrypted, never shown again) or get an authorization link"
+            }
+            Builtin::CrmSync => "Queue a sync to the connected platform and show what is queued",
+            Builtin::CrmFieldMapping => "Which platform field each local field goes to",
+            Builtin::CrmRelease => "Give a handed-over or paused chat back to the bot",
+            Builtin::Help => "List the commands you can use",
+            Builtin::Label => "Put or take a WhatsApp label on a contact, recorded with your name",
+            Builtin::LabelAdd => "Put a label (one that exists in WhatsApp) on a contact",
+            Builtin::LabelRemove => "Take a label off a contact",
+            Builtin::LabelList => "The labels and how many contacts carry each, or one contact's labels",
+        }
+    }
 
     fn usage_label(&self) -> &'static str {
         "Usage"

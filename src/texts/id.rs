@@ -1,6 +1,6 @@
 //! Bahasa Indonesia: the default for owners and staff (`[bot] language = "id"`).
 
-use super::{SalesReport, SyncSummary, Texts};
+use super::{Builtin, SalesReport, SyncSummary, Texts};
 
 pub struct Id;
 
@@ -47,6 +47,37 @@ impl Texts for Id {
     }
 
     // ------------------------------------------------------------ the frame of every command reply
+
+    fn describe(&self, what: Builtin) -> &'static str {
+        match what {
+            Builtin::Crm => "Lead, kontak, deal, laporan dan koneksi CRM",
+            Builtin::CrmLeads => "Lead terbaru, rincian satu lead, atau lead paling hot menurut skor",
+            Builtin::CrmContacts => "Lihat, cari dan ubah kontak; catat aktivitas",
+            Builtin::CrmCompany => "Badan usaha, brand dan lokasinya (B2B)",
+            Builtin::CrmDeals => {
+                "Buat deal dan pindahkan tahapnya: lead → qualified → discovery → proposal → negotiation → won | lost → retention"
+            }
+            Builtin::CrmPipeline => "Jumlah dan nilai deal per tahap, ditimbang dengan peluang tiap tahap",
+            Builtin::CrmReports => "Konversi, nilai deal, lama siklus, win rate; lead per sumber dan kampanye",
+            Builtin::CrmLeadScore => "Aturan skor lead (poin engagement, minat, demografi)",
+            Builtin::CrmSegment => "Filter kontak yang disimpan, mis. lead_score > 75 and segment = Cafe",
+            Builtin::CrmNurtureSequence => {
+                "Pesan follow-up di hari ke-N untuk kontak yang setuju dikirimi (mereka bisa membalas STOP)"
+            }
+            Builtin::CrmConnect => "Pilih platform CRM yang disinkronkan",
+            Builtin::CrmAuth => {
+                "Simpan kredensial platform (terenkripsi, tidak ditampilkan lagi) atau minta link otorisasi"
+            }
+            Builtin::CrmSync => "Antrekan sinkronisasi ke platform yang terhubung dan lihat isi antrean",
+            Builtin::CrmFieldMapping => "Field platform tujuan untuk tiap field lokal",
+            Builtin::CrmRelease => "Kembalikan chat yang di-handover atau dijeda ke bot",
+            Builtin::Help => "Daftar perintah yang bisa Anda pakai",
+            Builtin::Label => "Pasang atau lepas label WhatsApp di kontak, tercatat atas nama Anda",
+            Builtin::LabelAdd => "Pasang label (yang sudah ada di WhatsApp) ke kontak",
+            Builtin::LabelRemove => "Lepas label dari kontak",
+            Builtin::LabelList => "Daftar label dan jumlah kontaknya, atau label satu kontak",
+        }
+    }
 
     fn usage_label(&self) -> &'static str {
         "Cara pakai"

@@ -61,6 +61,85 @@ pub struct SyncSummary<'a> {
     pub dead: u64,
 }
 
+/// The commands and subcommands this build has: `#help` describes them in the
+/// reader's language unless their manifest gives a `description` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    Crm,
+    CrmLeads,
+    CrmContacts,
+    CrmCompany,
+    CrmDeals,
+    CrmPipeline,
+    CrmReports,
+    CrmLeadScore,
+    CrmSegment,
+    CrmNurtureSequence,
+    CrmConnect,
+    CrmAuth,
+    CrmSync,
+    CrmFieldMapping,
+    CrmRelease,
+    Help,
+    Label,
+    LabelAdd,
+    LabelRemove,
+    LabelList,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 20] = [
+        Builtin::Crm,
+        Builtin::CrmLeads,
+        Builtin::CrmContacts,
+        Builtin::CrmCompany,
+        Builtin::CrmDeals,
+        Builtin::CrmPipeline,
+        Builtin::CrmReports,
+        Builtin::CrmLeadScore,
+        Builtin::CrmSegment,
+        Builtin::CrmNurtureSequence,
+        Builtin::CrmConnect,
+        Builtin::CrmAuth,
+        Builtin::CrmSync,
+        Builtin::CrmFieldMapping,
+        Builtin::CrmRelease,
+        Builtin::Help,
+        Builtin::Label,
+        Builtin::LabelAdd,
+        Builtin::LabelRemove,
+        Builtin::LabelList,
+    ];
+
+    /// By manifest name and subcommand name (`("crm", Some("leads"))`).
+    pub fn named(command: &str, sub: Option<&str>) -> Option<Builtin> {
+        use Builtin::*;
+        Some(match (command, sub) {
+            ("crm", None) => Crm,
+            ("crm", Some("leads")) => CrmLeads,
+            ("crm", Some("contacts")) => CrmContacts,
+            ("crm", Some("company")) => CrmCompany,
+            ("crm", Some("deals")) => CrmDeals,
+            ("crm", Some("pipeline")) => CrmPipeline,
+            ("crm", Some("reports")) => CrmReports,
+            ("crm", Some("lead-score")) => CrmLeadScore,
+            ("crm", Some("segment")) => CrmSegment,
+            ("crm", Some("nurture-sequence")) => CrmNurtureSequence,
+            ("crm", Some("connect")) => CrmConnect,
+            ("crm", Some("auth")) => CrmAuth,
+            ("crm", Some("sync")) => CrmSync,
+            ("crm", Some("field-mapping")) => CrmFieldMapping,
+            ("crm", Some("release")) => CrmRelease,
+            ("help", None) => Help,
+            ("label", None) => Label,
+            ("label", Some("add")) => LabelAdd,
+            ("label", Some("remove")) => LabelRemove,
+            ("label", Some("list")) => LabelList,
+            _ => return None,
+        })
+    }
+}
+
 /// One method per text; its doc says when it is shown.
 pub trait Texts: Sync {
     // ------------------------------------------------------------ runtime core
@@ -82,6 +161,9 @@ pub trait Texts: Sync {
     fn handover_timed_out(&self) -> String;
 
     // ------------------------------------------------------------ the frame of every command reply
+
+    /// A command's or subcommand's line in `#help` / `#crm help`.
+    fn describe(&self, what: Builtin) -> &'static str;
 
     /// `*Usage:*` before a command's usage line.
     fn usage_label(&self) -> &'static str;
