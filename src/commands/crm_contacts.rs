@@ -304,14 +304,14 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             };
             let parent = match (parent_flag, parent_kind) {
                 (Some(flag), Some(pk)) => {
-                    let wanted = args
-                        .flag(flag)
-                        .ok_or_else(|| CommandError::usage("company", t.company_needs_parent(kind.as_str(), flag)))?;
+                    let wanted = args.flag(flag).ok_or_else(|| {
+                        CommandError::usage("company", t.company_needs_parent(t.company_kind(kind), flag))
+                    })?;
                     let p = index
                         .companies
                         .get(&slug(wanted))
                         .filter(|p| p.kind == pk)
-                        .ok_or_else(|| CommandError::NotFound(t.no_company_named(pk.as_str(), wanted)))?;
+                        .ok_or_else(|| CommandError::NotFound(t.no_company_named(t.company_kind(pk), wanted)))?;
                     Some(p.id.clone())
                 }
                 _ => None,
@@ -338,7 +338,7 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 created_ms: ctx.now_ms,
             };
             ctx.changes.put_company(&company);
-            Ok(t.company_added(kind.as_str(), &name))
+            Ok(t.company_added(t.company_kind(kind), &name))
         }
         other => Err(CommandError::usage("company", t.unknown_action(other))),
     }

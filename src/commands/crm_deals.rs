@@ -50,7 +50,7 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 lines.push(t.deal_contact(c.display_name(), &c.key));
             }
             if let Some(company) = d.company.as_deref().and_then(|id| index.companies.get(id)) {
-                lines.push(t.deal_company(&company.name, company.kind.as_str()));
+                lines.push(t.deal_company(&company.name, t.company_kind(company.kind)));
                 // Invoices go to the legal entity at the top of the chain.
                 let mut top = company;
                 while let Some(parent) = top.parent.as_deref().and_then(|p| index.companies.get(p)) {

@@ -1,6 +1,7 @@
 //! English.
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
+use crate::crm::company::CompanyKind;
 
 pub struct En;
 
@@ -335,6 +336,14 @@ impl Texts for En {
     }
 
     // ------------------------------------------------------------ companies
+
+    fn company_kind(&self, kind: CompanyKind) -> &'static str {
+        match kind {
+            CompanyKind::LegalEntity => "legal entity",
+            CompanyKind::Brand => "brand",
+            CompanyKind::Location => "location",
+        }
+    }
 
     fn no_companies(&self, cmd: &str) -> String {
         format!("No companies yet. Start with: {cmd} company add entity \"PT …\" --segment Cafe")

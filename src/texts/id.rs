@@ -1,6 +1,7 @@
 //! Bahasa Indonesia: the default for owners and staff (`[bot] language = "id"`).
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
+use crate::crm::company::CompanyKind;
 
 pub struct Id;
 
@@ -337,6 +338,14 @@ impl Texts for Id {
 
     // ------------------------------------------------------------ companies
 
+    fn company_kind(&self, kind: CompanyKind) -> &'static str {
+        match kind {
+            CompanyKind::LegalEntity => "badan usaha",
+            CompanyKind::Brand => "brand",
+            CompanyKind::Location => "lokasi",
+        }
+    }
+
     fn no_companies(&self, cmd: &str) -> String {
         format!("Belum ada perusahaan. Mulai dengan: {cmd} company add entity \"PT …\" --segment Cafe")
     }
@@ -374,6 +383,10 @@ impl Texts for Id {
     }
 
     fn company_added(&self, kind: &str, name: &str) -> String {
+        let mut kind = kind.to_string();
+        if let Some(first) = kind.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
         format!("✅ {kind} *{name}* ditambahkan")
     }
 

@@ -15,6 +15,7 @@
 //! English.
 
 use crate::config::Language;
+use crate::crm::company::CompanyKind;
 
 pub mod en;
 pub mod id;
@@ -269,6 +270,8 @@ pub trait Texts: Sync {
 
     // ------------------------------------------------------------ companies
 
+    /// A kind of company, inside a sentence (`legal entity`).
+    fn company_kind(&self, kind: CompanyKind) -> &'static str;
     fn no_companies(&self, cmd: &str) -> String;
     fn companies_heading(&self) -> &'static str;
     /// `#crm company add` of something that is no entity, brand or location.

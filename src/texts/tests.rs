@@ -39,7 +39,10 @@ fn sync() -> SyncSummary<'static> {
 /// (`cmd` is `#crm`, `prefix` is `#`).
 fn all(t: &dyn Texts) -> Vec<(&'static str, String)> {
     let described = Builtin::ALL.into_iter().map(|b| ("describe", t.describe(b).to_string()));
+    let kinds = [CompanyKind::LegalEntity, CompanyKind::Brand, CompanyKind::Location];
+    let kinds = kinds.into_iter().map(|k| ("company_kind", t.company_kind(k).to_string()));
     described
+        .chain(kinds)
         .chain([
             ("could_not_read", t.could_not_read().to_string()),
             ("session_finished", t.session_finished().to_string()),
