@@ -306,10 +306,8 @@ async fn a_prospect_is_refused_in_their_chats_language_and_staff_in_the_teams() 
 /// An owner, with `[bot] language` as shipped or as given, and a prospect who wrote once.
 async fn owner_bot(language: Option<&str>) -> TestBot {
     let bot_section = format!("[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n");
-    let bot = match language {
-        None => TestBot::with_shipped_language(&bot_section).await,
-        Some(lang) => TestBot::with_config(&format!("{bot_section}language = \"{lang}\"\n")).await,
-    };
+    let language = language.map(|l| format!("language = \"{l}\"\n")).unwrap_or_default();
+    let bot = TestBot::with_config(&format!("{bot_section}{language}")).await;
     ask(&bot, PROSPECT, "L0", "Halo kak, mau tanya paket umroh").await;
     bot
 }
@@ -369,7 +367,7 @@ async fn a_manifest_description_of_the_admins_own_replaces_the_built_in_text() {
     let dir = commands_dir(&[]);
     let crm = std::fs::read_to_string(dir.path().join("crm.toml")).unwrap();
     std::fs::write(dir.path().join("crm.toml"), format!("description = \"CRM toko kami\"\n{crm}")).unwrap();
-    let bot = TestBot::with_shipped_language(&format!(
+    let bot = TestBot::with_config(&format!(
         "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n{}\n",
         commands_dir_line(&dir)
     ))

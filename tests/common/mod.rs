@@ -341,8 +341,6 @@ pub struct TestBot {
     pub dir: Arc<tempfile::TempDir>,
     pub hmac_key: Option<String>,
     extra: String,
-    /// `[bot] language` left as shipped (Bahasa) instead of the tests' English.
-    shipped_language: bool,
     http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -365,30 +363,14 @@ impl TestBot {
     }
 
     /// Starts with extra TOML appended to the test config (later keys win per section).
-    /// The team reads English (`[bot] language = "en"`) unless `extra` says otherwise.
     pub async fn with_config(extra: &str) -> TestBot {
-        TestBot::fresh(extra, false).await
-    }
-
-    /// Like [`TestBot::with_config`], with `[bot] language` as shipped (`extra` must not set it).
-    pub async fn with_shipped_language(extra: &str) -> TestBot {
-        TestBot::fresh(extra, true).await
-    }
-
-    async fn fresh(extra: &str, shipped_language: bool) -> TestBot {
         let waha = Fake::start(Kind::Waha).await;
         let graph = Fake::start(Kind::Graph).await;
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        TestBot::launch(waha, graph, dir, extra.to_string(), shipped_language).await
+        TestBot::launch(waha, graph, dir, extra.to_string()).await
     }
 
-    async fn launch(
-        waha: Fake,
-        graph: Fake,
-        dir: Arc<tempfile::TempDir>,
-        extra: String,
-        shipped_language: bool,
-    ) -> TestBot {
+    async fn launch(waha: Fake, graph: Fake, dir: Arc<tempfile::TempDir>, extra: String) -> TestBot {
         let prompts = dir.path().join("prompts");
         if !prompts.exists() {
             copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"), &prompts);
@@ -399,7 +381,7 @@ impl TestBot {
             )
             .unwrap();
         }
-        let config = test_config(&waha, &graph, &dir.path().join("db"), &prompts, &extra, shipped_language);
+        let config = test_config(&waha, &graph, &dir.path().join("db"), &prompts, &extra);
         let hmac_key = config.waha.webhook_hmac_key.as_ref().map(|k| k.expose().to_string());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -418,7 +400,6 @@ impl TestBot {
             dir,
             hmac_key,
             extra,
-            shipped_language,
             http: reqwest::Client::new(),
             shutdown: Some(tx),
             task: Some(task),
@@ -438,16 +419,13 @@ impl TestBot {
     /// Starts a stopped bot again on its data directory and fakes, with another config.
     pub async fn launch_with(mut stopped: TestBot, extra: &str) -> TestBot {
         stopped.stop().await;
-        let shipped = stopped.shipped_language;
-        TestBot::launch(stopped.waha.clone(), stopped.graph.clone(), stopped.dir.clone(), extra.to_string(), shipped)
-            .await
+        TestBot::launch(stopped.waha.clone(), stopped.graph.clone(), stopped.dir.clone(), extra.to_string()).await
     }
 
     /// Stops and starts again on the same data directory and fakes.
     pub async fn restart(mut self) -> TestBot {
         self.stop().await;
-        let shipped = self.shipped_language;
-        TestBot::launch(self.waha.clone(), self.graph.clone(), self.dir.clone(), self.extra.clone(), shipped).await
+        TestBot::launch(self.waha.clone(), self.graph.clone(), self.dir.clone(), self.extra.clone()).await
     }
 
     /// Opens the stopped bot's store for inspection.
@@ -539,20 +517,9 @@ async fn answer(r: reqwest::Response) -> Answer {
     Answer { status: r.status().as_u16(), body: r.text().await.unwrap() }
 }
 
-fn test_config(
-    waha: &Fake,
-    graph: &Fake,
-    db: &std::path::Path,
-    prompts: &std::path::Path,
-    extra: &str,
-    shipped_language: bool,
-) -> Config {
-    // The tests read the team's replies in English; the shipped default (Bahasa) has its own tests.
-    let team_language = if shipped_language { "" } else { "language = \"en\"" };
+fn test_config(waha: &Fake, graph: &Fake, db: &std::path::Path, prompts: &std::path::Path, extra: &str) -> Config {
     let base = format!(
         r#"
-[bot]
-{team_language}
 [storage]
 path = "{db}"
 [waha]
