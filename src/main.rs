@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "  {} — {}{}",
                     m.name,
-                    m.description,
+                    m.describe(config.bot.language),
                     if subs.is_empty() { String::new() } else { format!(" [{}]", subs.join(", ")) }
                 );
             }

@@ -303,6 +303,80 @@ async fn a_prospect_is_refused_in_their_chats_language_and_staff_in_the_teams() 
     assert!(help.contains("Perintah yang bisa Anda pakai") && help.contains("Rincian"), "{help}");
 }
 
+/// An owner, with `[bot] language` as shipped or as given, and a prospect who wrote once.
+async fn owner_bot(language: Option<&str>) -> TestBot {
+    let bot_section = format!("[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n");
+    let language = language.map(|l| format!("language = \"{l}\"\n")).unwrap_or_default();
+    let bot = TestBot::with_config(&format!("{bot_section}{language}")).await;
+    ask(&bot, PROSPECT, "L0", "Halo kak, mau tanya paket umroh").await;
+    bot
+}
+
+#[tokio::test]
+async fn an_owner_reads_every_reply_in_bahasa_with_the_default_config() {
+    let bot = owner_bot(None).await;
+    let deals = ask(&bot, OWNER, "L1", "#crm deals").await;
+    assert_eq!(deals, "Belum ada deal terbuka. Buat dengan: #crm deals create --title \"…\" --value 5000000");
+    let contacts = ask(&bot, OWNER, "L2", "#crm contacts").await;
+    assert!(contacts.starts_with("*Kontak* (1), terbaru di atas\n"), "{contacts}");
+    assert!(contacts.contains(PROSPECT) && contacts.contains(", skor "), "{contacts}");
+    let usage = ask(&bot, OWNER, "L3", "#crm deals show X1").await;
+    assert!(usage.starts_with("❌ \"X1\" bukan id deal (contoh: D3)\n*Cara pakai:* #crm deals "), "{usage}");
+    assert!(usage.contains("\n*Contoh:* #crm deals create "), "{usage}");
+    let args = ask(&bot, OWNER, "L4", "#crm deals create --title").await;
+    assert!(args.starts_with("❌ --title perlu diisi nilainya\n*Cara pakai:*"), "{args}");
+    let help = ask(&bot, OWNER, "L5", "#help").await;
+    assert!(help.starts_with("*Perintah yang bisa Anda pakai*\n"), "{help}");
+    assert!(help.contains("• *#crm* — Lead, kontak, deal, laporan dan koneksi CRM"), "{help}");
+    assert!(help.contains("• *#help* — Daftar perintah yang bisa Anda pakai"), "{help}");
+    let crm_help = ask(&bot, OWNER, "L6", "#crm").await;
+    assert!(crm_help.contains("• *deals* — Buat deal dan pindahkan tahapnya"), "{crm_help}");
+    for reply in [&deals, &contacts, &usage, &args, &help, &crm_help] {
+        for english in
+            ["No open deals", "most recent first", "is not a deal id", "needs a value", "Usage", "Leads, contacts"]
+        {
+            assert!(!reply.contains(english), "English `{english}` in: {reply}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_owner_reads_english_with_language_en() {
+    let bot = owner_bot(Some("en")).await;
+    let deals = ask(&bot, OWNER, "E1", "#crm deals").await;
+    assert_eq!(deals, "No open deals. Create one: #crm deals create --title \"…\" --value 5000000");
+    let contacts = ask(&bot, OWNER, "E2", "#crm contacts").await;
+    assert!(contacts.starts_with("*Contacts* (1), most recent first\n"), "{contacts}");
+    assert!(contacts.contains(PROSPECT) && contacts.contains(", score "), "{contacts}");
+    let usage = ask(&bot, OWNER, "E3", "#crm deals show X1").await;
+    assert!(usage.starts_with("❌ \"X1\" is not a deal id (e.g. D3)\n*Usage:* #crm deals "), "{usage}");
+    let args = ask(&bot, OWNER, "E4", "#crm deals create --title").await;
+    assert!(args.starts_with("❌ --title needs a value\n*Usage:*"), "{args}");
+    let help = ask(&bot, OWNER, "E5", "#help").await;
+    assert!(help.starts_with("*Commands you can use*\n"), "{help}");
+    assert!(help.contains("• *#crm* — Leads, contacts, deals, reports and CRM connections"), "{help}");
+    for reply in [&deals, &contacts, &usage, &args, &help] {
+        for bahasa in ["Belum ada", "terbaru", "bukan id", "perlu diisi", "Cara pakai", "Perintah yang"] {
+            assert!(!reply.contains(bahasa), "Bahasa `{bahasa}` in: {reply}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_description_of_the_admins_own_replaces_the_built_in_text() {
+    let dir = commands_dir(&[]);
+    let crm = std::fs::read_to_string(dir.path().join("crm.toml")).unwrap();
+    std::fs::write(dir.path().join("crm.toml"), format!("description = \"CRM toko kami\"\n{crm}")).unwrap();
+    let bot = TestBot::with_config(&format!(
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n{}\n",
+        commands_dir_line(&dir)
+    ))
+    .await;
+    let help = ask(&bot, OWNER, "M1", "#help").await;
+    assert!(help.contains("• *#crm* — CRM toko kami"), "the admin's words: {help}");
+    assert!(help.contains("• *#help* — Daftar perintah yang bisa Anda pakai"), "the built-in text: {help}");
+}
+
 // ---------------------------------------------------------------- 3: spoofing
 
 #[tokio::test]
@@ -735,13 +809,14 @@ async fn juru_chat_as_owner_runs_the_crm_from_the_terminal() {
         ],
     )
     .await;
+    // No config: the owner reads the shipped default, Bahasa.
     for part in [
-        "Added legal entity *PT Kopi Nusantara*",
-        "Added brand *Kopi Kita*",
-        "Created *D1* Senopati — Rp 5.000.000 (lead)",
-        "Company: Kopi Kita",
-        "Invoice to: PT Kopi Nusantara",
-        "Segment: Cafe",
+        "✅ Badan usaha *PT Kopi Nusantara* ditambahkan",
+        "✅ Brand *Kopi Kita* ditambahkan",
+        "✅ Deal dibuat: *D1* Senopati — Rp 5.000.000 (lead)",
+        "Perusahaan: Kopi Kita (brand)",
+        "Invoice ke: PT Kopi Nusantara",
+        "Segmen: Cafe",
     ] {
         assert!(out.contains(part), "`{part}` missing:\n{out}");
     }

@@ -484,7 +484,7 @@ const LIMIT: Duration = Duration::from_secs(40);
 
 fn bot_config(fake: &FakeZoho, extra: &str) -> String {
     format!(
-        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n\
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n[sales]\ndefault_language = \"en\"\n\
          [crm]\npublic_url = \"https://juru.example.com\"\n\
          [crm.zoho]\naccounts_url = \"{}\"\napi_domain = \"{NOWHERE}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\npull_secs = 0\n{extra}",
         fake.url(),

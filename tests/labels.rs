@@ -108,8 +108,10 @@ async fn labels_on_group_chats_are_ignored() {
 #[tokio::test]
 async fn a_label_feeds_the_segment_filter() {
     let owner = "6281100000001";
-    let bot =
-        TestBot::with_config(&format!("[bot]\nowners = [\"{owner}\"]\nsend_seen = false\nsend_typing = false\n")).await;
+    let bot = TestBot::with_config(&format!(
+        "[bot]\nowners = [\"{owner}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n"
+    ))
+    .await;
     bot.waha_webhook(&waha_text(CUSTOMER, "L1", "Halo kak")).await.assert_ok();
     bot.waha.wait_messages_to(CUSTOMER, 1).await;
     bot.waha_webhook(&fixture("waha/label-chat-added.json")).await.assert_ok();

@@ -25,7 +25,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 fn config(crm: &str) -> String {
     format!(
-        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n{crm}"
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n[sales]\ndefault_language = \"en\"\n{crm}"
     )
 }
 

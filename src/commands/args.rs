@@ -61,7 +61,8 @@ pub struct Token {
     pub column: usize,
 }
 
-/// Why a command's arguments could not be read.
+/// Why a command's arguments could not be read. `Display` is for logs and
+/// tests; the reply is worded per language by `crate::texts`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgsError {
     #[error("unterminated quote starting at column {column}")]

@@ -111,32 +111,17 @@ impl Refusal {
     }
 
     pub fn text(&self, command: &str, lang: Language) -> String {
-        let id = lang == Language::Id;
+        let t = crate::texts::of(lang);
         let body = match self {
-            Refusal::PrivateOnly if id => "perintah ini hanya bisa dipakai di chat pribadi.".to_string(),
-            Refusal::PrivateOnly => "this command works only in a private chat.".to_string(),
-            Refusal::GroupOnly if id => "perintah ini hanya bisa dipakai di grup.".to_string(),
-            Refusal::GroupOnly => "this command works only in a group.".to_string(),
-            Refusal::AdminGroupOnly if id => "perintah ini khusus admin grup.".to_string(),
-            Refusal::AdminGroupOnly => "this command is for group admins only.".to_string(),
-            Refusal::OwnerOnly if id => "perintah ini khusus owner.".to_string(),
-            Refusal::OwnerOnly => "this command is for the owner only (not owner).".to_string(),
-            Refusal::PremiumOnly if id => "perintah ini khusus pengguna premium.".to_string(),
-            Refusal::PremiumOnly => "this command is for premium users only.".to_string(),
-            Refusal::Plan { required, current } if id => {
-                format!("butuh paket *{}* (bot ini paket {}).", required.as_str(), current.as_str())
-            }
-            Refusal::Plan { required, current } => {
-                format!("plan *{}* required (this bot is on {}).", required.as_str(), current.as_str())
-            }
-            Refusal::Level { required, current } if id => format!("butuh level {required} (level kamu {current})."),
-            Refusal::Level { required, current } => format!("level {required} required (you are level {current})."),
-            Refusal::Cooldown { seconds_left } if id => format!("tunggu {seconds_left} detik lagi (cooldown)."),
-            Refusal::Cooldown { seconds_left } => format!("cooldown: {seconds_left} s left."),
-            Refusal::DailyLimit { limit } if id => {
-                format!("batas harian tercapai ({limit}× per hari), coba lagi besok.")
-            }
-            Refusal::DailyLimit { limit } => format!("daily limit reached ({limit} per day); try again tomorrow."),
+            Refusal::PrivateOnly => t.refused_private_only(),
+            Refusal::GroupOnly => t.refused_group_only(),
+            Refusal::AdminGroupOnly => t.refused_admin_group_only(),
+            Refusal::OwnerOnly => t.refused_owner_only(),
+            Refusal::PremiumOnly => t.refused_premium_only(),
+            Refusal::Plan { required, current } => t.refused_plan(required.as_str(), current.as_str()),
+            Refusal::Level { required, current } => t.refused_level(*required, *current),
+            Refusal::Cooldown { seconds_left } => t.refused_cooldown(*seconds_left),
+            Refusal::DailyLimit { limit } => t.refused_daily_limit(*limit),
         };
         format!("⛔ *{command}*: {body}")
     }

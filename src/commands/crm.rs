@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{CommandError, Ctx, crm_contacts, crm_deals, crm_nurture, crm_platforms, crm_segments, help};
 use crate::channel::ChatId;
 use crate::crm::Contact;
-use crate::texts;
+use crate::texts::Texts;
 
 pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
     let rest = ctx.inv.rest.clone();
@@ -15,7 +15,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         return Ok(help_text(ctx, args));
     }
     if ctx.inv.manifest.subcommand(&sub).is_none() {
-        return Err(CommandError::Usage { sub: None, problem: format!("unknown subcommand `{sub}`") });
+        return Err(CommandError::Usage { sub: None, problem: ctx.t().unknown_subcommand(&sub) });
     }
     match sub.as_str() {
         "leads" => crm_contacts::leads(ctx, args),
@@ -32,7 +32,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         "auth" => crm_platforms::auth(ctx, args),
         "sync" => crm_platforms::sync(ctx, args),
         "field-mapping" => crm_platforms::field_mapping(ctx, args),
-        other => Err(CommandError::Invalid(format!("`{other}` is listed in crm.toml but not built in"))),
+        other => Err(CommandError::Invalid(ctx.t().subcommand_not_built(other))),
     }
 }
 
@@ -46,15 +46,15 @@ fn help_text(ctx: &Ctx<'_>, args: &str) -> String {
             Some(s) => format!(
                 "*{cmd} {}* — {}\n*{}:* {cmd} {}\n*{}:* {cmd} {}",
                 s.name,
-                s.description,
-                texts::usage_label(ctx.lang),
+                m.describe_sub(s, ctx.lang),
+                ctx.t().usage_label(),
                 s.usage,
-                texts::example_label(ctx.lang),
+                ctx.t().example_label(),
                 s.example
             ),
             None => format!(
                 "{}\n\n{}",
-                texts::no_such_subcommand(ctx.lang, &format!("{cmd} {name}")),
+                ctx.t().no_such_subcommand(&format!("{cmd} {name}")),
                 help::usage_of(m, &ctx.inv.prefix, ctx.lang)
             ),
         },
@@ -69,13 +69,11 @@ pub fn split_first(s: &str) -> (String, &str) {
 }
 
 /// A phone number or chat id as typed → the contact key.
-pub fn contact_key(text: &str) -> Result<String, CommandError> {
-    ChatId::parse(text.trim())
-        .map(|c| c.key())
-        .ok_or_else(|| CommandError::Invalid(format!("\"{text}\" is not a phone number (e.g. 6281234567890)")))
+pub fn contact_key(t: &dyn Texts, text: &str) -> Result<String, CommandError> {
+    ChatId::parse(text.trim()).map(|c| c.key()).ok_or_else(|| CommandError::Invalid(t.not_a_phone(text)))
 }
 
 pub fn find_contact(ctx: &Ctx<'_>, text: &str) -> Result<Arc<Contact>, CommandError> {
-    let key = contact_key(text)?;
-    ctx.crm.contact(&key).ok_or_else(|| CommandError::NotFound(format!("no contact {key} yet")))
+    let key = contact_key(ctx.t(), text)?;
+    ctx.crm.contact(&key).ok_or_else(|| CommandError::NotFound(ctx.t().no_contact(&key)))
 }

@@ -8,19 +8,13 @@ use crate::channel::{ChatId, Control, ControlAction};
 use crate::crm::company::{Company, CompanyKind, slug};
 use crate::crm::contact::{BusinessSegment, SETTABLE_FIELDS, name_of, parse_variant};
 use crate::crm::{Activity, ActivityType, Contact, Outcome, ScoringRules, format_money};
+use crate::texts::Texts;
 
 const PAGE: usize = 15;
 
-fn line(c: &Contact, rules: &ScoringRules) -> String {
-    let mut s = format!("*{}*", c.display_name());
-    if let Some(phone) = c.phone.as_deref().filter(|p| Some(*p) != c.name.as_deref()) {
-        s.push_str(&format!(" ({phone})"));
-    }
-    s.push_str(&format!(" — {}, score {}", c.current_stage.as_str(), rules.score(c)));
-    if let Some(campaign) = c.campaign() {
-        s.push_str(&format!(", {campaign}"));
-    }
-    s
+fn line(t: &dyn Texts, c: &Contact, rules: &ScoringRules) -> String {
+    let phone = c.phone.as_deref().filter(|p| Some(*p) != c.name.as_deref());
+    t.contact_line(c.display_name(), phone, c.current_stage.as_str(), rules.score(c), c.campaign())
 }
 
 /// The `n` contacts ranking highest by `key` (ties by key, so pages are
@@ -45,6 +39,7 @@ fn top_ranked<K: Ord>(mut all: Vec<(K, &Contact)>, n: usize) -> Vec<&Contact> {
 }
 
 pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     let index = ctx.crm.read();
     let rules = &index.rules;
@@ -54,8 +49,9 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let total = index.contacts.values().filter(|c| c.is_lead()).count();
             let shown = top(leads.map(|c| c.as_ref()), PAGE, |c| c.last_seen_ms);
             Ok(format!(
-                "*Leads* ({total}), most recent first\n{}",
-                bullets(shown.iter().map(|c| line(c, rules)), PAGE, total)
+                "{}\n{}",
+                t.leads_heading(total),
+                bullets(t, shown.iter().map(|c| line(t, c, rules)), PAGE, total)
             ))
         }
         "hot" => {
@@ -70,12 +66,12 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let total = hot.len();
             let shown = top_ranked(hot, PAGE);
             if total == 0 {
-                return Ok(format!("No lead has reached the hot score ({}) yet.", rules.hot_threshold));
+                return Ok(t.no_hot_leads(rules.hot_threshold));
             }
             Ok(format!(
-                "🔥 *Hot leads* (score ≥ {}): {total}\n{}",
-                rules.hot_threshold,
-                bullets(shown.iter().map(|c| line(c, rules)), PAGE, total)
+                "{}\n{}",
+                t.hot_leads_heading(rules.hot_threshold, total),
+                bullets(t, shown.iter().map(|c| line(t, c, rules)), PAGE, total)
             ))
         }
         "show" => {
@@ -83,44 +79,41 @@ pub fn leads(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             drop(index);
             show(ctx, &phone)
         }
-        other => Err(CommandError::usage("leads", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("leads", t.unknown_action(other))),
     }
 }
 
 fn show(ctx: &Ctx<'_>, phone: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let c = find_contact(ctx, phone)?;
     let index = ctx.crm.read();
     let mut lines = vec![
         format!("*{}*", c.display_name()),
-        format!("Phone: {}", c.phone.as_deref().unwrap_or(&c.key)),
-        format!("Stage: {} · score {}", c.current_stage.as_str(), index.rules.score(&c)),
-        format!("Source: {}{}", name_of(&c.source_method), c.campaign().map(|s| format!(" ({s})")).unwrap_or_default()),
-        format!("First contact: {} · {} messages", local_time(c.first_seen_ms), c.messages),
-        format!("Last message: {}", local_time(c.last_seen_ms)),
+        t.card_phone(c.phone.as_deref().unwrap_or(&c.key)),
+        t.card_stage(c.current_stage.as_str(), index.rules.score(&c)),
+        t.card_source(&name_of(&c.source_method), c.campaign()),
+        t.card_first_contact(&local_time(c.first_seen_ms), c.messages),
+        t.card_last_message(&local_time(c.last_seen_ms)),
     ];
     if let Some(first) = &c.first_message {
-        lines.push(format!("First message: \"{first}\""));
+        lines.push(t.card_first_message(first));
     }
     if let Some(group) = c.customer_group {
-        lines.push(format!(
-            "Group: {} · segment {}",
-            name_of(&group),
-            c.segment.map(|s| name_of(&s)).unwrap_or_else(|| "-".into())
-        ));
+        lines.push(t.card_group(&name_of(&group), c.segment.map(|s| name_of(&s)).as_deref()));
     }
     if let Some(email) = &c.email {
-        lines.push(format!("Email: {email}"));
+        lines.push(t.card_email(email));
     }
     if let Some(pic) = &c.pic_owner {
-        lines.push(format!("PIC: {pic}"));
+        lines.push(t.card_pic(pic));
     }
     if let Some(value) = c.estimated_deal_value {
-        lines.push(format!("Estimated value: {}", format_money(value)));
+        lines.push(t.card_estimated_value(&format_money(value)));
     }
     if !c.labels.is_empty() {
-        lines.push(format!("Labels: {}", c.labels.join(", ")));
+        lines.push(t.card_labels(&c.labels.join(", ")));
     }
-    lines.push(format!("WhatsApp opt-in: {}", if c.whatsapp_opt_in { "yes" } else { "no" }));
+    lines.push(t.card_opt_in(c.whatsapp_opt_in));
     let deals: Vec<String> = index
         .deals
         .values()
@@ -128,7 +121,7 @@ fn show(ctx: &Ctx<'_>, phone: &str) -> Result<String, CommandError> {
         .map(|d| format!("{} {} — {} ({})", d.label(), d.title, format_money(d.value), d.stage.as_str()))
         .collect();
     if !deals.is_empty() {
-        lines.push(format!("\n*Deals*\n{}", bullets(deals.iter().cloned(), 5, deals.len())));
+        lines.push(format!("\n{}\n{}", t.card_deals_heading(), bullets(t, deals.iter().cloned(), 5, deals.len())));
     }
     drop(index);
     let activities = ctx.crm.activities(&c.key, 3);
@@ -142,7 +135,7 @@ fn show(ctx: &Ctx<'_>, phone: &str) -> Result<String, CommandError> {
                 a.notes.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
             )
         });
-        lines.push(format!("\n*Recent activity*\n{}", bullets(items, 3, activities.len())));
+        lines.push(format!("\n{}\n{}", t.card_activity_heading(), bullets(t, items, 3, activities.len())));
     }
     Ok(lines.join("\n"))
 }
@@ -156,6 +149,7 @@ const LOG_FLAGS: [FlagSpec; 5] = [
 ];
 
 pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     match action.as_str() {
         "" | "list" => {
@@ -163,8 +157,9 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let total = index.contacts.len();
             let shown = top(index.contacts.values().map(|c| c.as_ref()), PAGE, |c| c.last_seen_ms);
             Ok(format!(
-                "*Contacts* ({total}), most recent first\n{}",
-                bullets(shown.iter().map(|c| line(c, &index.rules)), PAGE, total)
+                "{}\n{}",
+                t.contacts_heading(total),
+                bullets(t, shown.iter().map(|c| line(t, c, &index.rules)), PAGE, total)
             ))
         }
         "show" => {
@@ -174,30 +169,29 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         }
         "search" => {
             let args = Args::parse(rest, &[]).for_sub("contacts")?;
-            let needle = args.rest(0).ok_or_else(|| CommandError::usage("contacts", "missing TEXT"))?.to_lowercase();
+            let needle =
+                args.rest(0).ok_or_else(|| CommandError::usage("contacts", t.args_missing("TEXT")))?.to_lowercase();
             let index = ctx.crm.read();
             let hit = |c: &Contact| c.search_text.contains(needle.as_str());
             let total = index.contacts.values().filter(|c| hit(c)).count();
             let shown = top(index.contacts.values().map(|c| c.as_ref()).filter(|c| hit(c)), PAGE, |c| c.last_seen_ms);
             if total == 0 {
-                return Ok(format!("No contact matches \"{needle}\"."));
+                return Ok(t.no_contact_matches(&needle));
             }
             Ok(format!(
-                "*{total} contact(s) match \"{needle}\"*\n{}",
-                bullets(shown.iter().map(|c| line(c, &index.rules)), PAGE, total)
+                "{}\n{}",
+                t.contacts_match_heading(total, &needle),
+                bullets(t, shown.iter().map(|c| line(t, c, &index.rules)), PAGE, total)
             ))
         }
         "set" => {
             let args = Args::parse(rest, &[]).for_sub("contacts")?;
             let phone = args.required(0, "PHONE").for_sub("contacts")?;
             let field = args.required(1, "FIELD").for_sub("contacts")?.to_lowercase().replace('-', "_");
-            let value = args.rest(2).ok_or_else(|| CommandError::usage("contacts", "missing VALUE"))?;
+            let value = args.rest(2).ok_or_else(|| CommandError::usage("contacts", t.args_missing("VALUE")))?;
             let contact = find_contact(ctx, phone)?;
             if !SETTABLE_FIELDS.contains(&field.as_str()) {
-                return Err(CommandError::Invalid(format!(
-                    "{field} cannot be set; settable fields: {}",
-                    SETTABLE_FIELDS.join(", ")
-                )));
+                return Err(CommandError::Invalid(t.field_not_settable(&field, &SETTABLE_FIELDS.join(", "))));
             }
             // Validate on the current copy; the commit re-applies it to the stored one.
             let mut preview = (*contact).clone();
@@ -213,29 +207,19 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let contact = find_contact(ctx, args.required(0, "PHONE").for_sub("contacts")?)?;
             let kind_text = args.required_flag("type").for_sub("contacts")?;
             let kind = parse_variant(&ActivityType::ALL, &kind_text.replace('-', "_")).ok_or_else(|| {
-                CommandError::usage(
-                    "contacts",
-                    format!(
-                        "unknown activity type `{kind_text}`; types: {}",
-                        ActivityType::ALL.iter().map(name_of).collect::<Vec<_>>().join(", ")
-                    ),
-                )
+                let types = ActivityType::ALL.iter().map(name_of).collect::<Vec<_>>().join(", ");
+                CommandError::usage("contacts", t.unknown_activity_type(kind_text, &types))
             })?;
             let outcome_text = args.required_flag("outcome").for_sub("contacts")?;
             let outcome = parse_variant(&Outcome::ALL, &outcome_text.replace('-', "_")).ok_or_else(|| {
-                CommandError::usage(
-                    "contacts",
-                    format!(
-                        "unknown outcome `{outcome_text}`; outcomes: {}",
-                        Outcome::ALL.iter().map(name_of).collect::<Vec<_>>().join(", ")
-                    ),
-                )
+                let outcomes = Outcome::ALL.iter().map(name_of).collect::<Vec<_>>().join(", ");
+                CommandError::usage("contacts", t.unknown_outcome(outcome_text, &outcomes))
             })?;
             let date = args.flag("date").map(str::to_string);
             if let Some(d) = &date
                 && !is_date(d)
             {
-                return Err(CommandError::usage("contacts", format!("--date is YYYY-MM-DD, not \"{d}\"")));
+                return Err(CommandError::usage("contacts", t.bad_date(d)));
             }
             let activity = Activity {
                 seq: ctx.crm.next_seq()?,
@@ -253,15 +237,9 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             ctx.changes.add_activity(&activity);
             let now = ctx.now_ms;
             ctx.changes.update_contact(&contact.key, move |c| c.last_contacted_at_ms = Some(now));
-            Ok(format!(
-                "📝 Logged {} ({}) with {} → {}",
-                name_of(&kind),
-                kind.category(),
-                contact.display_name(),
-                name_of(&outcome)
-            ))
+            Ok(t.activity_logged(&name_of(&kind), kind.category(), contact.display_name(), &name_of(&outcome)))
         }
-        other => Err(CommandError::usage("contacts", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("contacts", t.unknown_action(other))),
     }
 }
 
@@ -278,17 +256,15 @@ fn is_date(s: &str) -> bool {
 const COMPANY_FLAGS: [FlagSpec; 3] = [FlagSpec::value("segment"), FlagSpec::value("entity"), FlagSpec::value("brand")];
 
 pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     match action.as_str() {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.companies.is_empty() {
-                return Ok(format!(
-                    "No companies yet. Start with: {} company add entity \"PT …\" --segment Cafe",
-                    ctx.command()
-                ));
+                return Ok(t.no_companies(&ctx.command()));
             }
-            let mut lines = vec!["*Companies*".to_string()];
+            let mut lines = vec![t.companies_heading().to_string()];
             for entity in index.companies.values().filter(|c| c.kind == CompanyKind::LegalEntity) {
                 let segment = entity.segment.map(|s| format!(" ({})", name_of(&s))).unwrap_or_default();
                 lines.push(format!("🏢 *{}*{segment}", entity.name));
@@ -308,18 +284,18 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 "brand" => CompanyKind::Brand,
                 "location" => CompanyKind::Location,
                 other => {
-                    return Err(CommandError::usage("company", format!("`{other}`: add entity, brand or location")));
+                    return Err(CommandError::usage("company", t.company_kind_unknown(other)));
                 }
             };
             let name = args.required(1, "NAME").for_sub("company")?.trim().to_string();
             args.at_most(2).for_sub("company")?;
             let id = slug(&name);
             if id.is_empty() {
-                return Err(CommandError::usage("company", "the name needs letters or digits"));
+                return Err(CommandError::usage("company", t.company_name_needs_letters()));
             }
             let index = ctx.crm.read();
             if index.companies.contains_key(&id) {
-                return Err(CommandError::Invalid(format!("\"{name}\" already exists")));
+                return Err(CommandError::Invalid(t.company_exists(&name)));
             }
             let (parent_flag, parent_kind) = match kind {
                 CompanyKind::LegalEntity => (None, None),
@@ -328,29 +304,25 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             };
             let parent = match (parent_flag, parent_kind) {
                 (Some(flag), Some(pk)) => {
-                    let wanted = args
-                        .flag(flag)
-                        .ok_or_else(|| CommandError::usage("company", format!("a {} needs --{flag}", kind.as_str())))?;
+                    let wanted = args.flag(flag).ok_or_else(|| {
+                        CommandError::usage("company", t.company_needs_parent(t.company_kind(kind), flag))
+                    })?;
                     let p = index
                         .companies
                         .get(&slug(wanted))
                         .filter(|p| p.kind == pk)
-                        .ok_or_else(|| CommandError::NotFound(format!("no {} named \"{wanted}\"", pk.as_str())))?;
+                        .ok_or_else(|| CommandError::NotFound(t.no_company_named(t.company_kind(pk), wanted)))?;
                     Some(p.id.clone())
                 }
                 _ => None,
             };
             let segment = match args.flag("segment") {
-                Some(s) if kind == CompanyKind::LegalEntity => {
-                    Some(parse_variant(&BusinessSegment::ALL, s).ok_or_else(|| {
-                        CommandError::usage("company", "segment is one of Cafe, Restaurant, Hotel, Office, Personal")
-                    })?)
-                }
+                Some(s) if kind == CompanyKind::LegalEntity => Some(
+                    parse_variant(&BusinessSegment::ALL, s)
+                        .ok_or_else(|| CommandError::usage("company", t.company_bad_segment()))?,
+                ),
                 Some(_) => {
-                    return Err(CommandError::usage(
-                        "company",
-                        "--segment is set on the legal entity; brands and locations inherit it",
-                    ));
+                    return Err(CommandError::usage("company", t.company_segment_on_entity()));
                 }
                 None => None,
             };
@@ -366,24 +338,25 @@ pub fn company(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 created_ms: ctx.now_ms,
             };
             ctx.changes.put_company(&company);
-            Ok(format!("✅ Added {} *{name}*", kind.as_str()))
+            Ok(t.company_added(t.company_kind(kind), &name))
         }
-        other => Err(CommandError::usage("company", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("company", t.unknown_action(other))),
     }
 }
 
 /// `#crm release PHONE`: the chat goes back to the bot (handled in that chat's lane).
 pub fn release(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let args = Args::parse(args, &[]).for_sub("release")?;
     let phone = args.required(0, "PHONE").for_sub("release")?;
     args.at_most(1).for_sub("release")?;
-    let key = contact_key(phone)?;
-    let chat = ChatId::parse(&key).ok_or_else(|| CommandError::Invalid(format!("\"{phone}\" is not a chat")))?;
+    let key = contact_key(t, phone)?;
+    let chat = ChatId::parse(&key).ok_or_else(|| CommandError::Invalid(t.not_a_chat(phone)))?;
     ctx.controls.push(Control {
         id: format!("release:{}", ctx.crm.next_seq()?),
         chat,
         by: ctx.caller.id.clone(),
         action: ControlAction::Release,
     });
-    Ok(format!("✅ {key} is back with the bot."))
+    Ok(t.released(&key))
 }

@@ -9,16 +9,14 @@ use super::{CommandError, Ctx, ForSub};
 use crate::crm::company::{CompanyKind, slug};
 use crate::crm::contact::name_of;
 use crate::crm::{Activity, ActivityType, Deal, Stage, format_money, parse_money};
+use crate::texts::{SalesReport, Texts};
 
 const CREATE_FLAGS: [FlagSpec; 4] =
     [FlagSpec::value("title"), FlagSpec::value("value"), FlagSpec::value("contact"), FlagSpec::value("company")];
 const REASON_FLAGS: [FlagSpec; 1] = [FlagSpec::value("reason")];
 
-fn deal_id(text: &str) -> Result<u64, CommandError> {
-    text.trim()
-        .trim_start_matches(['D', 'd'])
-        .parse()
-        .map_err(|_| CommandError::usage("deals", format!("\"{text}\" is not a deal id (e.g. D3)")))
+fn deal_id(t: &dyn Texts, text: &str) -> Result<u64, CommandError> {
+    text.trim().trim_start_matches(['D', 'd']).parse().map_err(|_| CommandError::usage("deals", t.not_a_deal_id(text)))
 }
 
 fn summary(d: &Deal) -> String {
@@ -26,6 +24,7 @@ fn summary(d: &Deal) -> String {
 }
 
 pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     match action.as_str() {
         "" | "list" => {
@@ -33,48 +32,48 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let mut open: Vec<&Deal> = index.deals.values().filter(|d| d.stage.is_open()).map(|d| d.as_ref()).collect();
             open.sort_by_key(|d| std::cmp::Reverse(d.updated_ms));
             if open.is_empty() {
-                return Ok(format!(
-                    "No open deals. Create one: {} deals create --title \"…\" --value 5000000",
-                    ctx.command()
-                ));
+                return Ok(t.no_open_deals(&ctx.command()));
             }
-            Ok(format!("*Open deals* ({})\n{}", open.len(), bullets(open.iter().map(|d| summary(d)), 15, open.len())))
+            Ok(format!(
+                "{}\n{}",
+                t.open_deals_heading(open.len()),
+                bullets(t, open.iter().map(|d| summary(d)), 15, open.len())
+            ))
         }
         "show" => {
             let args = Args::parse(rest, &[]).for_sub("deals")?;
-            let id = deal_id(args.required(0, "ID").for_sub("deals")?)?;
+            let id = deal_id(t, args.required(0, "ID").for_sub("deals")?)?;
             let index = ctx.crm.read();
-            let d = index.deals.get(&id).ok_or_else(|| CommandError::NotFound(format!("no deal D{id}")))?;
+            let d = index.deals.get(&id).ok_or_else(|| CommandError::NotFound(t.no_deal(id)))?;
             let mut lines = vec![summary(d)];
             if let Some(c) = d.contact.as_deref().and_then(|k| index.contacts.get(k)) {
-                lines.push(format!("Contact: {} ({})", c.display_name(), c.key));
+                lines.push(t.deal_contact(c.display_name(), &c.key));
             }
             if let Some(company) = d.company.as_deref().and_then(|id| index.companies.get(id)) {
-                lines.push(format!("Company: {} ({})", company.name, company.kind.as_str()));
+                lines.push(t.deal_company(&company.name, t.company_kind(company.kind)));
                 // Invoices go to the legal entity at the top of the chain.
                 let mut top = company;
                 while let Some(parent) = top.parent.as_deref().and_then(|p| index.companies.get(p)) {
                     top = parent;
                 }
                 if top.kind == CompanyKind::LegalEntity {
-                    lines.push(format!("Invoice to: {}", top.name));
+                    lines.push(t.deal_invoice_to(&top.name));
                 }
             }
             if let Some(segment) = d.segment {
-                lines.push(format!("Segment: {}", name_of(&segment)));
+                lines.push(t.deal_segment(&name_of(&segment)));
             }
             if let Some(reason) = &d.reason {
-                lines.push(format!("Reason: {reason}"));
+                lines.push(t.deal_reason(reason));
             }
-            lines.push("\n*History*".into());
+            lines.push(format!("\n{}", t.deal_history_heading()));
             for h in &d.history {
-                lines.push(format!(
-                    "• {} {} → {} by {}{}",
-                    local_time(h.at_ms),
-                    h.from.map(|s| s.as_str()).unwrap_or("new"),
+                lines.push(t.deal_history_line(
+                    &local_time(h.at_ms),
+                    h.from.map(|s| s.as_str()),
                     h.to.as_str(),
-                    h.by,
-                    h.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    &h.by,
+                    h.reason.as_deref(),
                 ));
             }
             Ok(lines.join("\n"))
@@ -84,9 +83,8 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             args.at_most(0).for_sub("deals")?;
             let title = args.required_flag("title").for_sub("deals")?.trim().to_string();
             let value_text = args.required_flag("value").for_sub("deals")?;
-            let value = parse_money(value_text).ok_or_else(|| {
-                CommandError::usage("deals", format!("--value \"{value_text}\" is not an amount in rupiah"))
-            })?;
+            let value =
+                parse_money(value_text).ok_or_else(|| CommandError::usage("deals", t.not_an_amount(value_text)))?;
             let contact = args.flag("contact").map(|p| find_contact(ctx, p)).transpose()?;
             let index = ctx.crm.read();
             let company = match args.flag("company") {
@@ -95,7 +93,7 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                         .companies
                         .get(&slug(name))
                         .filter(|c| c.kind != CompanyKind::LegalEntity)
-                        .ok_or_else(|| CommandError::NotFound(format!("no brand or location named \"{name}\"")))?,
+                        .ok_or_else(|| CommandError::NotFound(t.no_brand_or_location(name)))?,
                 ),
                 None => None,
             };
@@ -121,21 +119,18 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             };
             drop(index);
             ctx.changes.put_deal(&deal);
-            Ok(format!("✅ Created {}", summary(&deal)))
+            Ok(t.deal_created(&summary(&deal)))
         }
         "move" | "won" | "lost" => {
             let args = Args::parse(rest, &REASON_FLAGS).for_sub("deals")?;
-            let id = deal_id(args.required(0, "ID").for_sub("deals")?)?;
+            let id = deal_id(t, args.required(0, "ID").for_sub("deals")?)?;
             let to = match action.as_str() {
                 "won" => Stage::Won,
                 "lost" => Stage::Lost,
                 _ => {
                     let text = args.required(1, "STAGE").for_sub("deals")?;
                     Stage::parse(text).ok_or_else(|| {
-                        CommandError::usage(
-                            "deals",
-                            format!("unknown stage `{text}`; stages: {}", Stage::ALL.map(|s| s.as_str()).join(", ")),
-                        )
+                        CommandError::usage("deals", t.unknown_stage(text, &Stage::ALL.map(|s| s.as_str()).join(", ")))
                     })?
                 }
             };
@@ -147,7 +142,7 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 .deals
                 .get(&id)
                 .map(|d| (**d).clone())
-                .ok_or_else(|| CommandError::NotFound(format!("no deal D{id}")))?;
+                .ok_or_else(|| CommandError::NotFound(t.no_deal(id)))?;
             let from = deal.stage;
             deal.move_to(to, &ctx.caller.id, reason.as_deref(), ctx.now_ms).map_err(|e| {
                 if matches!(to, Stage::Won | Stage::Lost) && reason.is_none() {
@@ -176,14 +171,15 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             }
             Ok(format!("✅ {} {} → *{}*", deal.label(), from.as_str(), to.as_str()))
         }
-        other => Err(CommandError::usage("deals", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("deals", t.unknown_action(other))),
     }
 }
 
 pub fn pipeline(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     match split_first(args).0.as_str() {
         "" | "view" => {}
-        other => return Err(CommandError::usage("pipeline", format!("unknown action `{other}`"))),
+        other => return Err(CommandError::usage("pipeline", t.unknown_action(other))),
     }
     let index = ctx.crm.read();
     let mut per_stage: BTreeMap<Stage, (u64, u64, u64)> = BTreeMap::new();
@@ -193,7 +189,7 @@ pub fn pipeline(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         e.1 += d.value;
         e.2 += d.weighted();
     }
-    let mut lines = vec!["*Pipeline*".to_string()];
+    let mut lines = vec![t.pipeline_heading().to_string()];
     let (mut count, mut weighted_open) = (0, 0);
     for stage in Stage::ALL {
         let (n, value, weighted) = per_stage.get(&stage).copied().unwrap_or_default();
@@ -201,36 +197,32 @@ pub fn pipeline(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         if stage.is_open() {
             weighted_open += weighted;
         }
-        lines.push(format!(
-            "• *{}* ({}%): {n} deal(s), {} → weighted {}",
+        lines.push(t.pipeline_stage(
             stage.as_str(),
             stage.probability(),
-            format_money(value),
-            format_money(weighted)
+            n,
+            &format_money(value),
+            &format_money(weighted),
         ));
     }
-    lines.push(format!("\n{count} deal(s); weighted open pipeline *{}*", format_money(weighted_open)));
+    lines.push(format!("\n{}", t.pipeline_total(count, &format_money(weighted_open))));
     Ok(lines.join("\n"))
 }
 
 const REPORT_FLAGS: [FlagSpec; 1] = [FlagSpec::value("period")];
 
 pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (kind, rest) = split_first(args);
     let index = ctx.crm.read();
     match kind.as_str() {
         "" | "sales-performance" => {
             let args = Args::parse(rest, &REPORT_FLAGS).for_sub("reports")?;
             let (label, days) = match args.flag("period").unwrap_or("monthly").to_lowercase().as_str() {
-                "daily" => ("today (last 24 h)", 1),
-                "weekly" => ("last 7 days", 7),
-                "monthly" => ("last 30 days", 30),
-                other => {
-                    return Err(CommandError::usage(
-                        "reports",
-                        format!("--period is daily, weekly or monthly, not \"{other}\""),
-                    ));
-                }
+                "daily" => (t.period_today().to_string(), 1),
+                "weekly" => (t.period_last_days(7), 7),
+                "monthly" => (t.period_last_days(30), 30),
+                other => return Err(CommandError::usage("reports", t.bad_period(other))),
             };
             let since = ctx.now_ms.saturating_sub(days * 86_400_000);
             let new_leads: Vec<_> = index.contacts.values().filter(|c| c.first_seen_ms >= since).collect();
@@ -247,20 +239,22 @@ pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             } else {
                 let total: u64 =
                     won.iter().map(|d| d.closed_ms.unwrap_or(d.created_ms).saturating_sub(d.created_ms)).sum();
-                format!("{:.1} days", total as f64 / won.len() as f64 / 86_400_000.0)
+                t.cycle_days(total as f64 / won.len() as f64 / 86_400_000.0)
             };
             let weighted: u64 = index.deals.values().filter(|d| d.stage.is_open()).map(|d| d.weighted()).sum();
-            Ok([
-                format!("📊 *Sales performance* — {label}"),
-                format!("• New leads: {}", new_leads.len()),
-                format!("• Lead conversion rate: {} ({converted} won)", pct(converted, new_leads.len())),
-                format!("• Deals closed: {} ({} won, {} lost)", closed.len(), won.len(), closed.len() - won.len()),
-                format!("• Win rate: {}", pct(won.len(), closed.len())),
-                format!("• Average deal size: {}", if won.is_empty() { "–".into() } else { format_money(avg_size) }),
-                format!("• Sales cycle length: {cycle_days}"),
-                format!("• Weighted pipeline (open): {}", format_money(weighted)),
-            ]
-            .join("\n"))
+            Ok(t.sales_report(&SalesReport {
+                period: &label,
+                new_leads: new_leads.len(),
+                conversion: &pct(converted, new_leads.len()),
+                converted,
+                closed: closed.len(),
+                won: won.len(),
+                lost: closed.len() - won.len(),
+                win_rate: &pct(won.len(), closed.len()),
+                average_deal: &if won.is_empty() { "–".into() } else { format_money(avg_size) },
+                cycle: &cycle_days,
+                weighted_open: &format_money(weighted),
+            }))
         }
         "attribution" => {
             Args::parse(rest, &[]).for_sub("reports")?.at_most(0).for_sub("reports")?;
@@ -272,10 +266,10 @@ pub fn reports(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
             let total = rows.len();
             let lines = rows.into_iter().map(|(source, (leads, won))| {
-                format!("*{source}*: {leads} lead(s), {won} won ({:.1}%)", won as f64 * 100.0 / leads.max(1) as f64)
+                t.attribution_line(&source, leads, won, won as f64 * 100.0 / leads.max(1) as f64)
             });
-            Ok(format!("📈 *Attribution* (leads and conversion per source)\n{}", bullets(lines, 20, total)))
+            Ok(format!("{}\n{}", t.attribution_heading(), bullets(t, lines, 20, total)))
         }
-        other => Err(CommandError::usage("reports", format!("unknown report `{other}`"))),
+        other => Err(CommandError::usage("reports", t.unknown_report(other))),
     }
 }

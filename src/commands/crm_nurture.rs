@@ -11,26 +11,21 @@ const SUB: &str = "nurture-sequence";
 const STEP_FLAGS: [FlagSpec; 1] = [FlagSpec::value("day")];
 const MAX_STEPS: usize = 30;
 const MAX_TEXT: usize = 1500;
+const MAX_DAY: u32 = 365;
 
 fn sequence(ctx: &Ctx<'_>, name: &str) -> Result<Sequence, CommandError> {
     let index = ctx.crm.read();
-    index
-        .sequences
-        .get(&name.to_lowercase())
-        .cloned()
-        .ok_or_else(|| CommandError::NotFound(format!("no sequence named \"{name}\"")))
+    index.sequences.get(&name.to_lowercase()).cloned().ok_or_else(|| CommandError::NotFound(ctx.t().no_sequence(name)))
 }
 
 pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     match action.as_str() {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.sequences.is_empty() {
-                return Ok(format!(
-                    "No sequences yet. Create one: {} {SUB} create \"New Lead Welcome\"",
-                    ctx.command()
-                ));
+                return Ok(t.no_sequences(&ctx.command()));
             }
             let enrollments = ctx.crm.enrollments();
             let lines: Vec<String> = index
@@ -38,23 +33,18 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 .values()
                 .map(|s| {
                     let running = enrollments.iter().filter(|(_, e)| e.sequence.eq_ignore_ascii_case(&s.name)).count();
-                    let days: Vec<String> = s.steps.iter().map(|st| format!("day {}", st.day)).collect();
-                    format!(
-                        "*{}*: {} step(s) ({}), {running} contact(s) running",
-                        s.name,
-                        s.steps.len(),
-                        days.join(", ")
-                    )
+                    let days: Vec<String> = s.steps.iter().map(|st| t.day(st.day)).collect();
+                    t.sequence_line(&s.name, s.steps.len(), &days.join(", "), running)
                 })
                 .collect();
-            Ok(format!("*Nurture sequences*\n{}", bullets(lines.iter().cloned(), 30, lines.len())))
+            Ok(format!("{}\n{}", t.sequences_heading(), bullets(t, lines.iter().cloned(), 30, lines.len())))
         }
         "create" => {
             let args = Args::parse(rest, &[]).for_sub(SUB)?;
             let name = args.required(0, "NAME").for_sub(SUB)?.trim().to_string();
             args.at_most(1).for_sub(SUB)?;
             if ctx.crm.read().sequences.contains_key(&name.to_lowercase()) {
-                return Err(CommandError::Invalid(format!("a sequence named \"{name}\" exists")));
+                return Err(CommandError::Invalid(t.sequence_exists(&name)));
             }
             ctx.changes.put_sequence(&Sequence {
                 name: name.clone(),
@@ -62,32 +52,31 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 created_by: ctx.caller.id.clone(),
                 created_ms: ctx.now_ms,
             });
-            Ok(format!(
-                "✅ Sequence *{name}* created. Add steps: {} {SUB} add-step \"{name}\" --day 1 \"TEXT\"",
-                ctx.command()
-            ))
+            Ok(t.sequence_created(&name, &ctx.command()))
         }
         "add-step" => {
             let args = Args::parse(rest, &STEP_FLAGS).for_sub(SUB)?;
             let name = args.required(0, "NAME").for_sub(SUB)?;
-            let day: u32 =
-                args.number_flag("day").for_sub(SUB)?.ok_or_else(|| CommandError::usage(SUB, "missing --day N"))?;
-            if day > 365 {
-                return Err(CommandError::usage(SUB, "--day is at most 365"));
+            let day: u32 = args
+                .number_flag("day")
+                .for_sub(SUB)?
+                .ok_or_else(|| CommandError::usage(SUB, t.args_missing("--day N")))?;
+            if day > MAX_DAY {
+                return Err(CommandError::usage(SUB, t.day_too_late(MAX_DAY)));
             }
-            let text = args.rest(1).ok_or_else(|| CommandError::usage(SUB, "missing the step's TEXT"))?;
+            let text = args.rest(1).ok_or_else(|| CommandError::usage(SUB, t.step_text_missing()))?;
             if text.chars().count() > MAX_TEXT {
-                return Err(CommandError::Invalid(format!("a step's text is at most {MAX_TEXT} characters")));
+                return Err(CommandError::Invalid(t.step_text_too_long(MAX_TEXT)));
             }
             let mut sequence = sequence(ctx, name)?;
             if sequence.steps.len() >= MAX_STEPS {
-                return Err(CommandError::Invalid(format!("a sequence has at most {MAX_STEPS} steps")));
+                return Err(CommandError::Invalid(t.too_many_steps(MAX_STEPS)));
             }
             // Steps stay in day order; a step added for an existing day goes after it.
             let at = sequence.steps.partition_point(|s| s.day <= day);
             sequence.steps.insert(at, Step { day, text });
             ctx.changes.put_sequence(&sequence);
-            Ok(format!("✅ *{}*: step {} on day {day} ({} step(s) now).", sequence.name, at + 1, sequence.steps.len()))
+            Ok(t.step_added(&sequence.name, at + 1, day, sequence.steps.len()))
         }
         "start" | "stop" => {
             let args = Args::parse(rest, &[]).for_sub(SUB)?;
@@ -104,31 +93,22 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 .collect();
             if action == "stop" {
                 if running.is_empty() {
-                    return Err(CommandError::NotFound(format!(
-                        "{} is not on \"{}\"",
-                        contact.display_name(),
-                        sequence.name
-                    )));
+                    return Err(CommandError::NotFound(t.not_on_sequence(contact.display_name(), &sequence.name)));
                 }
                 running.into_iter().for_each(|k| ctx.changes.remove_enrollment(k));
-                return Ok(format!("⏹️ Stopped *{}* for {}.", sequence.name, contact.display_name()));
+                return Ok(t.sequence_stopped(&sequence.name, contact.display_name()));
             }
             if !running.is_empty() {
-                return Err(CommandError::Invalid(format!(
-                    "{} is already on \"{}\"",
-                    contact.display_name(),
-                    sequence.name
-                )));
+                return Err(CommandError::Invalid(t.already_on_sequence(contact.display_name(), &sequence.name)));
             }
             let Some(first) = sequence.steps.first() else {
-                return Err(CommandError::Invalid(format!("\"{}\" has no steps yet", sequence.name)));
+                return Err(CommandError::Invalid(t.sequence_has_no_steps(&sequence.name)));
             };
             if !contact.whatsapp_opt_in {
-                return Err(CommandError::Invalid(format!(
-                    "{} has not opted in to WhatsApp messages (or replied STOP); set it with: {} contacts set {} whatsapp_opt_in yes",
+                return Err(CommandError::Invalid(t.not_opted_in(
                     contact.display_name(),
-                    ctx.command(),
-                    contact.key
+                    &ctx.command(),
+                    &contact.key,
                 )));
             }
             let due = ctx.now_ms + u64::from(first.day) * ctx.settings.day_ms;
@@ -143,14 +123,8 @@ pub fn run(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     by: ctx.caller.id.clone(),
                 },
             );
-            Ok(format!(
-                "▶️ *{}* started for {}: {} step(s), the first at {}.",
-                sequence.name,
-                contact.display_name(),
-                sequence.steps.len(),
-                local_time(due)
-            ))
+            Ok(t.sequence_started(&sequence.name, contact.display_name(), sequence.steps.len(), &local_time(due)))
         }
-        other => Err(CommandError::usage(SUB, format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage(SUB, t.unknown_action(other))),
     }
 }

@@ -12,65 +12,53 @@ use crate::crm::contact::LOCAL_FIELDS;
 use crate::crm::settings::{
     AuthKind, AuthRecord, Connection, FieldMapping, OAuthState, SyncRequest, auth_key, mapping_key, oauth_key, sync_key,
 };
+use crate::texts::{SyncSummary, Texts};
 
 const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales";
 /// An authorization link is good for this long.
 const OAUTH_TTL_MS: u64 = 15 * 60_000;
 
-fn platform(sub: &'static str, text: &str) -> Result<Platform, CommandError> {
-    Platform::parse(text)
-        .ok_or_else(|| CommandError::usage(sub, format!("unknown platform `{text}`; one of {PLATFORMS}")))
+fn platform(t: &dyn Texts, sub: &'static str, text: &str) -> Result<Platform, CommandError> {
+    Platform::parse(text).ok_or_else(|| CommandError::usage(sub, t.unknown_platform(text, PLATFORMS)))
 }
 
 pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let args = Args::parse(args, &[]).for_sub("connect")?;
-    let p = platform("connect", args.required(0, "PLATFORM").for_sub("connect")?)?;
+    let p = platform(t, "connect", args.required(0, "PLATFORM").for_sub("connect")?)?;
     args.at_most(1).for_sub("connect")?;
     ctx.changes.put_setting("platform", &Connection { platform: p, by: ctx.caller.id.clone(), at_ms: ctx.now_ms });
     let cmd = ctx.command();
     let next = match p.authorize_url() {
-        Some(_) if matches!(p, Platform::Salesforce | Platform::Zoho) => {
-            format!("{cmd} auth --platform {} --oauth", p.as_str())
-        }
-        Some(_) => format!(
-            "{cmd} auth --platform {} --api-key YOUR_KEY\n({})\nor {cmd} auth --platform {} --oauth",
-            p.as_str(),
-            p.api_key_hint(),
-            p.as_str()
-        ),
-        None => format!("{cmd} auth --platform {} --api-key YOUR_KEY\n({})", p.as_str(), p.api_key_hint()),
+        Some(_) if matches!(p, Platform::Salesforce | Platform::Zoho) => t.connect_next_oauth(&cmd, p.as_str()),
+        Some(_) => t.connect_next_key_or_oauth(&cmd, p.as_str(), p.api_key_hint()),
+        None => t.connect_next_key(&cmd, p.as_str(), p.api_key_hint()),
     };
-    Ok(format!("🔌 {} chosen as your CRM.\n*Next step:* {next}", p.title()))
+    Ok(t.platform_chosen(p.title(), &next))
 }
 
 const AUTH_FLAGS: [FlagSpec; 3] = [FlagSpec::value("platform"), FlagSpec::value("api-key"), FlagSpec::switch("oauth")];
 
 pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let args = Args::parse(args, &AUTH_FLAGS).for_sub("auth")?;
     args.at_most(0).for_sub("auth")?;
     let connected = ctx.crm.setting::<Connection>("platform").map(|c| c.platform);
     let p = match (args.flag("platform"), connected) {
-        (Some(text), _) => platform("auth", text)?,
+        (Some(text), _) => platform(t, "auth", text)?,
         (None, Some(p)) => p,
-        (None, None) => return Err(CommandError::usage("auth", "missing --platform P")),
+        (None, None) => return Err(CommandError::usage("auth", t.args_missing("--platform P"))),
     };
     match (args.flag("api-key"), args.switch("oauth")) {
-        (Some(_), true) => Err(CommandError::usage("auth", "give either --api-key or --oauth, not both")),
-        (None, false) => Err(CommandError::usage("auth", "missing --api-key KEY or --oauth")),
+        (Some(_), true) => Err(CommandError::usage("auth", t.auth_both())),
+        (None, false) => Err(CommandError::usage("auth", t.auth_neither())),
         (Some(key), false) => {
             let key = key.trim().to_string();
             if matches!(p, Platform::Salesforce | Platform::Zoho) {
-                return Err(CommandError::Invalid(format!(
-                    "{} uses OAuth: {} auth --platform {} --oauth",
-                    p.title(),
-                    ctx.command(),
-                    p.as_str()
-                )));
+                return Err(CommandError::Invalid(t.platform_uses_oauth(p.title(), &ctx.command(), p.as_str())));
             }
             if key.len() < 8 || key.len() > 512 || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(CommandError::Invalid(
-                    "that does not look like an API key (8–512 characters, no spaces)".into(),
-                ));
+                return Err(CommandError::Invalid(t.not_an_api_key()));
             }
             let sealed = ctx.crm.sealer().seal(&key);
             ctx.changes.put_secret(p, &sealed);
@@ -84,25 +72,19 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     hint: None,
                 },
             );
-            Ok(format!(
-                "🔐 {} API key stored, encrypted. It will not be shown again.\nTip: delete your message with the key from this chat.\n*Next:* {} sync {}",
-                p.title(),
-                ctx.command(),
-                p.as_str()
-            ))
+            Ok(t.api_key_stored(p.title(), &ctx.command(), p.as_str()))
         }
         (None, true) => {
             let Some(authorize) = p.authorize_url() else {
-                return Err(CommandError::Invalid(format!("{} has no OAuth; use --api-key", p.title())));
+                return Err(CommandError::Invalid(t.platform_has_no_oauth(p.title())));
             };
-            let client_id = ctx.settings.oauth_clients.get(p.as_str()).ok_or_else(|| {
-                CommandError::Invalid(format!("set [crm.{}] client_id in config.toml to use OAuth", p.as_str()))
-            })?;
-            let public = ctx
+            let client_id = ctx
                 .settings
-                .public_url
-                .as_deref()
-                .ok_or_else(|| CommandError::Invalid("set [crm] public_url in config.toml to use OAuth".into()))?;
+                .oauth_clients
+                .get(p.as_str())
+                .ok_or_else(|| CommandError::Invalid(t.oauth_client_missing(p.as_str())))?;
+            let public =
+                ctx.settings.public_url.as_deref().ok_or_else(|| CommandError::Invalid(t.public_url_missing()))?;
             let state = uuid::Uuid::new_v4().simple().to_string();
             let redirect = format!("{public}/oauth/callback/{}", p.as_str());
             let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
@@ -140,11 +122,7 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     hint: None,
                 },
             );
-            Ok(format!(
-                "🔗 Authorize juru in {} (link valid 15 minutes):\n{url}\n\nI'll confirm here once {} sends you back.",
-                p.title(),
-                p.title()
-            ))
+            Ok(t.authorize_link(p.title(), &url))
         }
     }
 }
@@ -152,17 +130,15 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
 const SYNC_FLAGS: [FlagSpec; 1] = [FlagSpec::switch("full")];
 
 pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let args = Args::parse(args, &SYNC_FLAGS).for_sub("sync")?;
     args.at_most(1).for_sub("sync")?;
     let p = match args.positional(0) {
-        Some(text) => platform("sync", text)?,
+        Some(text) => platform(t, "sync", text)?,
         None => match ctx.crm.setting::<Connection>("platform") {
             Some(c) => c.platform,
             None => {
-                return Err(CommandError::Invalid(format!(
-                    "no CRM platform connected yet: {} connect hubspot",
-                    ctx.command()
-                )));
+                return Err(CommandError::Invalid(t.no_platform_connected(&ctx.command())));
             }
         },
     };
@@ -183,48 +159,48 @@ pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     );
     let auth = ctx.crm.setting::<AuthRecord>(&auth_key(p));
     let auth_line = match auth.map(|a| a.kind) {
-        Some(AuthKind::ApiKey) => "credential: API key stored".to_string(),
-        Some(AuthKind::OauthPending) => "credential: OAuth not completed".to_string(),
-        Some(AuthKind::Oauth) => "credential: OAuth tokens stored".to_string(),
-        None => format!("credential: none yet ({} auth --platform {} …)", ctx.command(), p.as_str()),
+        Some(AuthKind::ApiKey) => t.credential_api_key(),
+        Some(AuthKind::OauthPending) => t.credential_oauth_pending(),
+        Some(AuthKind::Oauth) => t.credential_oauth(),
+        None => t.credential_none(&ctx.command(), p.as_str()),
     };
-    let previous_line = previous.map(|r| format!("\nPrevious request: {}", local_time(r.at_ms))).unwrap_or_default();
+    let previous_line =
+        previous.map(|r| format!("\n{}", t.previous_sync_request(&local_time(r.at_ms)))).unwrap_or_default();
     let r = crate::crm::sync::report(ctx.crm.store(), p);
-    let mut reply = format!(
-        "🔄 {} sync requested ({}): {contacts} contact(s), {deals} deal(s), {activities} activit(ies) in the CRM.\nqueued {} · sent {} · failed {} · dead {}",
-        p.title(),
-        if full { "full" } else { "incremental" },
-        r.queued,
-        r.sent,
-        r.failed,
-        r.dead
-    );
+    let mut reply = t.sync_requested(&SyncSummary {
+        platform: p.title(),
+        full,
+        contacts,
+        deals,
+        activities,
+        queued: r.queued,
+        sent: r.sent,
+        failed: r.failed,
+        dead: r.dead,
+    });
     if let Some(at) = r.last_sync_ms {
-        reply.push_str(&format!("\nlast push: {}", local_time(at)));
+        reply.push_str(&format!("\n{}", t.last_push(&local_time(at))));
     }
     if let Some(error) = &r.last_error {
         let at = r.last_error_ms.map(|t| format!(" ({})", local_time(t))).unwrap_or_default();
-        reply.push_str(&format!("\nlast error{at}: {error}"));
+        reply.push_str(&format!("\n{}", t.last_error(&at, error)));
     }
     reply.push_str(&format!("\n{auth_line}{previous_line}"));
     if !p.has_connector() {
-        reply
-            .push_str(&format!("\n⚠️ This version of juru has no {} connector yet: nothing is sent there.", p.title()));
+        reply.push_str(&format!("\n{}", t.no_connector(p.title())));
     } else if !ctx.crm.sync_targets().contains(&p) {
-        reply.push_str(&format!(
-            "\n⚠️ The {} connector is not running yet: it starts once a credential is stored.",
-            p.title()
-        ));
+        reply.push_str(&format!("\n{}", t.connector_not_running(p.title())));
     }
     Ok(reply)
 }
 
 pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (word, rest) = split_first(args);
     let (action, rest) = if word == "configure" { split_first(rest) } else { (word, rest) };
     match action.as_str() {
         "" | "show" => {
-            let mut lines = vec!["*Field mappings*".to_string()];
+            let mut lines = vec![t.field_mappings_heading().to_string()];
             for p in Platform::ALL {
                 let mapping: FieldMapping = ctx.crm.setting(&mapping_key(p)).unwrap_or_default();
                 if !mapping.is_empty() {
@@ -233,9 +209,9 @@ pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandErr
                 }
             }
             if lines.len() == 1 {
-                lines.push("None yet: the connectors' defaults apply.".into());
+                lines.push(t.field_mappings_none().into());
             }
-            lines.push(format!("\nSet one: {} field-mapping configure set LOCAL_FIELD PLATFORM.FIELD", ctx.command()));
+            lines.push(format!("\n{}", t.field_mapping_hint(&ctx.command())));
             Ok(lines.join("\n"))
         }
         "set" => {
@@ -245,26 +221,20 @@ pub fn field_mapping(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandErr
             args.at_most(2).for_sub("field-mapping")?;
             if !LOCAL_FIELDS.iter().any(|(name, _)| *name == local) {
                 let known: Vec<&str> = LOCAL_FIELDS.iter().map(|(n, _)| *n).collect();
-                return Err(CommandError::usage(
-                    "field-mapping",
-                    format!("unknown local field `{local}`; known: {}", known.join(", ")),
-                ));
+                return Err(CommandError::usage("field-mapping", t.unknown_local_field(&local, &known.join(", "))));
             }
             let (p, remote) = target
                 .split_once('.')
-                .ok_or_else(|| CommandError::usage("field-mapping", format!("`{target}` is not PLATFORM.FIELD")))?;
-            let p = platform("field-mapping", p)?;
+                .ok_or_else(|| CommandError::usage("field-mapping", t.not_platform_field(target)))?;
+            let p = platform(t, "field-mapping", p)?;
             if !p.is_valid_remote_field(remote) {
-                return Err(CommandError::usage(
-                    "field-mapping",
-                    format!("`{remote}` is not a valid {} field name", p.title()),
-                ));
+                return Err(CommandError::usage("field-mapping", t.invalid_remote_field(remote, p.title())));
             }
             let mut mapping: FieldMapping = ctx.crm.setting(&mapping_key(p)).unwrap_or_default();
             mapping.insert(local.clone(), remote.to_string());
             ctx.changes.put_setting(&mapping_key(p), &mapping);
             Ok(format!("✅ {local} → {}.{remote}", p.as_str()))
         }
-        other => Err(CommandError::usage("field-mapping", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("field-mapping", t.unknown_action(other))),
     }
 }

@@ -8,8 +8,10 @@ use super::{CommandError, Ctx, ForSub};
 use crate::crm::contact::LOCAL_FIELDS;
 use crate::crm::filter::Filter;
 use crate::crm::{Scored, Segment};
+use crate::texts::Texts;
 
 pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (word, rest) = split_first(args);
     // `configure` is optional: `lead-score show` works too.
     let (action, rest) = if word == "configure" { split_first(rest) } else { (word, rest) };
@@ -17,11 +19,7 @@ pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError>
     match action.as_str() {
         "" | "show" => {
             let lines = rules.describe().into_iter().map(|(k, v)| format!("{k} = {v}"));
-            Ok(format!(
-                "*Lead scoring rules*\n{}\n\nChange one: {} lead-score configure set KEY VALUE",
-                bullets(lines, 20, 0),
-                ctx.command()
-            ))
+            Ok(t.scoring_rules(&bullets(t, lines, 20, 0), &ctx.command()))
         }
         "set" => {
             let args = Args::parse(rest, &[]).for_sub("lead-score")?;
@@ -30,55 +28,50 @@ pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError>
             args.at_most(2).for_sub("lead-score")?;
             rules.set(key, value).map_err(|e| CommandError::usage("lead-score", e))?;
             ctx.changes.put_setting(crate::crm::SCORING_KEY, &rules);
-            Ok(format!("✅ {} = {value}; scores use it from now on.", key.to_lowercase().replace('-', "_")))
+            Ok(t.scoring_set(&key.to_lowercase().replace('-', "_"), value))
         }
-        other => Err(CommandError::usage("lead-score", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("lead-score", t.unknown_action(other))),
     }
 }
 
 const CREATE_FLAGS: [FlagSpec; 1] = [FlagSpec::value("where")];
 
 /// Points at the error under the filter text.
-fn filter_error(source: &str, e: &crate::crm::filter::FilterError) -> CommandError {
+fn filter_error(t: &dyn Texts, source: &str, e: &crate::crm::filter::FilterError) -> CommandError {
     let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
-    CommandError::usage("segment", format!("filter error {e}\n```{source}\n{caret}```"))
+    CommandError::usage("segment", t.filter_error(&e.to_string(), source, &caret))
 }
 
 pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let (action, rest) = split_first(args);
     match action.as_str() {
         "" | "list" => {
             let index = ctx.crm.read();
             if index.segments.is_empty() {
-                return Ok(format!(
-                    "No segments yet. Create one: {} segment create \"NAME\" --where \"lead_score > 75\"",
-                    ctx.command()
-                ));
+                return Ok(t.no_segments(&ctx.command()));
             }
             let lines: Vec<String> = index
                 .segments
                 .values()
                 .map(|view| match &view.filter {
-                    Ok(_) => format!(
-                        "*{}*: {} contact(s) — `{}`",
-                        view.segment.name,
-                        index.members(view, ctx.now_ms).len(),
-                        view.segment.filter
-                    ),
-                    Err(e) => format!("*{}*: filter no longer valid ({e})", view.segment.name),
+                    Ok(_) => {
+                        t.segment_line(&view.segment.name, index.members(view, ctx.now_ms).len(), &view.segment.filter)
+                    }
+                    Err(e) => t.segment_invalid(&view.segment.name, &e.to_string()),
                 })
                 .collect();
-            Ok(format!("*Segments*\n{}", bullets(lines.iter().cloned(), 30, lines.len())))
+            Ok(format!("{}\n{}", t.segments_heading(), bullets(t, lines.iter().cloned(), 30, lines.len())))
         }
         "create" => {
             let args = Args::parse(rest, &CREATE_FLAGS).for_sub("segment")?;
             let name = args.required(0, "NAME").for_sub("segment")?.trim().to_string();
             args.at_most(1).for_sub("segment")?;
             let source = args.required_flag("where").for_sub("segment")?;
-            let filter = Filter::parse(source, &LOCAL_FIELDS).map_err(|e| filter_error(source, &e))?;
+            let filter = Filter::parse(source, &LOCAL_FIELDS).map_err(|e| filter_error(t, source, &e))?;
             let index = ctx.crm.read();
             if index.segments.contains_key(&name.to_lowercase()) {
-                return Err(CommandError::Invalid(format!("a segment named \"{name}\" exists; delete it first")));
+                return Err(CommandError::Invalid(t.segment_exists(&name)));
             }
             let members =
                 index.contacts.values().filter(|c| filter.matches(&Scored::new(c, &index.rules, ctx.now_ms))).count();
@@ -89,43 +82,36 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 created_by: ctx.caller.id.clone(),
                 created_ms: ctx.now_ms,
             });
-            Ok(format!("✅ Segment *{name}* created: {members} contact(s) match now."))
+            Ok(t.segment_created(&name, members))
         }
         "show" => {
             let args = Args::parse(rest, &[]).for_sub("segment")?;
             let name = args.required(0, "NAME").for_sub("segment")?;
             let index = ctx.crm.read();
-            let view = index
-                .segments
-                .get(&name.to_lowercase())
-                .ok_or_else(|| CommandError::NotFound(format!("no segment named \"{name}\"")))?;
+            let view =
+                index.segments.get(&name.to_lowercase()).ok_or_else(|| CommandError::NotFound(t.no_segment(name)))?;
             let segment = &view.segment;
             if let Err(e) = &view.filter {
-                return Err(filter_error(&segment.filter, e));
+                return Err(filter_error(t, &segment.filter, e));
             }
             let rules = &index.rules;
             let members = index.members(view, ctx.now_ms);
             let total = members.len();
             let shown = top(members.into_iter(), 20, |c| rules.score(c));
-            let lines = shown.iter().map(|c| {
-                format!("{} ({}) — score {}", c.display_name(), c.phone.as_deref().unwrap_or(&c.key), rules.score(c))
-            });
-            Ok(format!(
-                "*{}* — `{}`\n{total} member(s), highest score first\n{}",
-                segment.name,
-                segment.filter,
-                bullets(lines, 20, total)
-            ))
+            let lines = shown
+                .iter()
+                .map(|c| t.segment_member(c.display_name(), c.phone.as_deref().unwrap_or(&c.key), rules.score(c)));
+            Ok(t.segment_shown(&segment.name, &segment.filter, total, &bullets(t, lines, 20, total)))
         }
         "delete" => {
             let args = Args::parse(rest, &[]).for_sub("segment")?;
             let name = args.required(0, "NAME").for_sub("segment")?.to_lowercase();
             if !ctx.crm.read().segments.contains_key(&name) {
-                return Err(CommandError::NotFound(format!("no segment named \"{name}\"")));
+                return Err(CommandError::NotFound(t.no_segment(&name)));
             }
             ctx.changes.remove_segment(&name);
-            Ok(format!("🗑️ Segment \"{name}\" deleted."))
+            Ok(t.segment_deleted(&name))
         }
-        other => Err(CommandError::usage("segment", format!("unknown action `{other}`"))),
+        other => Err(CommandError::usage("segment", t.unknown_action(other))),
     }
 }

@@ -1,6 +1,8 @@
 //! WhatsApp-shaped replies: `*bold*`, short lists, no tables, and split when
 //! longer than one message may be.
 
+use crate::texts::Texts;
+
 /// Cloud API text bodies are limited to 4096 characters.
 pub const WHATSAPP_LIMIT: usize = 4096;
 
@@ -41,10 +43,10 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
 }
 
 /// `•` list lines, at most `max`, with a "…and N more" tail.
-pub fn bullets<I: IntoIterator<Item = String>>(items: I, max: usize, total: usize) -> String {
+pub fn bullets<I: IntoIterator<Item = String>>(t: &dyn Texts, items: I, max: usize, total: usize) -> String {
     let mut out: Vec<String> = items.into_iter().take(max).map(|s| format!("• {s}")).collect();
     if total > out.len() {
-        out.push(format!("…and {} more", total - out.len()));
+        out.push(t.and_more(total - out.len()));
     }
     out.join("\n")
 }

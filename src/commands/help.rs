@@ -11,40 +11,40 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
         let m = ctx
             .manifests
             .get(name.trim_start_matches(prefix))
-            .ok_or_else(|| CommandError::NotFound(texts::no_such_command(ctx.lang, &name, prefix)))?;
+            .ok_or_else(|| CommandError::NotFound(ctx.t().no_such_command(&name, prefix)))?;
         return Ok(usage_of(m, prefix, ctx.lang));
     }
-    let mut lines = vec![format!("*{}*", texts::commands_you_can_use(ctx.lang))];
+    let mut lines = vec![format!("*{}*", ctx.t().commands_you_can_use())];
     for m in ctx.manifests.all() {
         // Cooldowns and limits do not hide a command; the rules about who and where do.
         if m.broken.is_some() {
-            lines.push(format!("• *{prefix}{}* — ❌ {}", m.name, texts::manifest_broken(ctx.lang)));
+            lines.push(format!("• *{prefix}{}* — ❌ {}", m.name, ctx.t().manifest_broken()));
             continue;
         }
         let allowed = checks::check(m, ctx.caller, Some(true), ctx.settings.plan, None, ctx.now_ms).is_ok();
         if allowed {
             let shown = if m.prefix { format!("{prefix}{}", m.name) } else { m.name.clone() };
-            lines.push(format!("• *{shown}* — {}", m.description));
+            lines.push(format!("• *{shown}* — {}", m.describe(ctx.lang)));
         }
     }
     if lines.len() == 1 {
-        lines.push(format!("({})", texts::none_here(ctx.lang)));
+        lines.push(format!("({})", ctx.t().none_here()));
     }
-    lines.push(format!("\n{}: {prefix}help COMMAND", texts::details_label(ctx.lang)));
+    lines.push(format!("\n{}: {prefix}help COMMAND", ctx.t().details_label()));
     Ok(lines.join("\n"))
 }
 
 /// A command's usage and its subcommands, from the manifest.
 pub fn usage_of(m: &super::Manifest, prefix: &str, lang: Language) -> String {
     let p = if m.prefix { prefix } else { "" };
-    let usage = texts::usage_label(lang);
-    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.description), format!("*{usage}:* {p}{}", m.usage)];
+    let usage = texts::of(lang).usage_label();
+    let mut lines = vec![format!("*{p}{}* — {}", m.name, m.describe(lang)), format!("*{usage}:* {p}{}", m.usage)];
     if !m.subcommands.is_empty() {
         lines.push(String::new());
         for s in &m.subcommands {
-            lines.push(format!("• *{}* — {}", s.name, s.description));
+            lines.push(format!("• *{}* — {}", s.name, m.describe_sub(s, lang)));
         }
-        lines.push(format!("\n{}: {p}{} help SUBCOMMAND", texts::details_label(lang), m.name));
+        lines.push(format!("\n{}: {p}{} help SUBCOMMAND", texts::of(lang).details_label(), m.name));
     }
     lines.join("\n")
 }

@@ -15,7 +15,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<String, CommandError> {
     match action.as_str() {
         "add" | "remove" => change(ctx, &action, args),
         "" | "list" => list(ctx, args),
-        other => Err(CommandError::Usage { sub: None, problem: format!("unknown action `{other}`") }),
+        other => Err(CommandError::Usage { sub: None, problem: ctx.t().unknown_action(other) }),
     }
 }
 
@@ -25,28 +25,28 @@ fn find_label(ctx: &Ctx<'_>, wanted: &str) -> Result<Label, CommandError> {
         || {
             let known: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
             CommandError::NotFound(if known.is_empty() {
-                "no WhatsApp labels are known yet; create them in WhatsApp Business first".into()
+                ctx.t().no_labels_known_create()
             } else {
-                format!("no label \"{wanted}\"; labels: {}", known.join(", "))
+                ctx.t().no_label(wanted, &known.join(", "))
             })
         },
     )
 }
 
 fn change(ctx: &mut Ctx<'_>, action: &str, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let sub: &'static str = if action == "add" { "add" } else { "remove" };
     let args = Args::parse(args, &[]).for_sub(sub)?;
-    let key = contact_key(args.required(0, "PHONE").for_sub(sub)?)?;
-    let wanted = args.rest(1).ok_or_else(|| CommandError::usage(sub, "missing LABEL"))?;
-    let chat = ChatId::parse(&key)
-        .filter(|c| !c.is_group())
-        .ok_or_else(|| CommandError::Invalid("labels are tracked on personal chats only".into()))?;
+    let key = contact_key(t, args.required(0, "PHONE").for_sub(sub)?)?;
+    let wanted = args.rest(1).ok_or_else(|| CommandError::usage(sub, t.args_missing("LABEL")))?;
+    let chat =
+        ChatId::parse(&key).filter(|c| !c.is_group()).ok_or_else(|| CommandError::Invalid(t.labels_personal_only()))?;
     let label = find_label(ctx, &wanted)?;
     let by = AppliedBy::Staff { id: ctx.caller.id.clone() };
     let active = ctx.crm.assignment(&key, &label.id).is_some();
     let changes = match (sub, active) {
-        ("add", true) => return Ok(format!("{key} already has \"{}\".", label.name)),
-        ("remove", false) => return Ok(format!("{key} does not have \"{}\".", label.name)),
+        ("add", true) => return Ok(t.label_already(&key, &label.name)),
+        ("remove", false) => return Ok(t.label_not_had(&key, &label.name)),
         ("add", _) => ctx.crm.label_added(&key, &label.id, Some(&label.name), &by, Detected::Juru, ctx.now_ms)?,
         _ => ctx.crm.label_removed(&key, &label.id, &by, Detected::Juru, ctx.now_ms)?,
     };
@@ -71,32 +71,30 @@ fn change(ctx: &mut Ctx<'_>, action: &str, args: &str) -> Result<String, Command
         reply_to: None,
         meta: ReplyMeta::default(),
     });
-    let verb = if sub == "add" { "added to" } else { "removed from" };
-    Ok(format!("🏷️ \"{}\" {verb} {key}, recorded as yours.", label.name))
+    Ok(if sub == "add" { t.label_added(&label.name, &key) } else { t.label_removed(&label.name, &key) })
 }
 
 fn list(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
+    let t = ctx.t();
     let args = Args::parse(args, &[]).for_sub("list")?;
     if let Some(phone) = args.positional(0) {
-        let key = contact_key(phone)?;
+        let key = contact_key(t, phone)?;
         let mine: Vec<String> = ctx
             .crm
             .assignments_of(&key)
             .iter()
             .map(|a| {
                 let by = match &a.applied_by {
-                    AppliedBy::Staff { id } => format!("by {id}"),
-                    AppliedBy::WhatsappAccount { number, .. } => {
-                        format!("on the phone ({})", number.as_deref().unwrap_or("this account"))
-                    }
+                    AppliedBy::Staff { id } => t.applied_by_staff(id),
+                    AppliedBy::WhatsappAccount { number, .. } => t.applied_on_phone(number.as_deref()),
                 };
                 format!("*{}* — {by}, {}", a.label_name, super::format::local_time(a.applied_at_ms))
             })
             .collect();
         if mine.is_empty() {
-            return Ok(format!("{key} has no labels."));
+            return Ok(t.no_labels_of(&key));
         }
-        return Ok(format!("*Labels of {key}*\n{}", bullets(mine.iter().cloned(), 30, mine.len())));
+        return Ok(format!("{}\n{}", t.labels_of_heading(&key), bullets(t, mine.iter().cloned(), 30, mine.len())));
     }
     let assignments = ctx.crm.assignments();
     let labels: Vec<String> = ctx
@@ -104,10 +102,10 @@ fn list(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         .labels()
         .into_iter()
         .filter(|l| !l.deleted)
-        .map(|l| format!("*{}*: {} contact(s)", l.name, assignments.iter().filter(|a| a.label_id == l.id).count()))
+        .map(|l| t.label_count(&l.name, assignments.iter().filter(|a| a.label_id == l.id).count()))
         .collect();
     if labels.is_empty() {
-        return Ok("No WhatsApp labels are known yet.".into());
+        return Ok(t.no_labels_known());
     }
-    Ok(format!("*Labels*\n{}", bullets(labels.iter().cloned(), 50, labels.len())))
+    Ok(format!("{}\n{}", t.labels_heading(), bullets(t, labels.iter().cloned(), 50, labels.len())))
 }

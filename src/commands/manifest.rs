@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::Plan;
+use crate::config::{Language, Plan};
 use crate::live::Loadable;
+use crate::texts::{self, Builtin};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +19,9 @@ pub struct Manifest {
     /// From the file name (`crm.toml` → `crm`).
     #[serde(skip)]
     pub name: String,
+    /// The admin's own words for `#help`; empty: the built-in text in the
+    /// reader's language (see [`Manifest::describe`]).
+    #[serde(default)]
     pub description: String,
     pub usage: String,
     /// Other names that run it (`menu` for `help`).
@@ -66,6 +70,8 @@ fn yes() -> bool {
 pub struct Subcommand {
     pub name: String,
     pub usage: String,
+    /// Like [`Manifest::description`].
+    #[serde(default)]
     pub description: String,
     pub example: String,
 }
@@ -93,8 +99,26 @@ impl Manifest {
         }
     }
 
+    /// What `#help` says of the command: the manifest's `description` when
+    /// given, else the built-in text in `lang`.
+    pub fn describe(&self, lang: Language) -> &str {
+        described(&self.description, &self.name, None, lang)
+    }
+
+    /// Likewise for one of its subcommands.
+    pub fn describe_sub<'a>(&'a self, sub: &'a Subcommand, lang: Language) -> &'a str {
+        described(&sub.description, &self.name, Some(&sub.name), lang)
+    }
+
     pub fn subcommand(&self, name: &str) -> Option<&Subcommand> {
         self.subcommands.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+fn described<'a>(own: &'a str, command: &str, sub: Option<&str>, lang: Language) -> &'a str {
+    match Builtin::named(command, sub) {
+        Some(builtin) if own.trim().is_empty() => texts::of(lang).describe(builtin),
+        _ => own,
     }
 }
 
@@ -222,10 +246,11 @@ fn parse_one(file: &Path, name: &str, text: &str, handlers: &[&str]) -> Result<M
             message: format!("there is no handler for `{name}` in this build (known: {})", handlers.join(", ")),
         });
     }
-    for (key, value) in [("description", &manifest.description), ("usage", &manifest.usage)] {
-        if value.trim().is_empty() {
-            return Err(key_err(key, "must not be empty"));
-        }
+    if manifest.usage.trim().is_empty() {
+        return Err(key_err("usage", "must not be empty"));
+    }
+    if manifest.description.trim().is_empty() && Builtin::named(name, None).is_none() {
+        return Err(key_err("description", "must not be empty (this command has no built-in text)"));
     }
     let only = [manifest.group_only, manifest.private_only].iter().filter(|f| **f).count();
     if only > 1 || (manifest.private_only && manifest.admin_group_only) {
@@ -244,10 +269,16 @@ fn parse_one(file: &Path, name: &str, text: &str, handlers: &[&str]) -> Result<M
         if !seen.insert(sub.name.clone()) {
             return Err(key_err(&format!("subcommand[{i}].name"), &format!("`{}` is listed twice", sub.name)));
         }
-        for (key, value) in [("usage", &sub.usage), ("description", &sub.description), ("example", &sub.example)] {
+        for (key, value) in [("usage", &sub.usage), ("example", &sub.example)] {
             if value.trim().is_empty() {
                 return Err(key_err(&format!("subcommand[{i}].{key}"), "must not be empty"));
             }
+        }
+        if sub.description.trim().is_empty() && Builtin::named(name, Some(&sub.name)).is_none() {
+            return Err(key_err(
+                &format!("subcommand[{i}].description"),
+                "must not be empty (this subcommand has no built-in text)",
+            ));
         }
     }
     Ok(manifest)

@@ -35,7 +35,7 @@ use crate::crm::{Changes, Crm, CrmError};
 use crate::live::LiveDir;
 use crate::router::{Effects, ToSend};
 use crate::store::{TreeName, Write, decode, encode, key2};
-use crate::texts;
+use crate::texts::{self, Texts};
 
 /// A handler: the parsed invocation in, the reply text out.
 pub type Handler = fn(&mut Ctx<'_>) -> Result<String, CommandError>;
@@ -50,6 +50,9 @@ pub enum CommandError {
     /// Wrong arguments: the reply adds the (sub)command's usage and example.
     #[error("{problem}")]
     Usage { sub: Option<&'static str>, problem: String },
+    /// Arguments that could not be read: worded in the caller's language when replied.
+    #[error("{error}")]
+    Args { sub: &'static str, error: ArgsError },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -71,7 +74,7 @@ pub trait ForSub<T> {
 
 impl<T> ForSub<T> for Result<T, ArgsError> {
     fn for_sub(self, sub: &'static str) -> Result<T, CommandError> {
-        self.map_err(|e| CommandError::usage(sub, e))
+        self.map_err(|error| CommandError::Args { sub, error })
     }
 }
 
@@ -192,6 +195,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The texts in the caller's language.
+    pub fn t(&self) -> &'static dyn Texts {
+        texts::of(self.lang)
+    }
+
     /// `#crm` as typed, for usage lines.
     pub fn command(&self) -> String {
         format!("{}{}", self.inv.prefix, self.inv.manifest.name)
@@ -283,7 +291,7 @@ impl Commands {
         // Credentials never reach the audit trail, whether the command runs or not.
         let audit_text = mask_secrets(&format!("{shown} {}", inv.rest), &inv.rest);
         if let Some(problem) = &m.broken {
-            let text = texts::command_disabled(lang, &shown, problem);
+            let text = texts::of(lang).command_disabled(&shown, problem);
             return effects(ev, &text, audit_text, "refused: broken manifest");
         }
         if let Err(refusal) = checks::check(m, &caller, admin, self.settings.plan, usage, now_ms) {
@@ -309,7 +317,7 @@ impl Commands {
         let handler = HANDLERS.iter().find(|(name, _)| *name == m.name).map(|(_, h)| *h);
         let result = match handler {
             Some(h) => h(&mut ctx),
-            None => Err(CommandError::Invalid(texts::command_not_built(lang, &shown))),
+            None => Err(CommandError::Invalid(texts::of(lang).command_not_built(&shown))),
         };
         let (text, result, mut changes) = match result {
             Ok(text) => (text, "ok".to_string(), ctx.changes),
@@ -331,22 +339,37 @@ impl Commands {
     }
 
     fn error_text(&self, ctx: &Ctx<'_>, e: &CommandError) -> String {
-        match e {
-            CommandError::Usage { sub, problem } => {
-                let cmd = ctx.command();
-                let m = &ctx.inv.manifest;
-                let (usage, example) = (texts::usage_label(ctx.lang), texts::example_label(ctx.lang));
-                match sub.and_then(|s| m.subcommand(s)) {
-                    Some(s) => format!("❌ {problem}\n*{usage}:* {cmd} {}\n*{example}:* {cmd} {}", s.usage, s.example),
-                    None => format!("❌ {problem}\n*{usage}:* {}{}", ctx.inv.prefix, m.usage),
-                }
-            }
+        let t = ctx.t();
+        let (sub, problem) = match e {
+            CommandError::Usage { sub, problem } => (*sub, problem.clone()),
+            CommandError::Args { sub, error } => (Some(*sub), args_text(t, error)),
             CommandError::Crm(e) => {
                 tracing::error!(error = %e, "command failed");
-                texts::command_failed(ctx.lang)
+                return t.command_failed();
             }
-            other => format!("❌ {other}"),
+            other => return format!("❌ {other}"),
+        };
+        let cmd = ctx.command();
+        let m = &ctx.inv.manifest;
+        let (usage, example) = (t.usage_label(), t.example_label());
+        match sub.and_then(|s| m.subcommand(s)) {
+            Some(s) => format!("❌ {problem}\n*{usage}:* {cmd} {}\n*{example}:* {cmd} {}", s.usage, s.example),
+            None => format!("❌ {problem}\n*{usage}:* {}{}", ctx.inv.prefix, m.usage),
         }
+    }
+}
+
+/// Why the arguments could not be read, in the caller's words.
+fn args_text(t: &dyn Texts, e: &ArgsError) -> String {
+    match e {
+        ArgsError::UnterminatedQuote { column } => t.args_unterminated_quote(*column),
+        ArgsError::UnknownFlag { name } => t.args_unknown_flag(name),
+        ArgsError::MissingValue { name } => t.args_missing_value(name),
+        ArgsError::UnexpectedValue { name } => t.args_unexpected_value(name),
+        ArgsError::Repeated { name } => t.args_repeated(name),
+        ArgsError::Missing { what } => t.args_missing(what),
+        ArgsError::Extra { text } => t.args_extra(text),
+        ArgsError::NotANumber { name, text } => t.args_not_a_number(name, text),
     }
 }
 
