@@ -110,6 +110,8 @@ struct Inner {
     records: HashMap<String, Vec<Map<String, Value>>>,
     /// Record id → (entity, position).
     ids: HashMap<u64, (String, usize)>,
+    /// (entity, our id) → position.
+    by_ours: HashMap<(String, String), usize>,
     next_id: u64,
     clock_s: u64,
     failures: VecDeque<Failure>,
@@ -141,6 +143,7 @@ impl FakeFreshsales {
                 violations: Vec::new(),
                 records: HashMap::new(),
                 ids: HashMap::new(),
+                by_ours: HashMap::new(),
                 next_id: 16_000_100_000,
                 clock_s: 0,
                 failures: VecDeque::new(),
@@ -499,8 +502,7 @@ fn upsert(inner: &mut Inner, entity: &str, body: &Value) -> Answer {
         return error(StatusCode::BAD_REQUEST, &message);
     }
     let now = tick(inner);
-    let found =
-        inner.records.get(entity).and_then(|rs| rs.iter().position(|r| r["custom_field"][ID_FIELD] == ours.as_str()));
+    let found = inner.by_ours.get(&(entity.to_string(), ours.clone())).copied();
     let (status, stored) = match found {
         Some(at) => {
             let r = &mut inner.records.get_mut(entity).expect("found")[at];
@@ -535,6 +537,7 @@ fn upsert(inner: &mut Inner, entity: &str, body: &Value) -> Answer {
             rows.push(r.clone());
             let at = rows.len() - 1;
             inner.ids.insert(id, (entity.to_string(), at));
+            inner.by_ours.insert((entity.to_string(), ours.clone()), at);
             (StatusCode::CREATED, r)
         }
     };
