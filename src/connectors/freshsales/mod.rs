@@ -137,9 +137,9 @@ impl FreshsalesConnector {
             request = request.json(body);
         }
         let answer = self.http.send(request).await.map_err(|e| match e {
-            SyncError::Transient(m) => {
-                SyncError::Transient(format!("{m} (Freshsales at {root}: is [crm.freshsales] domain right?)"))
-            }
+            SyncError::Transient(m) => SyncError::Transient(format!(
+                "{m} (no answer from Freshsales at {root}; if it lasts, check [crm.freshsales] domain)"
+            )),
             other => other,
         })?;
         let now = now_ms();

@@ -153,9 +153,7 @@ fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), 
     if let Some(contact) = &d.contact {
         out.insert("contacts_added_list".into(), json!([parent(cx, Kind::Contact, contact)?]));
     }
-    if let Some(reason) = &d.reason {
-        out.insert("lost_reason_text".into(), json!(truncate(reason, 255)));
-    }
+    // The won/lost reason stays in juru: Freshsales' lost reasons are an account-defined list.
     Ok(())
 }
 
