@@ -12,7 +12,7 @@
 //!
 //! The floor is computed in the same run from the calls the fake received
 //! while the clock ran:
-//! - a rolling window of N calls per W (HubSpot, Pipedrive, Zoho):
+//! - a rolling window of N calls per W (HubSpot, Pipedrive, Zoho, Freshsales):
 //!   `floor((calls - 1) / N) × W` — the first N go at once, each further N
 //!   one window later; nothing else (zero latency, zero work) is assumed;
 //! - Salesforce (a daily allocation, no per-second window): the fake answers
@@ -21,6 +21,8 @@
 //!
 //! `cargo run --release --bin bench_sync -- --vendor all` (or `bash bench/sync.sh`)
 
+#[path = "../tests/fakes/freshsales.rs"]
+mod fake_freshsales;
 #[path = "../tests/fakes/hubspot.rs"]
 mod fake_hubspot;
 #[path = "../tests/fakes/pipedrive.rs"]
@@ -37,9 +39,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use juru::channel::Channel;
-use juru::config::{HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url, ZohoConfig};
+use juru::config::{
+    FreshsalesConfig, HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url, ZohoConfig,
+};
 use juru::connectors::Connector;
 use juru::connectors::credential::{Credential, TokenSink, Tokens};
+use juru::connectors::freshsales::FreshsalesConnector;
 use juru::connectors::hubspot::HubspotConnector;
 use juru::connectors::pipedrive::PipedriveConnector;
 use juru::connectors::salesforce::SalesforceConnector;
@@ -74,6 +79,12 @@ struct Args {
     /// Zoho budget per rolling minute (`[crm.zoho] requests_per_min`).
     #[arg(long, default_value_t = 100)]
     zoho_per_min: usize,
+    /// Freshsales budget per window (an hour's: 1000 Free/Growth, 2000 Pro, 5000 Enterprise).
+    #[arg(long, default_value_t = 2000)]
+    freshsales_per_window: usize,
+    /// The Freshsales window in seconds: 3600 is the real hour; 36 runs it 100× faster.
+    #[arg(long, default_value_t = 36)]
+    freshsales_window_s: u64,
     /// Give up on a sync after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_s: u64,
@@ -89,6 +100,7 @@ enum Vendor {
     Pipedrive,
     Salesforce,
     Zoho,
+    Freshsales,
 }
 
 const OWNER: &str = "6281100000000";
@@ -248,6 +260,28 @@ impl Fake for fake_zoho::FakeZoho {
     }
     fn unlinked_deals(&self) -> Option<usize> {
         Some(self.records("Deals").iter().filter(|d| d["Contact_Name"]["id"].as_str().is_none()).count())
+    }
+}
+
+impl Fake for fake_freshsales::FakeFreshsales {
+    fn request_count(&self) -> usize {
+        self.requests().len()
+    }
+    fn repeated_since(&self, from: usize) -> usize {
+        let requests = self.requests();
+        repeated(requests[from..].iter().map(|r| {
+            let id = r.body["unique_identifier"][fake_freshsales::ID_FIELD].as_str()?;
+            Some(format!("{} {} {id}", r.method, r.path))
+        }))
+    }
+    fn violations(&self) -> Vec<String> {
+        fake_freshsales::FakeFreshsales::violations(self)
+    }
+    fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
+        (self.count_by_our_id("contacts"), self.count_by_our_id("deals"))
+    }
+    fn unlinked_deals(&self) -> Option<usize> {
+        Some(self.records("deals").iter().filter(|d| d["contacts_added_list"][0].as_u64().is_none()).count())
     }
 }
 
@@ -419,6 +453,34 @@ async fn run_vendor(args: &Args, vendor: Vendor) -> anyhow::Result<Value> {
             };
             timed(args, &run, &crm, connector, &fake).await
         }
+        Vendor::Freshsales => {
+            let n = args.freshsales_per_window;
+            let window = Duration::from_secs(args.freshsales_window_s);
+            let fake = fake_freshsales::FakeFreshsales::start(fake_freshsales::FakeOptions {
+                rate_limit: Some((n, window)),
+                ..fake_freshsales::FakeOptions::default()
+            })
+            .await;
+            let config = FreshsalesConfig {
+                domain: fake.domain(),
+                requests_per_hour: n,
+                pull_secs: 0,
+                ..FreshsalesConfig::default()
+            };
+            let connector = FreshsalesConnector::new(
+                &config,
+                Credential::ApiKey(fake_freshsales::API_KEY.into()),
+                FieldMapping::new(),
+            )
+            .with_window(n, window);
+            let speed = 3600.0 / window.as_secs_f64().max(1e-9);
+            let run = Run {
+                vendor: "freshsales",
+                plan: format!("{n} requests per hour, the hour run {speed:.0}× faster ({} s)", window.as_secs()),
+                budget: Budget::Rolling { n, window },
+            };
+            timed(args, &run, &crm, connector, &fake).await
+        }
         Vendor::All => unreachable!("expanded by main"),
     };
     drop(crm);
@@ -434,6 +496,7 @@ fn vendor_name(v: Vendor) -> &'static str {
         Vendor::Pipedrive => "pipedrive",
         Vendor::Salesforce => "salesforce",
         Vendor::Zoho => "zoho",
+        Vendor::Freshsales => "freshsales",
     }
 }
 
@@ -442,6 +505,7 @@ fn platform_of(vendor: &str) -> Platform {
         "hubspot" => Platform::Hubspot,
         "pipedrive" => Platform::Pipedrive,
         "zoho" => Platform::Zoho,
+        "freshsales" => Platform::Freshsales,
         _ => Platform::Salesforce,
     }
 }
@@ -593,7 +657,7 @@ async fn wait_idle(handle: &Handle, limit: Duration) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let vendors = match args.vendor {
-        Vendor::All => vec![Vendor::Hubspot, Vendor::Pipedrive, Vendor::Salesforce, Vendor::Zoho],
+        Vendor::All => vec![Vendor::Hubspot, Vendor::Pipedrive, Vendor::Salesforce, Vendor::Zoho, Vendor::Freshsales],
         v => vec![v],
     };
     let mut all_ok = true;

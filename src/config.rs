@@ -351,6 +351,7 @@ pub struct CrmConfig {
     pub salesforce: SalesforceConfig,
     pub pipedrive: PipedriveConfig,
     pub zoho: ZohoConfig,
+    pub freshsales: FreshsalesConfig,
 }
 
 impl Default for CrmConfig {
@@ -365,6 +366,7 @@ impl Default for CrmConfig {
             salesforce: SalesforceConfig::default(),
             pipedrive: PipedriveConfig::default(),
             zoho: ZohoConfig::default(),
+            freshsales: FreshsalesConfig::default(),
         }
     }
 }
@@ -404,6 +406,37 @@ impl Default for ZohoConfig {
             id_field: "WA_Id".into(),
             contacts_module: "Contacts".into(),
             requests_per_min: 100,
+            mode: SyncMode::Realtime,
+            pull_secs: 300,
+        }
+    }
+}
+
+/// `[crm.freshsales]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreshsalesConfig {
+    /// The bundle alias (`acme` → `https://acme.myfreshworks.com/crm/sales`),
+    /// a bundle URL, or a legacy `https://acme.freshsales.io`.
+    pub domain: String,
+    /// A user's API key, instead of `#crm auth --platform freshsales --api-key`.
+    pub api_key: Option<Secret>,
+    /// The API name of the unique custom field holding juru's id on
+    /// contacts, accounts and deals (`cf_` + the field's label).
+    pub id_field: String,
+    /// The account's budget per rolling hour: 1000 (Free/Growth), 2000 (Pro), 5000 (Enterprise).
+    pub requests_per_hour: usize,
+    pub mode: SyncMode,
+    pub pull_secs: u64,
+}
+
+impl Default for FreshsalesConfig {
+    fn default() -> Self {
+        FreshsalesConfig {
+            domain: String::new(),
+            api_key: None,
+            id_field: "cf_juru_id".into(),
+            requests_per_hour: 1000,
             mode: SyncMode::Realtime,
             pull_secs: 300,
         }

@@ -17,7 +17,8 @@ use crate::crm::settings::{
 use crate::store::{TreeName, Write, encode};
 
 /// The platforms juru has connectors for.
-pub const SUPPORTED: [Platform; 4] = [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho];
+pub const SUPPORTED: [Platform; 5] =
+    [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho, Platform::Freshsales];
 /// Look again even without a settings change (a credential put in config.toml needs a restart anyway).
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -157,6 +158,7 @@ impl Connectors {
         let configured = match platform {
             Platform::Hubspot => crm.hubspot.token.as_ref().map(|t| Credential::ApiKey(t.expose().to_string())),
             Platform::Pipedrive => crm.pipedrive.api_token.as_ref().map(|t| Credential::ApiKey(t.expose().to_string())),
+            Platform::Freshsales => crm.freshsales.api_key.as_ref().map(|t| Credential::ApiKey(t.expose().to_string())),
             Platform::Salesforce => {
                 let sf = &crm.salesforce;
                 let flow = sf.refresh_token.is_some()
@@ -174,7 +176,6 @@ impl Connectors {
             Platform::Zoho => crm.zoho.refresh_token.as_ref().map(|t| {
                 Credential::OAuth(Tokens { refresh_token: Some(t.expose().to_string()), ..Tokens::default() })
             }),
-            _ => None,
         };
         match platform {
             // Salesforce's and Zoho's config name a flow, not a credential: tokens already got come first.
@@ -252,7 +253,11 @@ fn start(
             let connector = super::zoho::ZohoConnector::new(&crm_config.zoho, credential, mapping, on_tokens);
             Some(Worker::spawn_with(connector, crm, crm_config.zoho.mode, every(crm_config.zoho.pull_secs)))
         }
-        _ => None,
+        Platform::Freshsales => {
+            let fs = &crm_config.freshsales;
+            let connector = super::freshsales::FreshsalesConnector::new(fs, credential, mapping);
+            Some(Worker::spawn_with(connector, crm, fs.mode, every(fs.pull_secs)))
+        }
     }
 }
 

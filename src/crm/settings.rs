@@ -43,9 +43,12 @@ impl Platform {
         Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
-    /// Whether this build has a connector for it (Freshsales: not yet).
+    /// Whether this build has a connector for it.
     pub fn has_connector(self) -> bool {
-        matches!(self, Platform::Hubspot | Platform::Salesforce | Platform::Pipedrive | Platform::Zoho)
+        matches!(
+            self,
+            Platform::Hubspot | Platform::Salesforce | Platform::Pipedrive | Platform::Zoho | Platform::Freshsales
+        )
     }
 
     /// Where the owner gets an API key for `#crm auth --api-key`.
