@@ -59,10 +59,10 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
-    /// Push the CRM to HubSpot, Salesforce, Pipedrive or Zoho CRM now, with a progress
+    /// Push the CRM to HubSpot, Salesforce, Pipedrive, Zoho CRM or Dynamics 365 now, with a progress
     /// bar (stop `serve` first; while it runs, use `#crm sync` or `POST /api/crm/sync`).
     Sync {
-        /// hubspot | salesforce | pipedrive | zoho (default: every platform with a credential).
+        /// hubspot | salesforce | pipedrive | zoho | dynamics (default: every platform with a credential).
         #[arg(long)]
         platform: Option<String>,
         /// Push every record, not only what changed since the last sync.
@@ -246,7 +246,7 @@ async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Res
         Some(text) => Some(
             Platform::parse(text)
                 .filter(|p| SUPPORTED.contains(p))
-                .with_context(|| format!("`{text}` is not hubspot, salesforce, pipedrive or zoho"))?,
+                .with_context(|| format!("`{text}` is not hubspot, salesforce, pipedrive, zoho or dynamics"))?,
         ),
         None => None,
     };

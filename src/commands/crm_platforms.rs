@@ -13,7 +13,7 @@ use crate::crm::settings::{
     AuthKind, AuthRecord, Connection, FieldMapping, OAuthState, SyncRequest, auth_key, mapping_key, oauth_key, sync_key,
 };
 
-const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales";
+const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales, dynamics";
 /// An authorization link is good for this long.
 const OAUTH_TTL_MS: u64 = 15 * 60_000;
 
@@ -38,6 +38,10 @@ pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             p.api_key_hint(),
             p.as_str()
         ),
+        // App-only: the client secret is the credential.
+        None if p == Platform::Dynamics => {
+            format!("{cmd} auth --platform dynamics --api-key CLIENT_SECRET\n({})", p.api_key_hint())
+        }
         None => format!("{cmd} auth --platform {} --api-key YOUR_KEY\n({})", p.as_str(), p.api_key_hint()),
     };
     Ok(format!("🔌 {} chosen as your CRM.\n*Next step:* {next}", p.title()))
@@ -92,6 +96,13 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             ))
         }
         (None, true) => {
+            if p == Platform::Dynamics {
+                return Err(CommandError::Invalid(format!(
+                    "Dynamics 365 signs in as an app (client credentials), not through a consent page: {} auth \
+                     --platform dynamics --api-key CLIENT_SECRET",
+                    ctx.command()
+                )));
+            }
             let Some(authorize) = p.authorize_url() else {
                 return Err(CommandError::Invalid(format!("{} has no OAuth; use --api-key", p.title())));
             };

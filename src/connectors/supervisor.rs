@@ -17,7 +17,8 @@ use crate::crm::settings::{
 use crate::store::{TreeName, Write, encode};
 
 /// The platforms juru has connectors for.
-pub const SUPPORTED: [Platform; 4] = [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho];
+pub const SUPPORTED: [Platform; 5] =
+    [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho, Platform::Dynamics];
 /// Look again even without a settings change (a credential put in config.toml needs a restart anyway).
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -174,6 +175,10 @@ impl Connectors {
             Platform::Zoho => crm.zoho.refresh_token.as_ref().map(|t| {
                 Credential::OAuth(Tokens { refresh_token: Some(t.expose().to_string()), ..Tokens::default() })
             }),
+            // The app's client secret; the connector trades it for tokens itself.
+            Platform::Dynamics => {
+                crm.dynamics.client_secret.as_ref().map(|t| Credential::ApiKey(t.expose().to_string()))
+            }
             _ => None,
         };
         match platform {
@@ -251,6 +256,10 @@ fn start(
         Platform::Zoho => {
             let connector = super::zoho::ZohoConnector::new(&crm_config.zoho, credential, mapping, on_tokens);
             Some(Worker::spawn_with(connector, crm, crm_config.zoho.mode, every(crm_config.zoho.pull_secs)))
+        }
+        Platform::Dynamics => {
+            let connector = super::dynamics::DynamicsConnector::new(&crm_config.dynamics, credential, mapping);
+            Some(Worker::spawn_with(connector, crm, crm_config.dynamics.mode, every(crm_config.dynamics.pull_secs)))
         }
         _ => None,
     }
