@@ -174,9 +174,15 @@ impl DynamicsConnector {
         if let Some(error) = t.error.filter(|e| !e.is_empty()) {
             let words = t.error_description.unwrap_or_default();
             let first = words.lines().next().unwrap_or_default().to_string();
+            // AADSTS500011: no such resource (environment) in the tenant: the org URL is wrong.
+            let check = if first.contains("AADSTS500011") {
+                "[crm.dynamics] org_url (your environment's URL, https://yourorg.crm.dynamics.com) and tenant"
+            } else {
+                "[crm.dynamics] tenant, client_id and the client secret (#crm auth --platform dynamics --api-key \
+                 CLIENT_SECRET)"
+            };
             return Err(SyncError::Auth(format!(
-                "Microsoft Entra ID refused the token request ({error}: {first}). Check [crm.dynamics] tenant, \
-                 client_id and the client secret (#crm auth --platform dynamics --api-key CLIENT_SECRET)"
+                "Microsoft Entra ID refused the token request ({error}: {first}). Check {check}"
             )));
         }
         if !answer.status.is_success() || t.access_token.is_empty() {
