@@ -4,7 +4,7 @@
 # its fake throttling at the vendor's published rate. ≈ 3 min.
 #
 #   bash bench/sync.sh                       # every vendor, default sizes and budgets
-#   VENDORS=zoho bash bench/sync.sh          # one vendor
+#   VENDORS=zoho bash bench/sync.sh          # one vendor (hubspot pipedrive salesforce zoho dynamics)
 #   bash bench/sync.sh --sf-latency-ms 500   # extra arguments go to every run
 #
 # Keeps report.txt, results.jsonl and machine.txt in $OUT
@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 } > "$OUT/machine.txt"
 
 status=0
-for vendor in ${VENDORS:-hubspot pipedrive salesforce zoho}; do
+for vendor in ${VENDORS:-hubspot pipedrive salesforce zoho dynamics}; do
   ./target/release/bench_sync --vendor "$vendor" "$@" | tee -a "$OUT/report.txt" || status=1
 done
 grep '^{' "$OUT/report.txt" > "$OUT/results.jsonl"

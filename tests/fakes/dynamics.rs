@@ -141,6 +141,8 @@ struct Inner {
     violations: Vec<String>,
     /// Entity set → rows in creation order.
     rows: HashMap<String, Vec<Row>>,
+    /// (entity set, `ours:` our id | `id:` primary key) → position in `rows`.
+    index: HashMap<(String, String), usize>,
     next_id: u64,
     version: u64,
     clock_s: u64,
@@ -185,6 +187,7 @@ impl FakeDynamics {
                 requests: Vec::new(),
                 violations: Vec::new(),
                 rows: HashMap::new(),
+                index: HashMap::new(),
                 next_id: 0,
                 version: 1_000_000,
                 clock_s: now_s(),
@@ -672,7 +675,6 @@ fn metadata(inner: &mut Inner, logical: &str, tail: &str, query: &HashMap<String
 
 /// The row `key` names in `set`: `(juru_waid='…')` or `(<guid>)`.
 fn find(inner: &mut Inner, set: &str, key: &str) -> Result<Option<usize>, Answer> {
-    let rows = inner.rows.get(set);
     if let Some(value) = key.strip_prefix(&format!("{ID_COLUMN}='")).and_then(|k| k.strip_suffix('\'')) {
         let logical = TABLES.iter().find(|t| t.0 == set).map_or("", |t| t.1);
         if inner.opts.missing_key.iter().any(|t| t == logical) || matches!(set, "tasks" | "annotations") {
@@ -684,12 +686,10 @@ fn find(inner: &mut Inner, set: &str, key: &str) -> Result<Option<usize>, Answer
             ));
         }
         let value = percent_decode(value).replace("''", "'");
-        return Ok(rows.and_then(|rs| {
-            rs.iter().position(|r| r.data.get(ID_COLUMN).and_then(Value::as_str) == Some(value.as_str()))
-        }));
+        return Ok(inner.index.get(&(set.to_string(), format!("ours:{value}"))).copied());
     }
     if key.len() == 36 && key.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Ok(rows.and_then(|rs| rs.iter().position(|r| r.id == key)));
+        return Ok(inner.index.get(&(set.to_string(), format!("id:{key}"))).copied());
     }
     inner.violations.push(format!("{set}({key}): not a key Dataverse reads"));
     Err(error(StatusCode::BAD_REQUEST, "0x80060888", &format!("Bad key {key}")))
@@ -853,15 +853,32 @@ fn batch(inner: &mut Inner, headers: &HashMap<String, String>, body: &str) -> (A
     ((StatusCode::OK, Vec::new(), Body::Text(format!("multipart/mixed; boundary={out_boundary}"), out)), late, work)
 }
 
+/// How to take back one applied operation: the row's set, position and
+/// previous state (`None`: it was created).
+type Undo = (String, usize, Option<Row>);
+
 /// Applies one change set: every operation, or none (rolled back) with the first failure.
 fn apply_set(inner: &mut Inner, set: &[Op]) -> Result<Vec<String>, String> {
-    let snapshot = inner.rows.clone();
     let mut parts = Vec::new();
+    let mut undo: Vec<Undo> = Vec::new();
     for op in set {
         match apply(inner, op) {
-            Ok(p) => parts.push(p),
+            Ok((p, u)) => {
+                parts.push(p);
+                undo.push(u);
+            }
             Err(p) => {
-                inner.rows = snapshot;
+                for (set, at, previous) in undo.into_iter().rev() {
+                    let rows = inner.rows.get_mut(&set).expect("applied");
+                    match previous {
+                        Some(row) => rows[at] = row,
+                        None => {
+                            let row = rows.remove(at);
+                            inner.index.retain(|(s, _), i| !(*s == set && *i == at));
+                            let _ = row;
+                        }
+                    }
+                }
                 return Err(p);
             }
         }
@@ -869,8 +886,8 @@ fn apply_set(inner: &mut Inner, set: &[Op]) -> Result<Vec<String>, String> {
     Ok(parts)
 }
 
-/// One `PATCH` upsert.
-fn apply(inner: &mut Inner, op: &Op) -> Result<String, String> {
+/// One `PATCH` upsert, and how to take it back.
+fn apply(inner: &mut Inner, op: &Op) -> Result<(String, Undo), String> {
     if op.method != "PATCH" {
         inner.violations.push(format!("{} {} in a change set: the connector upserts with PATCH", op.method, op.target));
         return Err(failed_part(405, "Method Not Allowed", "0x80060888", "Unexpected method."));
@@ -977,13 +994,14 @@ fn apply(inner: &mut Inner, op: &Op) -> Result<String, String> {
         }
     }
     let (version, now) = tick(inner);
-    let (status, reason, id) = match at {
+    let (status, reason, at, undo) = match at {
         Some(i) => {
             let r = &mut inner.rows.get_mut(&set).expect("found")[i];
+            let previous = r.clone();
             r.data.extend(row_data);
             r.version = version;
             r.modified_s = now;
-            (200, "OK", r.id.clone())
+            (200, "OK", i, (set.clone(), i, Some(previous)))
         }
         None => {
             if let Some(missing) = required(&set).iter().find(|c| data.get(**c).is_none_or(|v| v.is_null() || v == ""))
@@ -1002,21 +1020,24 @@ fn apply(inner: &mut Inner, op: &Op) -> Result<String, String> {
                 inner.next_id += 1;
                 format!("{:08x}-0000-4000-8000-{:012x}", 0x0dd0_0000u32 + set.len() as u32, inner.next_id)
             };
-            inner.rows.entry(set.clone()).or_default().push(Row {
-                id: id.clone(),
-                data: row_data,
-                version,
-                modified_s: now,
-            });
-            (201, "Created", id)
+            let ours = row_data.get(ID_COLUMN).and_then(Value::as_str).map(str::to_string);
+            let rows = inner.rows.entry(set.clone()).or_default();
+            rows.push(Row { id: id.clone(), data: row_data, version, modified_s: now });
+            let i = rows.len() - 1;
+            inner.index.insert((set.clone(), format!("id:{id}")), i);
+            if let Some(ours) = ours {
+                inner.index.insert((set.clone(), format!("ours:{ours}")), i);
+            }
+            (201, "Created", i, (set.clone(), i, None))
         }
     };
+    let id = inner.rows[&set][at].id.clone();
     let entity = format!("{}{API}{set}({id})", inner.org_url);
     let representation = op.headers.get("prefer").is_some_and(|p| p.contains("return=representation"));
     if !representation {
-        return Ok(part(204, "No Content", &[("OData-EntityId", entity)], None));
+        return Ok((part(204, "No Content", &[("OData-EntityId", entity)], None), undo));
     }
-    let row = &inner.rows[&set].iter().find(|r| r.id == id).expect("just written").clone();
+    let row = &inner.rows[&set][at].clone();
     let select: Option<Vec<String>> =
         parse_pairs(query).get("$select").map(|s| s.split(',').map(str::to_string).collect());
     let mut shown_row = Map::new();
@@ -1027,12 +1048,13 @@ fn apply(inner: &mut Inner, op: &Op) -> Result<String, String> {
             shown_row.insert(k, v);
         }
     }
-    Ok(part(
+    let answer = part(
         status,
         reason,
         &[("ETag", etag(row.version)), ("OData-EntityId", entity)],
         Some(&Value::Object(shown_row)),
-    ))
+    );
+    Ok((answer, undo))
 }
 
 /// The change sets of a `$batch` body, checked against OData 4.0 §11.7.
