@@ -670,3 +670,62 @@ async fn juru_sync_platform_dynamics_with_a_wrong_secret_says_so_and_fails() {
     assert!(!ok, "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");
     assert!(stderr.contains("AADSTS7000215") && stderr.contains("client secret"), "stderr: {stderr}");
 }
+
+#[tokio::test]
+async fn an_edit_in_dynamics_comes_back_by_the_pull_and_is_not_echoed() {
+    let fake = FakeDynamics::start(FakeOptions::default()).await;
+    let config = bot_config(&fake, &format!("client_secret = \"{}\"\n", fake_dynamics::CLIENT_SECRET))
+        .replace("pull_secs = 0", "pull_secs = 1");
+    let bot = common::TestBot::with_config(&config).await;
+    ask(&bot, PROSPECT, "P1", "Hi").await;
+    ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
+    until("the deal is an opportunity", || fake.count_by_our_id("opportunities").get("D1") == Some(&1)).await;
+    sync_until(&bot, &["queued 0 ", "dead 0"]).await;
+    // Dynamics stamps whole seconds: the edits come a second after our last write.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let contact = fake.by_our_id("contacts", PROSPECT).unwrap();
+    fake.touch(
+        "contacts",
+        contact["contactid"].as_str().unwrap(),
+        json!({"fullname": "Budi Santoso", "lastname": "Santoso"}),
+    );
+    let deal = fake.by_our_id("opportunities", "D1").unwrap();
+    fake.touch("opportunities", deal["opportunityid"].as_str().unwrap(), json!({"statecode": 1, "salesstage": 3}));
+    let batches = fake.batches().len();
+    let started = Instant::now();
+    loop {
+        let shown = ask(&bot, OWNER, &format!("Q{}", started.elapsed().as_millis()), "#crm deals show D1").await;
+        if shown.contains("won") {
+            break;
+        }
+        assert!(started.elapsed() < LIMIT, "the won opportunity never came back: {shown}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let shown = ask(&bot, OWNER, "Q-contact", &format!("#crm contacts show {PROSPECT}")).await;
+    assert!(shown.contains("Budi Santoso"), "{shown}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.batches().len(), batches, "what came from Dynamics is not pushed back");
+    assert_clean(&fake);
+}
+
+#[tokio::test]
+async fn an_opportunity_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
+    let fake = FakeDynamics::start(FakeOptions::default()).await;
+    // The first write (the prospect's contact) is refused for good.
+    fake.inject(Failure::DuplicateKey, 1);
+    let config = bot_config(&fake, &format!("client_secret = \"{}\"\n", fake_dynamics::CLIENT_SECRET));
+    let bot = common::TestBot::with_config(&config).await;
+    ask(&bot, PROSPECT, "P1", "Hi").await;
+    sync_until(&bot, &["dead 1"]).await;
+    let created =
+        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+            .await;
+    assert!(created.contains("D1"), "{created}");
+    let reply = sync_until(&bot, &["queued 0 ", "dead 2"]).await;
+    assert!(
+        reply.contains("was dead-lettered") && reply.contains("Cannot insert duplicate key"),
+        "the parent and Dataverse's words: {reply}"
+    );
+    assert!(fake.rows("opportunities").is_empty());
+}
