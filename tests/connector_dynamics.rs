@@ -457,6 +457,22 @@ async fn our_change_newer_than_the_edit_in_dynamics_wins_on_the_next_try() {
     assert_clean(&fake);
 }
 
+#[tokio::test]
+async fn without_a_pull_an_edit_in_dynamics_is_written_over_on_the_next_try() {
+    let fake = FakeDynamics::start(FakeOptions::default()).await;
+    let c = connector_with(&DynamicsConfig { pull_secs: 0, ..config(&fake) }, secret());
+    let ids = Ids::default();
+    c.prepare().await.unwrap();
+    let first = push(&c, &ids, vec![contact(BUDI, Some("Budi"), None)]).await.unwrap();
+    fake.touch("contacts", &done(&first[0]), json!({"lastname": "Renamed there"}));
+    let outcomes = push(&c, &ids, vec![contact(BUDI, Some("Budi"), None)]).await.unwrap();
+    assert!(matches!(&outcomes[0], Outcome::Retry { reason } if reason.contains("written again")), "{outcomes:?}");
+    let outcomes = push(&c, &ids, vec![contact(BUDI, Some("Budi"), None)]).await.unwrap();
+    assert!(matches!(outcomes[0], Outcome::Done { .. }), "{outcomes:?}");
+    assert_eq!(fake.by_our_id("contacts", BUDI).unwrap()["lastname"], "Budi", "nothing would bring theirs back");
+    assert_clean(&fake);
+}
+
 // ---- pull ----
 
 #[tokio::test]

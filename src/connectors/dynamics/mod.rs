@@ -41,6 +41,9 @@ use crate::crm::settings::{FieldMapping, Platform};
 pub const MAX_BATCH: usize = 1000;
 /// Rows per page on pull (`Prefer: odata.maxpagesize`).
 const PAGE: usize = 500;
+/// Rows whose ETag is kept; past it the memory starts over (an update
+/// without `If-Match` is a plain upsert, and the pull still decides by time).
+const SEEN_MAX: usize = 200_000;
 /// Service protection counts per user in a sliding 5 minutes.
 const WINDOW: Duration = Duration::from_secs(300);
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,8 +79,8 @@ impl DynamicsConnector {
     pub fn new(config: &DynamicsConfig, credential: Credential, mapping: FieldMapping) -> DynamicsConnector {
         let secret = match credential {
             Credential::ApiKey(secret) => secret,
-            // Client credentials keep no tokens; a stored access token would be an hour's at most.
-            Credential::OAuth(t) => t.access_token,
+            // Never stored for Dynamics (no consent flow): without a secret, prepare asks for one.
+            Credential::OAuth(_) => String::new(),
         };
         DynamicsConnector {
             http: Http::new(Limiter::new(config.requests_per_5min, WINDOW), TIMEOUT),
@@ -319,7 +322,11 @@ impl DynamicsConnector {
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<(Kind, String), Seen>> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() > SEEN_MAX {
+            seen.clear();
+        }
+        seen
     }
 
     /// The change set of one record: its upsert (and its note), or why it cannot go.
@@ -470,7 +477,9 @@ impl DynamicsConnector {
         };
         let etag = row.get("@odata.etag").and_then(Value::as_str).map(str::to_string);
         let remote_ms = row.get("modifiedon").and_then(Value::as_str).and_then(crate::clock::parse_instant_ms);
-        let theirs_newer = remote_ms.is_some_and(|r| r > records::local_modified_ms(record));
+        // Without a pull nothing would ever bring Dynamics' version: ours is written.
+        let theirs_newer =
+            self.config.pull_secs > 0 && remote_ms.is_some_and(|r| r > records::local_modified_ms(record));
         let seen = Seen { etag, newer_remote_ms: remote_ms.filter(|_| theirs_newer) };
         self.seen().insert((record.kind(), record.local_id()), seen);
         let reason = if theirs_newer {
