@@ -17,10 +17,17 @@
 //!   one window later; nothing else (zero latency, zero work) is assumed;
 //! - Salesforce (a daily allocation, no per-second window): the fake answers
 //!   after a fixed `--sf-latency-ms` and the connector makes at most
-//!   `concurrency` calls at once, so `ceil(calls / concurrency) × latency`.
+//!   `concurrency` calls at once, so `ceil(calls / concurrency) × latency`;
+//! - Dynamics 365 (6 000 requests and 20 min of execution per user per 5
+//!   minutes: neither binds a few hundred `$batch` calls): the fake spends
+//!   `--dyn-op-ms` on each operation of a `$batch`, in order as Dataverse
+//!   does, and the worker has 4 batches in flight, so
+//!   `ceil(operations / 4) × per-operation time`.
 //!
 //! `cargo run --release --bin bench_sync -- --vendor all` (or `bash bench/sync.sh`)
 
+#[path = "../tests/fakes/dynamics.rs"]
+mod fake_dynamics;
 #[path = "../tests/fakes/freshsales.rs"]
 mod fake_freshsales;
 #[path = "../tests/fakes/hubspot.rs"]
@@ -40,10 +47,12 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use juru::channel::Channel;
 use juru::config::{
-    FreshsalesConfig, HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url, ZohoConfig,
+    DynamicsConfig, FreshsalesConfig, HubspotConfig, PipedriveConfig, SalesforceConfig, Secret, SyncMode, Url,
+    ZohoConfig,
 };
 use juru::connectors::Connector;
 use juru::connectors::credential::{Credential, TokenSink, Tokens};
+use juru::connectors::dynamics::DynamicsConnector;
 use juru::connectors::freshsales::FreshsalesConnector;
 use juru::connectors::hubspot::HubspotConnector;
 use juru::connectors::pipedrive::PipedriveConnector;
@@ -85,6 +94,15 @@ struct Args {
     /// The Freshsales window in seconds: 3600 is the real hour; 36 runs it 100× faster.
     #[arg(long, default_value_t = 36)]
     freshsales_window_s: u64,
+    /// Dynamics budget per rolling 5 minutes (service protection: 6 000 per user).
+    #[arg(long, default_value_t = 6_000)]
+    dynamics_per_5min: usize,
+    /// The fake Dataverse's server time for each operation of a `$batch`.
+    #[arg(long, default_value_t = 5)]
+    dyn_op_ms: u64,
+    /// Records per `$batch` (`[crm.dynamics] batch_size`).
+    #[arg(long, default_value_t = 100)]
+    dyn_batch: usize,
     /// Give up on a sync after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_s: u64,
@@ -101,6 +119,7 @@ enum Vendor {
     Salesforce,
     Zoho,
     Freshsales,
+    Dynamics,
 }
 
 const OWNER: &str = "6281100000000";
@@ -154,6 +173,11 @@ trait Fake {
     /// (a retried batch): the same method, path and first record id.
     fn repeated_since(&self, from: usize) -> usize;
     fn violations(&self) -> Vec<String>;
+    /// Record operations in the calls received since `from` (one per call
+    /// unless calls carry several, as a `$batch` does).
+    fn operations_since(&self, from: usize) -> usize {
+        self.request_count().saturating_sub(from)
+    }
     /// Our id → how many remote records carry it, for contacts and deals.
     fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>);
     /// Deals stored without a link to their contact.
@@ -285,6 +309,36 @@ impl Fake for fake_freshsales::FakeFreshsales {
     }
 }
 
+impl Fake for fake_dynamics::FakeDynamics {
+    fn request_count(&self) -> usize {
+        self.requests().len()
+    }
+    fn repeated_since(&self, from: usize) -> usize {
+        let requests = self.requests();
+        repeated(requests[from..].iter().map(|r| {
+            let first = r.change_sets.first()?.first()?;
+            Some(format!("{} {} {}", r.method, r.path, first.target))
+        }))
+    }
+    fn violations(&self) -> Vec<String> {
+        fake_dynamics::FakeDynamics::violations(self)
+    }
+    fn operations_since(&self, from: usize) -> usize {
+        self.requests()[from..].iter().map(|r| r.change_sets.iter().map(Vec::len).sum::<usize>()).sum()
+    }
+    fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
+        (self.count_by_our_id("contacts"), self.count_by_our_id("opportunities"))
+    }
+    fn unlinked_deals(&self) -> Option<usize> {
+        Some(
+            self.rows("opportunities")
+                .iter()
+                .filter(|d| !d["parentcontactid@odata.bind"].as_str().is_some_and(|b| b.starts_with("/contacts(")))
+                .count(),
+        )
+    }
+}
+
 /// How the floor is computed for a vendor.
 #[derive(Clone, Copy)]
 enum Budget {
@@ -292,27 +346,35 @@ enum Budget {
     Rolling { n: usize, window: Duration },
     /// Every call takes `latency`, at most `concurrency` at once.
     Latency { latency: Duration, concurrency: usize },
+    /// Every operation of a call takes `per_op`, at most `concurrency` calls at once.
+    Execution { per_op: Duration, concurrency: usize },
 }
 
 impl Budget {
-    fn floor(self, calls: usize) -> Duration {
+    fn floor(self, calls: usize, ops: usize) -> Duration {
         match self {
             Budget::Rolling { n, window } => window * (calls.saturating_sub(1) / n) as u32,
             Budget::Latency { latency, concurrency } => latency * calls.div_ceil(concurrency) as u32,
+            Budget::Execution { per_op, concurrency } => per_op * ops.div_ceil(concurrency) as u32,
         }
     }
 
-    fn formula(self, calls: usize) -> String {
+    fn formula(self, calls: usize, ops: usize) -> String {
         match self {
             Budget::Rolling { n, window } => format!(
                 "floor(({calls} - 1) / {n}) × {} s = {:.1} s",
                 window.as_secs_f64(),
-                self.floor(calls).as_secs_f64()
+                self.floor(calls, ops).as_secs_f64()
             ),
             Budget::Latency { latency, concurrency } => format!(
                 "ceil({calls} / {concurrency}) × {} ms = {:.2} s",
                 latency.as_millis(),
-                self.floor(calls).as_secs_f64()
+                self.floor(calls, ops).as_secs_f64()
+            ),
+            Budget::Execution { per_op, concurrency } => format!(
+                "ceil({ops} operations / {concurrency}) × {} ms = {:.2} s",
+                per_op.as_millis(),
+                self.floor(calls, ops).as_secs_f64()
             ),
         }
     }
@@ -321,7 +383,7 @@ impl Budget {
     fn settle(self) -> Duration {
         match self {
             Budget::Rolling { window, .. } => window + Duration::from_millis(200),
-            Budget::Latency { .. } => Duration::ZERO,
+            Budget::Latency { .. } | Budget::Execution { .. } => Duration::ZERO,
         }
     }
 }
@@ -481,6 +543,37 @@ async fn run_vendor(args: &Args, vendor: Vendor) -> anyhow::Result<Value> {
             };
             timed(args, &run, &crm, connector, &fake).await
         }
+        Vendor::Dynamics => {
+            let n = args.dynamics_per_5min;
+            let per_op = Duration::from_millis(args.dyn_op_ms);
+            let fake = fake_dynamics::FakeDynamics::start(fake_dynamics::FakeOptions {
+                rate_limit: Some((n, Duration::from_secs(300))),
+                per_operation: per_op,
+                ..fake_dynamics::FakeOptions::default()
+            })
+            .await;
+            let config = DynamicsConfig {
+                org_url: Some(Url(fake.url())),
+                login_url: Url(fake.url()),
+                tenant: Some(fake_dynamics::TENANT.into()),
+                client_id: Some(fake_dynamics::CLIENT_ID.into()),
+                batch_size: args.dyn_batch,
+                requests_per_5min: n,
+                pull_secs: 0,
+                ..DynamicsConfig::default()
+            };
+            let secret = Credential::ApiKey(fake_dynamics::CLIENT_SECRET.into());
+            let connector = DynamicsConnector::new(&config, secret, FieldMapping::new());
+            let run = Run {
+                vendor: "dynamics",
+                plan: format!(
+                    "{n} requests per rolling 5 min, {} ms of server time per operation, $batch of {}",
+                    args.dyn_op_ms, args.dyn_batch
+                ),
+                budget: Budget::Execution { per_op, concurrency: 4 },
+            };
+            timed(args, &run, &crm, connector, &fake).await
+        }
         Vendor::All => unreachable!("expanded by main"),
     };
     drop(crm);
@@ -497,6 +590,7 @@ fn vendor_name(v: Vendor) -> &'static str {
         Vendor::Salesforce => "salesforce",
         Vendor::Zoho => "zoho",
         Vendor::Freshsales => "freshsales",
+        Vendor::Dynamics => "dynamics",
     }
 }
 
@@ -506,6 +600,7 @@ fn platform_of(vendor: &str) -> Platform {
         "pipedrive" => Platform::Pipedrive,
         "zoho" => Platform::Zoho,
         "freshsales" => Platform::Freshsales,
+        "dynamics" => Platform::Dynamics,
         _ => Platform::Salesforce,
     }
 }
@@ -562,8 +657,9 @@ async fn timed<C: Connector, F: Fake>(
     let other_cores = cores(cpu_after.0.saturating_sub(cpu_before.0)) - own_cores;
 
     let calls = fake.request_count() - before;
+    let operations = fake.operations_since(before);
     let repeated = fake.repeated_since(before);
-    let floor = run.budget.floor(calls);
+    let floor = run.budget.floor(calls, operations);
     let ratio = elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9);
 
     // Checks: every record once, nothing else, no violation, nothing dead.
@@ -595,7 +691,8 @@ async fn timed<C: Connector, F: Fake>(
         "enqueue_s": enqueued.as_secs_f64(),
         "elapsed_s": elapsed.as_secs_f64(),
         "floor_s": floor.as_secs_f64(),
-        "floor": run.budget.formula(calls),
+        "operations": operations,
+        "floor": run.budget.formula(calls, operations),
         "ratio": ratio,
         "target_met": ok && ratio <= 1.2,
         "lost": lost,
@@ -621,7 +718,7 @@ async fn timed<C: Connector, F: Fake>(
         repeated,
         elapsed.as_secs_f64(),
         enqueued.as_secs_f64(),
-        run.budget.formula(calls),
+        run.budget.formula(calls, operations),
         ratio,
         if ratio <= 1.2 { "met" } else { "NOT met" },
         unlinked.map_or("n/a".to_string(), |n| n.to_string()),
@@ -657,7 +754,14 @@ async fn wait_idle(handle: &Handle, limit: Duration) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let vendors = match args.vendor {
-        Vendor::All => vec![Vendor::Hubspot, Vendor::Pipedrive, Vendor::Salesforce, Vendor::Zoho, Vendor::Freshsales],
+        Vendor::All => vec![
+            Vendor::Hubspot,
+            Vendor::Pipedrive,
+            Vendor::Salesforce,
+            Vendor::Zoho,
+            Vendor::Freshsales,
+            Vendor::Dynamics,
+        ],
         v => vec![v],
     };
     let mut all_ok = true;

@@ -5,7 +5,7 @@
 # budget run 100× faster). ≈ 7 min.
 #
 #   bash bench/sync.sh                       # every vendor, default sizes and budgets
-#   VENDORS=zoho bash bench/sync.sh          # one vendor
+#   VENDORS=zoho bash bench/sync.sh          # one vendor (hubspot pipedrive salesforce zoho dynamics)
 #   bash bench/sync.sh --sf-latency-ms 500   # extra arguments go to every run
 #
 # Keeps report.txt, results.jsonl and machine.txt in $OUT
@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 } > "$OUT/machine.txt"
 
 status=0
-for vendor in ${VENDORS:-hubspot pipedrive salesforce zoho freshsales}; do
+for vendor in ${VENDORS:-hubspot pipedrive salesforce zoho freshsales dynamics}; do
   ./target/release/bench_sync --vendor "$vendor" "$@" | tee -a "$OUT/report.txt" || status=1
 done
 grep '^{' "$OUT/report.txt" > "$OUT/results.jsonl"

@@ -352,6 +352,7 @@ pub struct CrmConfig {
     pub pipedrive: PipedriveConfig,
     pub zoho: ZohoConfig,
     pub freshsales: FreshsalesConfig,
+    pub dynamics: DynamicsConfig,
 }
 
 impl Default for CrmConfig {
@@ -367,6 +368,7 @@ impl Default for CrmConfig {
             pipedrive: PipedriveConfig::default(),
             zoho: ZohoConfig::default(),
             freshsales: FreshsalesConfig::default(),
+            dynamics: DynamicsConfig::default(),
         }
     }
 }
@@ -430,6 +432,30 @@ pub struct FreshsalesConfig {
     pub pull_secs: u64,
 }
 
+/// `[crm.dynamics]`: Dynamics 365 / Dataverse, app-only (client credentials).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicsConfig {
+    /// The environment's URL (`https://yourorg.crm.dynamics.com`, `crm4` EMEA…).
+    pub org_url: Option<Url>,
+    /// Microsoft Entra ID: `{login_url}/{tenant}/oauth2/v2.0/token`.
+    pub login_url: Url,
+    /// The directory (tenant) id or domain of the app registration.
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    /// The app's client secret (or `#crm auth --platform dynamics --api-key SECRET`).
+    pub client_secret: Option<Secret>,
+    /// The column (on contact, account, opportunity) holding juru's id, with
+    /// an alternate key on it: upserts are `PATCH contacts(juru_waid='…')`.
+    pub id_column: String,
+    /// Operations per `$batch` (at most 1 000).
+    pub batch_size: usize,
+    /// Requests per rolling 5 minutes (Dataverse service protection: 6 000 per user).
+    pub requests_per_5min: usize,
+    pub mode: SyncMode,
+    pub pull_secs: u64,
+}
+
 impl Default for FreshsalesConfig {
     fn default() -> Self {
         FreshsalesConfig {
@@ -437,6 +463,23 @@ impl Default for FreshsalesConfig {
             api_key: None,
             id_field: "cf_juru_id".into(),
             requests_per_hour: 1000,
+            mode: SyncMode::Realtime,
+            pull_secs: 300,
+        }
+    }
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        DynamicsConfig {
+            org_url: None,
+            login_url: Url("https://login.microsoftonline.com".into()),
+            tenant: None,
+            client_id: None,
+            client_secret: None,
+            id_column: "juru_waid".into(),
+            batch_size: 100,
+            requests_per_5min: 6_000,
             mode: SyncMode::Realtime,
             pull_secs: 300,
         }

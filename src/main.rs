@@ -59,10 +59,10 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
-    /// Push the CRM to HubSpot, Salesforce, Pipedrive, Zoho CRM or Freshsales now, with a progress
-    /// bar (stop `serve` first; while it runs, use `#crm sync` or `POST /api/crm/sync`).
+    /// Push the CRM to HubSpot, Salesforce, Pipedrive, Zoho CRM, Freshsales or Dynamics 365 now, with a
+    /// progress bar (stop `serve` first; while it runs, use `#crm sync` or `POST /api/crm/sync`).
     Sync {
-        /// hubspot | salesforce | pipedrive | zoho | freshsales (default: every platform with a credential).
+        /// hubspot | salesforce | pipedrive | zoho | freshsales | dynamics (default: every platform with a credential).
         #[arg(long)]
         platform: Option<String>,
         /// Push every record, not only what changed since the last sync.
@@ -243,11 +243,9 @@ async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Res
     use std::time::Duration;
 
     let only = match platform {
-        Some(text) => Some(
-            Platform::parse(text)
-                .filter(|p| SUPPORTED.contains(p))
-                .with_context(|| format!("`{text}` is not hubspot, salesforce, pipedrive, zoho or freshsales"))?,
-        ),
+        Some(text) => Some(Platform::parse(text).filter(|p| SUPPORTED.contains(p)).with_context(|| {
+            format!("`{text}` is not hubspot, salesforce, pipedrive, zoho, freshsales or dynamics")
+        })?),
         None => None,
     };
     let store = juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;

@@ -220,7 +220,7 @@ async fn the_trend_counts_additions_per_day_per_cs_and_per_campaign() {
 async fn a_label_put_through_juru_names_the_staff_member_and_is_set_in_whatsapp() {
     const STAFF: &str = "6281300000002";
     let bot = TestBot::with_config(&format!(
-        "[bot]\nsend_seen = false\nsend_typing = false\nstaff = [{{ phone = \"{STAFF}\", level = 1 }}]\n"
+        "[bot]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\nstaff = [{{ phone = \"{STAFF}\", level = 1 }}]\n"
     ))
     .await;
     bot.waha_webhook(&fixture("waha/label-upsert.json")).await.assert_ok();

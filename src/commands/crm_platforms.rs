@@ -14,7 +14,7 @@ use crate::crm::settings::{
 };
 use crate::texts::{SyncSummary, Texts};
 
-const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales";
+const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales, dynamics";
 /// An authorization link is good for this long.
 const OAUTH_TTL_MS: u64 = 15 * 60_000;
 
@@ -75,6 +75,13 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             Ok(t.api_key_stored(p.title(), &ctx.command(), p.as_str()))
         }
         (None, true) => {
+            if p == Platform::Dynamics {
+                return Err(CommandError::Invalid(format!(
+                    "Dynamics 365 signs in as an app (client credentials), not through a consent page: {} auth \
+                     --platform dynamics --api-key CLIENT_SECRET",
+                    ctx.command()
+                )));
+            }
             let Some(authorize) = p.authorize_url() else {
                 return Err(CommandError::Invalid(t.platform_has_no_oauth(p.title())));
             };

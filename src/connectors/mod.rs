@@ -1,5 +1,5 @@
 //! CRM connectors: push the local CRM (companies, contacts, deals,
-//! activities and notes) to HubSpot, Salesforce, Pipedrive, Zoho CRM and Freshsales, and pull
+//! activities and notes) to HubSpot, Salesforce, Pipedrive, Zoho CRM, Freshsales and Dynamics 365, and pull
 //! their changes back (last-modified wins).
 //!
 //! One [`Connector`] trait, one module per vendor. The sync outbox
@@ -12,6 +12,7 @@
 //! No other module calls a vendor API.
 
 pub mod credential;
+pub mod dynamics;
 pub mod freshsales;
 pub mod http;
 pub mod hubspot;

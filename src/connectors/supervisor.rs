@@ -17,8 +17,14 @@ use crate::crm::settings::{
 use crate::store::{TreeName, Write, encode};
 
 /// The platforms juru has connectors for.
-pub const SUPPORTED: [Platform; 5] =
-    [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho, Platform::Freshsales];
+pub const SUPPORTED: [Platform; 6] = [
+    Platform::Hubspot,
+    Platform::Salesforce,
+    Platform::Pipedrive,
+    Platform::Zoho,
+    Platform::Freshsales,
+    Platform::Dynamics,
+];
 /// Look again even without a settings change (a credential put in config.toml needs a restart anyway).
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -176,6 +182,10 @@ impl Connectors {
             Platform::Zoho => crm.zoho.refresh_token.as_ref().map(|t| {
                 Credential::OAuth(Tokens { refresh_token: Some(t.expose().to_string()), ..Tokens::default() })
             }),
+            // The app's client secret; the connector trades it for tokens itself.
+            Platform::Dynamics => {
+                crm.dynamics.client_secret.as_ref().map(|t| Credential::ApiKey(t.expose().to_string()))
+            }
         };
         match platform {
             // Salesforce's and Zoho's config name a flow, not a credential: tokens already got come first.
@@ -257,6 +267,10 @@ fn start(
             let fs = &crm_config.freshsales;
             let connector = super::freshsales::FreshsalesConnector::new(fs, credential, mapping);
             Some(Worker::spawn_with(connector, crm, fs.mode, every(fs.pull_secs)))
+        }
+        Platform::Dynamics => {
+            let connector = super::dynamics::DynamicsConnector::new(&crm_config.dynamics, credential, mapping);
+            Some(Worker::spawn_with(connector, crm, crm_config.dynamics.mode, every(crm_config.dynamics.pull_secs)))
         }
     }
 }

@@ -13,11 +13,18 @@ pub enum Platform {
     Pipedrive,
     Zoho,
     Freshsales,
+    Dynamics,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 5] =
-        [Platform::Hubspot, Platform::Salesforce, Platform::Pipedrive, Platform::Zoho, Platform::Freshsales];
+    pub const ALL: [Platform; 6] = [
+        Platform::Hubspot,
+        Platform::Salesforce,
+        Platform::Pipedrive,
+        Platform::Zoho,
+        Platform::Freshsales,
+        Platform::Dynamics,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -26,6 +33,7 @@ impl Platform {
             Platform::Pipedrive => "pipedrive",
             Platform::Zoho => "zoho",
             Platform::Freshsales => "freshsales",
+            Platform::Dynamics => "dynamics",
         }
     }
 
@@ -36,6 +44,7 @@ impl Platform {
             Platform::Pipedrive => "Pipedrive",
             Platform::Zoho => "Zoho CRM",
             Platform::Freshsales => "Freshsales",
+            Platform::Dynamics => "Dynamics 365",
         }
     }
 
@@ -47,7 +56,12 @@ impl Platform {
     pub fn has_connector(self) -> bool {
         matches!(
             self,
-            Platform::Hubspot | Platform::Salesforce | Platform::Pipedrive | Platform::Zoho | Platform::Freshsales
+            Platform::Hubspot
+                | Platform::Salesforce
+                | Platform::Pipedrive
+                | Platform::Zoho
+                | Platform::Freshsales
+                | Platform::Dynamics
         )
     }
 
@@ -61,6 +75,10 @@ impl Platform {
             Platform::Pipedrive => "Pipedrive → Settings → Personal preferences → API: copy your API token",
             Platform::Zoho => "Zoho uses OAuth: run `#crm auth --platform zoho --oauth`",
             Platform::Freshsales => "Freshsales → Profile settings → API settings: copy your API key",
+            Platform::Dynamics => {
+                "Azure portal → Microsoft Entra ID → App registrations → your app → Certificates & secrets: copy the \
+                 secret's Value (and set [crm.dynamics] org_url, tenant, client_id)"
+            }
         }
     }
 
@@ -72,6 +90,8 @@ impl Platform {
             Platform::Pipedrive => Some("https://oauth.pipedrive.com/oauth/authorize"),
             Platform::Zoho => Some("https://accounts.zoho.com/oauth/v2/auth"),
             Platform::Freshsales => None,
+            // App-only (client credentials): no user consent page.
+            Platform::Dynamics => None,
         }
     }
 
