@@ -76,6 +76,11 @@ impl Texts for En {
             Builtin::LabelAdd => "Put a label (one that exists in WhatsApp) on a contact",
             Builtin::LabelRemove => "Take a label off a contact",
             Builtin::LabelList => "The labels and how many contacts carry each, or one contact's labels",
+            Builtin::Paket => "The packages on sale with their seats left, held and taken; set seats left",
+            Builtin::PaketList => "Every package: seats left of its quota, held by bookings, taken by won deals",
+            Builtin::PaketKuota => {
+                "Say how many seats of a package are left now (0 = full: the bot offers alternatives)"
+            }
         }
     }
 

@@ -77,6 +77,9 @@ impl Texts for Id {
             Builtin::LabelAdd => "Pasang label (yang sudah ada di WhatsApp) ke kontak",
             Builtin::LabelRemove => "Lepas label dari kontak",
             Builtin::LabelList => "Daftar label dan jumlah kontaknya, atau label satu kontak",
+            Builtin::Paket => "Paket yang dijual dengan sisa kursi, kursi ditahan dan terjual; atur sisa kursi",
+            Builtin::PaketList => "Semua paket: sisa kursi dari kuotanya, ditahan booking, terjual lewat deal won",
+            Builtin::PaketKuota => "Atur sisa kursi sebuah paket mulai sekarang (0 = penuh: bot menawarkan paket lain)",
         }
     }
 

@@ -86,10 +86,13 @@ pub enum Builtin {
     LabelAdd,
     LabelRemove,
     LabelList,
+    Paket,
+    PaketList,
+    PaketKuota,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 20] = [
+    pub const ALL: [Builtin; 23] = [
         Builtin::Crm,
         Builtin::CrmLeads,
         Builtin::CrmContacts,
@@ -110,6 +113,9 @@ impl Builtin {
         Builtin::LabelAdd,
         Builtin::LabelRemove,
         Builtin::LabelList,
+        Builtin::Paket,
+        Builtin::PaketList,
+        Builtin::PaketKuota,
     ];
 
     /// By manifest name and subcommand name (`("crm", Some("leads"))`).
@@ -136,6 +142,9 @@ impl Builtin {
             ("label", Some("add")) => LabelAdd,
             ("label", Some("remove")) => LabelRemove,
             ("label", Some("list")) => LabelList,
+            ("paket", None) => Paket,
+            ("paket", Some("list")) => PaketList,
+            ("paket", Some("kuota")) => PaketKuota,
             _ => return None,
         })
     }
