@@ -543,7 +543,7 @@ const LIMIT: Duration = Duration::from_secs(40);
 
 fn bot_config(fake: &FakeDynamics, extra: &str) -> String {
     format!(
-        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n\
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n[sales]\ndefault_language = \"en\"\n\
          [crm.dynamics]\norg_url = \"{0}\"\nlogin_url = \"{0}\"\ntenant = \"{1}\"\nclient_id = \"{2}\"\npull_secs = 0\n{extra}",
         fake.url(),
         fake_dynamics::TENANT,

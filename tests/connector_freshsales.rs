@@ -365,7 +365,7 @@ const LIMIT: Duration = Duration::from_secs(40);
 
 fn bot_config(fake: &FakeFreshsales, extra: &str) -> String {
     format!(
-        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\n[sales]\ndefault_language = \"en\"\n\
+        "[bot]\nowners = [\"{OWNER}\"]\nsend_seen = false\nsend_typing = false\nlanguage = \"en\"\n[sales]\ndefault_language = \"en\"\n\
          [crm.freshsales]\ndomain = \"{}\"\npull_secs = 0\n{extra}",
         fake.domain()
     )
