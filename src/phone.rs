@@ -59,6 +59,18 @@ pub fn international_in(text: &str, country: Country) -> Option<String> {
     is_digits(&digits).then_some(digits)
 }
 
+/// A number as a CRM holds it: international digits when it reads as a
+/// phone number, else the bare digits of what is written with digits and the
+/// usual separators only (`+62 813`, an extension: kept, never completed into
+/// somebody's number); `None` for text that is no number at all.
+pub fn pulled(text: &str) -> Option<String> {
+    international(text).or_else(|| {
+        let plain = text.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')'));
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        (plain && !digits.is_empty()).then_some(digits)
+    })
+}
+
 /// 6 to 15 ASCII digits: the length E.164 allows (and short test numbers).
 pub fn is_digits(digits: &str) -> bool {
     (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
@@ -82,6 +94,13 @@ mod tests {
         }
         assert_eq!(international_in("+62 (0)812 3450 0001", Country::ID).as_deref(), Some("6281234500001"));
         assert_eq!(international_in("012-345 6789", Country::MY).as_deref(), Some("60123456789"));
+    }
+
+    #[test]
+    fn a_number_a_crm_holds_is_read_like_a_typed_one_and_a_short_one_kept() {
+        assert_eq!(pulled("0812-3450-0001").as_deref(), international("0812-3450-0001").as_deref());
+        assert_eq!(pulled("+62 813").as_deref(), Some("62813"));
+        assert_eq!(pulled("ask reception"), None);
     }
 
     #[test]

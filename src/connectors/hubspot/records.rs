@@ -273,7 +273,7 @@ fn change(kind: Kind, object: &Object, r: &ObjectResult, stages: Option<&StageMa
             RemoteFields {
                 name: Some(name.join(" ")).filter(|n| !n.is_empty()),
                 email: text("email"),
-                phone: r.property("phone").and_then(crate::phone::international),
+                phone: r.property("phone").and_then(crate::phone::pulled),
                 ..RemoteFields::default()
             }
         }

@@ -476,7 +476,7 @@ impl PipedriveConnector {
             Kind::Contact => RemoteFields {
                 name: r.name.clone(),
                 email: wire::primary(&r.emails),
-                phone: wire::primary(&r.phones).as_deref().and_then(crate::phone::international),
+                phone: wire::primary(&r.phones).as_deref().and_then(crate::phone::pulled),
                 ..RemoteFields::default()
             },
             Kind::Company => RemoteFields { name: r.name.clone(), ..RemoteFields::default() },

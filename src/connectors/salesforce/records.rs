@@ -282,7 +282,7 @@ impl StageMap {
 /// A queried row as a pull change.
 pub fn change(kind: Kind, row: &Row, external_id_field: &str, stages: Option<&StageMap>) -> Option<RemoteChange> {
     let modified_ms = parse_datetime(&row.modstamp)?;
-    let phone = row.phone.as_deref().or(row.mobile.as_deref()).and_then(crate::phone::international);
+    let phone = row.phone.as_deref().or(row.mobile.as_deref()).and_then(crate::phone::pulled);
     // A contact pushed without a name carries the phone as LastName.
     let name =
         row.name.clone().filter(|n| phone.as_deref() != Some(digits(n).as_str()) || n.chars().any(char::is_alphabetic));

@@ -327,7 +327,7 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("Phone").as_deref().and_then(crate::phone::international);
+            let phone = text("Phone").as_deref().and_then(crate::phone::pulled);
             // A contact pushed without a name carries its phone as Last_Name.
             let name = text("Full_Name").or_else(|| text("Last_Name")).filter(|n| {
                 let digits: String = n.chars().filter(char::is_ascii_digit).collect();
