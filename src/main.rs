@@ -237,15 +237,15 @@ async fn shutdown_signal() {
 /// `juru sync`: starts the connectors with a credential, queues everything
 /// when `full`, drains with a progress bar and prints a summary per platform.
 async fn sync(config: Config, platform: Option<&str>, full: bool) -> anyhow::Result<()> {
-    use juru::connectors::supervisor::{Connectors, SUPPORTED};
+    use juru::connectors::supervisor::Connectors;
     use juru::crm::settings::Platform;
     use std::sync::Arc;
     use std::time::Duration;
 
     let only = match platform {
-        Some(text) => Some(Platform::parse(text).filter(|p| SUPPORTED.contains(p)).with_context(|| {
-            format!("`{text}` is not hubspot, salesforce, pipedrive, zoho, freshsales or dynamics")
-        })?),
+        Some(text) => {
+            Some(Platform::parse(text).with_context(|| format!("`{text}` is not one of {}", Platform::names()))?)
+        }
         None => None,
     };
     let store = juru::store::Store::open_with_cache(&config.storage.path, config.storage.cache_mb * 1024 * 1024)?;

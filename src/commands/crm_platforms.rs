@@ -14,12 +14,11 @@ use crate::crm::settings::{
 };
 use crate::texts::{SyncSummary, Texts};
 
-const PLATFORMS: &str = "hubspot, salesforce, pipedrive, zoho, freshsales, dynamics";
 /// An authorization link is good for this long.
 const OAUTH_TTL_MS: u64 = 15 * 60_000;
 
 fn platform(t: &dyn Texts, sub: &'static str, text: &str) -> Result<Platform, CommandError> {
-    Platform::parse(text).ok_or_else(|| CommandError::usage(sub, t.unknown_platform(text, PLATFORMS)))
+    Platform::parse(text).ok_or_else(|| CommandError::usage(sub, t.unknown_platform(text, &Platform::names())))
 }
 
 pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
@@ -32,6 +31,8 @@ pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     let next = match p.authorize_url() {
         Some(_) if matches!(p, Platform::Salesforce | Platform::Zoho) => t.connect_next_oauth(&cmd, p.as_str()),
         Some(_) => t.connect_next_key_or_oauth(&cmd, p.as_str(), p.api_key_hint()),
+        // App-only: the app's client secret is the credential.
+        None if p == Platform::Dynamics => t.connect_next_secret(&cmd, p.as_str(), p.api_key_hint()),
         None => t.connect_next_key(&cmd, p.as_str(), p.api_key_hint()),
     };
     Ok(t.platform_chosen(p.title(), &next))
@@ -193,9 +194,7 @@ pub fn sync(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
         reply.push_str(&format!("\n{}", t.last_error(&at, error)));
     }
     reply.push_str(&format!("\n{auth_line}{previous_line}"));
-    if !p.has_connector() {
-        reply.push_str(&format!("\n{}", t.no_connector(p.title())));
-    } else if !ctx.crm.sync_targets().contains(&p) {
+    if !ctx.crm.sync_targets().contains(&p) {
         reply.push_str(&format!("\n{}", t.connector_not_running(p.title())));
     }
     Ok(reply)

@@ -52,17 +52,10 @@ impl Platform {
         Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
-    /// Whether this build has a connector for it.
-    pub fn has_connector(self) -> bool {
-        matches!(
-            self,
-            Platform::Hubspot
-                | Platform::Salesforce
-                | Platform::Pipedrive
-                | Platform::Zoho
-                | Platform::Freshsales
-                | Platform::Dynamics
-        )
+    /// Every platform's name, for messages that list them
+    /// (`hubspot, salesforce, pipedrive, zoho, freshsales, dynamics`).
+    pub fn names() -> String {
+        Platform::ALL.map(Platform::as_str).join(", ")
     }
 
     /// Where the owner gets an API key for `#crm auth --api-key`.

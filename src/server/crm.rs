@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::admin::require_admin;
 use super::{AppError, AppState};
 use crate::channel::ChatId;
-use crate::connectors::supervisor::SUPPORTED;
 use crate::crm::settings::{OAuthState, Platform, SyncRequest, oauth_key, sync_key};
 
 #[derive(Deserialize)]
@@ -122,7 +121,7 @@ pub async fn status(State(app): State<AppState>, headers: HeaderMap) -> Result<J
     let crm = app.runtime.crm().clone();
     let running = crm.sync_targets();
     let reports = tokio::task::spawn_blocking(move || {
-        SUPPORTED
+        Platform::ALL
             .iter()
             .map(|p| {
                 let mut r = serde_json::to_value(crate::crm::sync::report(crm.store(), *p)).unwrap_or_default();
@@ -151,7 +150,7 @@ pub struct SyncNow {
     request_body = SyncNow,
     responses(
         (status = 200, description = "the push is requested"),
-        (status = 400, description = "not hubspot, salesforce or pipedrive"),
+        (status = 400, description = "not a platform juru syncs with (hubspot, salesforce, pipedrive, zoho, freshsales, dynamics)"),
         (status = 401, description = "admin token required")
     ),
     security(("admin_token" = []))
@@ -162,10 +161,8 @@ pub async fn sync_now(
     Json(req): Json<SyncNow>,
 ) -> Result<Json<Value>, AppError> {
     require_admin(&app, &headers)?;
-    let p = Platform::parse(&req.platform).filter(|p| SUPPORTED.contains(p)).ok_or_else(|| {
-        let names: Vec<&str> = SUPPORTED.iter().map(|p| p.as_str()).collect();
-        AppError::BadRequest(format!("`{}` is not one of {}", req.platform, names.join(", ")))
-    })?;
+    let p = Platform::parse(&req.platform)
+        .ok_or_else(|| AppError::BadRequest(format!("`{}` is not one of {}", req.platform, Platform::names())))?;
     let crm = app.runtime.crm();
     let request = SyncRequest {
         platform: p,

@@ -662,6 +662,10 @@ impl Texts for En {
         format!("{cmd} auth --platform {platform} --api-key YOUR_KEY\n({hint})")
     }
 
+    fn connect_next_secret(&self, cmd: &str, platform: &str, hint: &str) -> String {
+        format!("{cmd} auth --platform {platform} --api-key CLIENT_SECRET\n({hint})")
+    }
+
     fn auth_both(&self) -> String {
         "give either --api-key or --oauth, not both".into()
     }
@@ -749,10 +753,6 @@ impl Texts for En {
 
     fn last_error(&self, at: &str, error: &str) -> String {
         format!("last error{at}: {error}")
-    }
-
-    fn no_connector(&self, title: &str) -> String {
-        format!("⚠️ This version of juru has no {title} connector yet: nothing is sent there.")
     }
 
     fn connector_not_running(&self, title: &str) -> String {

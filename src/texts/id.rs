@@ -667,6 +667,10 @@ impl Texts for Id {
         format!("{cmd} auth --platform {platform} --api-key KEY_ANDA\n({hint})")
     }
 
+    fn connect_next_secret(&self, cmd: &str, platform: &str, hint: &str) -> String {
+        format!("{cmd} auth --platform {platform} --api-key CLIENT_SECRET\n({hint})")
+    }
+
     fn auth_both(&self) -> String {
         "pilih salah satu: --api-key atau --oauth, jangan keduanya".into()
     }
@@ -755,10 +759,6 @@ impl Texts for Id {
 
     fn last_error(&self, at: &str, error: &str) -> String {
         format!("error terakhir{at}: {error}")
-    }
-
-    fn no_connector(&self, title: &str) -> String {
-        format!("⚠️ Versi juru ini belum punya konektor {title}: belum ada yang dikirim ke sana.")
     }
 
     fn connector_not_running(&self, title: &str) -> String {

@@ -375,6 +375,8 @@ pub trait Texts: Sync {
     /// `hint` says where the platform shows its API key.
     fn connect_next_key_or_oauth(&self, cmd: &str, platform: &str, hint: &str) -> String;
     fn connect_next_key(&self, cmd: &str, platform: &str, hint: &str) -> String;
+    /// An app-only platform (Dynamics): the app's client secret is the credential.
+    fn connect_next_secret(&self, cmd: &str, platform: &str, hint: &str) -> String;
     fn auth_both(&self) -> String;
     fn auth_neither(&self) -> String;
     fn platform_uses_oauth(&self, title: &str, cmd: &str, platform: &str) -> String;
@@ -395,7 +397,6 @@ pub trait Texts: Sync {
     fn last_push(&self, at: &str) -> String;
     /// `at` is ` (2026-11-23 10:00)` or empty.
     fn last_error(&self, at: &str, error: &str) -> String;
-    fn no_connector(&self, title: &str) -> String;
     fn connector_not_running(&self, title: &str) -> String;
     fn field_mappings_heading(&self) -> &'static str;
     fn field_mappings_none(&self) -> &'static str;
