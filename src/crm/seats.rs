@@ -11,7 +11,8 @@
 //! moment, and gives way again once `packages.toml` changes that package's
 //! quota (the file was edited since, so the file is the newer word).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -124,8 +125,8 @@ pub struct Standing {
 #[derive(Debug, Clone, Default)]
 pub struct SeatView {
     held: HashMap<String, u32>,
-    taken: HashMap<String, u32>,
-    quotas: HashMap<String, QuotaSet>,
+    taken: Arc<HashMap<String, u32>>,
+    quotas: Arc<HashMap<String, QuotaSet>>,
 }
 
 impl SeatView {
@@ -159,40 +160,64 @@ impl SeatView {
     }
 }
 
-/// The seat records kept in the CRM's index.
+/// The seat records kept in the CRM's index, with running totals so that a
+/// turn's [`SeatIndex::view`] walks only the holds still running, not every
+/// booking ever made (taken seats and lapsed holds stay on record).
 #[derive(Debug, Default)]
 pub struct SeatIndex {
     chats: HashMap<String, ChatSeats>,
-    quotas: HashMap<String, QuotaSet>,
+    /// Seats taken by won deals, per package.
+    taken: Arc<HashMap<String, u32>>,
+    /// Holds not taken, by when they lapse: (until, chat, package) → seats.
+    pending: BTreeMap<(u64, String, String), u32>,
+    quotas: Arc<HashMap<String, QuotaSet>>,
 }
 
 impl SeatIndex {
     pub(super) fn set_chat(&mut self, chat: &str, seats: Option<ChatSeats>) {
-        match seats.filter(|s| !s.holds.is_empty()) {
-            Some(s) => self.chats.insert(chat.to_string(), s),
-            None => self.chats.remove(chat),
-        };
+        if let Some(old) = self.chats.remove(chat) {
+            self.count(chat, &old, false);
+        }
+        if let Some(new) = seats.filter(|s| !s.holds.is_empty()) {
+            self.count(chat, &new, true);
+            self.chats.insert(chat.to_string(), new);
+        }
+    }
+
+    /// Adds (or takes off) one chat's holds to the running totals.
+    fn count(&mut self, chat: &str, seats: &ChatSeats, add: bool) {
+        for hold in &seats.holds {
+            let package = hold.package.to_ascii_uppercase();
+            match hold.until_ms {
+                None => {
+                    let taken = Arc::make_mut(&mut self.taken);
+                    let n = taken.entry(package.clone()).or_default();
+                    *n = if add { *n + hold.seats } else { n.saturating_sub(hold.seats) };
+                    if *n == 0 {
+                        taken.remove(&package);
+                    }
+                }
+                Some(until) if add => {
+                    *self.pending.entry((until, chat.to_string(), package)).or_default() += hold.seats;
+                }
+                Some(until) => {
+                    self.pending.remove(&(until, chat.to_string(), package));
+                }
+            }
+        }
     }
 
     pub(super) fn set_quotas(&mut self, quotas: HashMap<String, QuotaSet>) {
-        self.quotas = quotas;
+        self.quotas = Arc::new(quotas);
     }
 
-    /// The chat's holds.
-    pub fn chat(&self, chat: &str) -> Option<&ChatSeats> {
-        self.chats.get(chat)
-    }
-
-    /// Seats in use at `now_ms`. Holds are few (one per booking), so they
-    /// are summed when asked rather than kept as running totals that
-    /// lapsing holds would make wrong.
+    /// Seats in use at `now_ms`.
     pub fn view(&self, now_ms: u64) -> SeatView {
-        let mut view = SeatView { quotas: self.quotas.clone(), ..SeatView::default() };
-        for hold in self.chats.values().flat_map(|c| &c.holds).filter(|h| h.counts(now_ms)) {
-            let bucket = if hold.is_taken() { &mut view.taken } else { &mut view.held };
-            *bucket.entry(hold.package.to_ascii_uppercase()).or_default() += hold.seats;
+        let mut held = HashMap::new();
+        for ((_, _, package), seats) in self.pending.range((now_ms + 1, String::new(), String::new())..) {
+            *held.entry(package.clone()).or_default() += seats;
         }
-        view
+        SeatView { held, taken: self.taken.clone(), quotas: self.quotas.clone() }
     }
 }
 
@@ -283,6 +308,22 @@ mod tests {
         let index = index_of(&[("628111", s.clone())]);
         let standing = index.view(5_000).standing("UMR_JAN_2027_PLUS", 10);
         assert_eq!((standing.left, standing.held, standing.taken), (6, 0, 4));
+    }
+
+    #[test]
+    fn a_chat_written_again_replaces_its_seats_in_the_totals() {
+        let mut index = SeatIndex::default();
+        let mut s = ChatSeats::default();
+        s.hold("A", 2, 100, 1_000);
+        index.set_chat("628111", Some(s.clone()));
+        index.set_chat("628111", Some(s.clone()));
+        assert_eq!(index.view(500).standing("A", 10).held, 2, "not counted twice");
+        s.close(true, 200);
+        index.set_chat("628111", Some(s.clone()));
+        let standing = index.view(500).standing("A", 10);
+        assert_eq!((standing.held, standing.taken), (0, 2));
+        index.set_chat("628111", None);
+        assert!(index.view(500).is_empty());
     }
 
     #[test]
