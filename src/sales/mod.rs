@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::{ChatId, Content, Inbound, MediaKind as InMedia, OutBody, Outgoing, ReplyMeta};
 use crate::config::{Config, Language};
+use crate::crm::Changes;
 use crate::crm::seats::SeatView;
 use crate::router::Effects;
 use brain::llm::{HistoryLine, LlmBrain};
@@ -36,19 +37,30 @@ pub struct Sales {
     admin_chats: Vec<ChatId>,
     /// How long a booking handover holds seats (0: no holds).
     seat_hold_ms: u64,
+    /// The last live catalog built, reused while the prompts and the seats
+    /// left stay the same (a copy of the prompts per turn otherwise).
+    live: std::sync::Mutex<Option<Live>>,
+}
+
+/// Prompts with their packages' seats left, and what they were made from.
+struct Live {
+    source: std::sync::Arc<Prompts>,
+    left: Vec<u32>,
+    prompts: std::sync::Arc<Prompts>,
 }
 
 /// A turn's effects: the replies to the prospect in order, then the alerts
 /// to `[bot] admin_chats`; the next state; the turn's audit; the lead when
-/// the prospect reached booking.
+/// the prospect reached booking; the seats a booking handover holds.
 fn effects(
     replies: Vec<Outgoing>,
     alerts: Vec<Outgoing>,
     state: ChatState,
     record: TurnRecord,
     lead: Option<lead::LeadRecord>,
+    crm: Changes,
 ) -> Effects {
-    let mut effects = Effects { state: Some(state), lead, ..Effects::default() };
+    let mut effects = Effects { state: Some(state), lead, crm, ..Effects::default() };
     effects.audit.turn = Some(record);
     for out in replies.into_iter().chain(alerts) {
         effects.push(out);
@@ -103,6 +115,7 @@ impl Sales {
             default_language: config.sales.default_language,
             admin_chats,
             seat_hold_ms: config.sales.seat_hold_hours.saturating_mul(3_600_000),
+            live: std::sync::Mutex::new(None),
         }
     }
 
@@ -132,7 +145,25 @@ impl Sales {
     /// The prompts with the catalog's seats as they stand now: what both
     /// brains quote and offer.
     pub fn live_prompts(&self, seats: &SeatView) -> std::sync::Arc<Prompts> {
-        live(self.prompts.current(), seats)
+        let prompts = self.prompts.current();
+        if seats.is_empty() {
+            return prompts;
+        }
+        let left: Vec<u32> = prompts.catalog.packages.iter().map(|p| seats.left(&p.code, p.quota)).collect();
+        if prompts.catalog.packages.iter().zip(&left).all(|(p, left)| p.quota == *left) {
+            return prompts;
+        }
+        let mut cached = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = cached.as_ref().filter(|l| std::sync::Arc::ptr_eq(&l.source, &prompts) && l.left == left) {
+            return live.prompts.clone();
+        }
+        let mut copy = (*prompts).clone();
+        for (p, left) in copy.catalog.packages.iter_mut().zip(&left) {
+            p.quota = *left;
+        }
+        let copy = std::sync::Arc::new(copy);
+        *cached = Some(Live { source: prompts, left, prompts: copy.clone() });
+        copy
     }
 
     /// One prospect message → replies, admin alerts and the next state.
@@ -273,25 +304,25 @@ impl Sales {
             note,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, None));
-        let hold = handover.then(|| self.hold(ev, &next)).flatten();
-        let mut effects = effects(replies, alerts, next, record, lead);
-        if let Some(hold) = hold {
-            effects.crm = hold;
-        }
-        effects
+        let hold = if handover { self.hold(ev, &next) } else { Changes::default() };
+        effects(replies, alerts, next, record, lead, hold)
     }
 
     /// A booking handed to an admin holds the party's seats on the package,
     /// so the bot does not sell them twice while the admin closes the sale.
-    fn hold(&self, ev: &Inbound, next: &ChatState) -> Option<crate::crm::Changes> {
-        let package = next.package.as_deref().filter(|_| next.phase == Phase::Booking && self.seat_hold_ms > 0)?;
-        if ev.chat.is_group() || ev.chat.is_playground() || next.playground {
-            return None;
+    /// Nothing outside booking, without a package, or in a group or a test chat.
+    fn hold(&self, ev: &Inbound, next: &ChatState) -> Changes {
+        let mut changes = Changes::default();
+        let test = ev.chat.is_group() || ev.chat.is_playground() || next.playground;
+        if let Some(package) = next.package.as_deref()
+            && next.phase == Phase::Booking
+            && self.seat_hold_ms > 0
+            && !test
+        {
+            let now = crate::clock::now_ms();
+            changes.hold_seats(&ev.chat.key(), package, next.party.unwrap_or(1), now, now + self.seat_hold_ms);
         }
-        let now = crate::clock::now_ms();
-        let mut changes = crate::crm::Changes::default();
-        changes.hold_seats(&ev.chat.key(), package, next.party.unwrap_or(1), now, now + self.seat_hold_ms);
-        Some(changes)
+        changes
     }
 
     fn lead(
@@ -373,12 +404,8 @@ impl Sales {
             _ => None,
         };
         let lead = (next.phase == Phase::Booking).then(|| self.lead(ev, &next, &record, receipt));
-        let hold = handover_reason.and_then(|_| self.hold(ev, &next));
-        let mut effects = effects(replies, alerts, next, record, lead);
-        if let Some(hold) = hold {
-            effects.crm = hold;
-        }
-        effects
+        let hold = if handover_reason.is_some() { self.hold(ev, &next) } else { Changes::default() };
+        effects(replies, alerts, next, record, lead, hold)
     }
 
     fn meta(&self, state: &ChatState, lang: Language, prompts: &Prompts) -> ReplyMeta {
@@ -439,20 +466,6 @@ impl Sales {
         }
         alerts
     }
-}
-
-/// `prompts` with each package's `quota` replaced by its seats left; the
-/// same `Arc` when nothing is held, taken or set (no copy on most turns).
-fn live(prompts: std::sync::Arc<Prompts>, seats: &SeatView) -> std::sync::Arc<Prompts> {
-    let left = |p: &catalog::Package| seats.left(&p.code, p.quota);
-    if seats.is_empty() || prompts.catalog.packages.iter().all(|p| left(p) == p.quota) {
-        return prompts;
-    }
-    let mut live = (*prompts).clone();
-    for p in &mut live.catalog.packages {
-        p.quota = left(p);
-    }
-    std::sync::Arc::new(live)
 }
 
 /// "2" after a numbered list means the second choice.
