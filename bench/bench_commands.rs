@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let msg = |text: &str, n: usize| Inbound::text_from(Channel::Waha, "default", format!("b{n}"), owner.clone(), text);
     let setup = msg("#crm segment create \"Hot cafes\" --where \"lead_score > 75 and segment = Cafe\"", 0);
     let inv = commands.detect(setup.text()).unwrap();
-    let out = commands.handle(&setup, &inv, &NoDirectory, &[], now, None).await;
+    let out = commands.handle(&setup, &inv, &NoDirectory, &Vec::new, now, None).await;
     store.commit.commit(out.crm.writes).await?;
     crm.refresh(&out.crm.touched);
 
@@ -147,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
             let ev = msg(&text, n);
             let started = Instant::now();
             let inv = commands.detect(ev.text()).expect("a command");
-            let out = commands.handle(&ev, &inv, &NoDirectory, &[], now, None).await;
+            let out = commands.handle(&ev, &inv, &NoDirectory, &Vec::new, now, None).await;
             handle_us.push(started.elapsed().as_secs_f64() * 1e6);
             assert!(
                 out.audit.route.as_deref() == Some("command: ok"),

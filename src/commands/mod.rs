@@ -182,8 +182,9 @@ pub struct Ctx<'a> {
     pub caller: &'a Caller,
     pub chat: &'a ChatId,
     pub crm: &'a Crm,
-    /// The catalog's packages (commands do not read the prompt folder).
-    pub packages: &'a [OnSale],
+    /// The catalog's packages, asked only by the commands that need them
+    /// (commands do not read the prompt folder).
+    pub packages: &'a (dyn Fn() -> Vec<OnSale> + Sync),
     pub settings: &'a CommandSettings,
     pub manifests: &'a Manifests,
     /// The caller's language: `[bot] language` for the team, the chat's for anyone else.
@@ -271,7 +272,7 @@ impl Commands {
         ev: &Inbound,
         inv: &Invocation,
         dir: &impl Directory,
-        packages: &[OnSale],
+        packages: &(dyn Fn() -> Vec<OnSale> + Sync),
         now_ms: u64,
         chat_lang: Option<Language>,
     ) -> Effects {

@@ -59,7 +59,7 @@ impl Bench {
     /// Runs one message as a command and commits its changes, as the runtime does.
     async fn run(&self, ev: Inbound) -> Outcome {
         let inv = self.commands.detect(ev.text()).expect("a command");
-        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, &packages(), NOW, None).await;
+        let mut effects = self.commands.handle(&ev, &inv, &NoDirectory, &packages, NOW, None).await;
         let writes = std::mem::take(&mut effects.crm.writes);
         self.store.commit.commit(writes).await.unwrap();
         self.commands.crm().refresh(&effects.crm.touched);

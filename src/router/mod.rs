@@ -238,7 +238,7 @@ impl Router {
             return effects;
         }
         if let (Route::Command, Some(invocation)) = (route, invocation) {
-            let packages = self.sales.on_sale();
+            let packages = || self.sales.on_sale();
             let mut effects = self.commands.handle(ev, &invocation, env, &packages, now, state.lang).await;
             // The team's own commands are not leads; anyone else who types one
             // is a prospect, recorded with the masked text (a pasted key never lands there).

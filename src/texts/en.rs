@@ -2,6 +2,7 @@
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
 use crate::crm::company::CompanyKind;
+use crate::crm::seats::{OnSale, Standing};
 
 pub struct En;
 
@@ -839,5 +840,39 @@ impl Texts for En {
 
     fn label_count(&self, label: &str, contacts: usize) -> String {
         format!("*{label}*: {contacts} contact(s)")
+    }
+
+    fn no_packages(&self) -> String {
+        "There are no packages in prompts/packages.toml yet.".into()
+    }
+
+    fn packages_heading(&self) -> &'static str {
+        "*Packages & seats*"
+    }
+
+    fn package_seats(&self, p: &OnSale, s: &Standing) -> String {
+        let admin = if s.set_by_admin { ", quota set by an admin" } else { "" };
+        let state = match (p.departed, s.left) {
+            (true, _) => " — departed",
+            (false, 0) => " — FULL",
+            _ => "",
+        };
+        format!(
+            "• *{}* {} ({}): {} seats left; held {}, taken {}{admin}{state}",
+            p.code, p.name, p.departure, s.left, s.held, s.taken
+        )
+    }
+
+    fn not_a_seat_count(&self, typed: &str) -> String {
+        format!("\"{typed}\" is not a number of seats (0 or more)")
+    }
+
+    fn no_package(&self, code: &str, known: &str) -> String {
+        format!("no package {code}; packages: {known}")
+    }
+
+    fn quota_set(&self, code: &str, n: u32, held: u32, taken: u32) -> String {
+        let full = if n == 0 { " The bot offers other packages." } else { "" };
+        format!("✅ *{code}*: {n} seats left from now (held {held}, taken {taken}).{full}")
     }
 }

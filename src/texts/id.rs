@@ -2,6 +2,7 @@
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
 use crate::crm::company::CompanyKind;
+use crate::crm::seats::{OnSale, Standing};
 
 pub struct Id;
 
@@ -845,5 +846,39 @@ impl Texts for Id {
 
     fn label_count(&self, label: &str, contacts: usize) -> String {
         format!("*{label}*: {contacts} kontak")
+    }
+
+    fn no_packages(&self) -> String {
+        "Belum ada paket di prompts/packages.toml.".into()
+    }
+
+    fn packages_heading(&self) -> &'static str {
+        "*Paket & kursi*"
+    }
+
+    fn package_seats(&self, p: &OnSale, s: &Standing) -> String {
+        let admin = if s.set_by_admin { ", kuota diatur admin" } else { "" };
+        let state = match (p.departed, s.left) {
+            (true, _) => " — sudah berangkat",
+            (false, 0) => " — PENUH",
+            _ => "",
+        };
+        format!(
+            "• *{}* {} ({}): sisa {} kursi; ditahan {}, terjual {}{admin}{state}",
+            p.code, p.name, p.departure, s.left, s.held, s.taken
+        )
+    }
+
+    fn not_a_seat_count(&self, typed: &str) -> String {
+        format!("\"{typed}\" bukan jumlah kursi (0 atau lebih)")
+    }
+
+    fn no_package(&self, code: &str, known: &str) -> String {
+        format!("paket {code} tidak ada; paket: {known}")
+    }
+
+    fn quota_set(&self, code: &str, n: u32, held: u32, taken: u32) -> String {
+        let full = if n == 0 { " Bot menawarkan paket lain." } else { "" };
+        format!("✅ *{code}*: sisa {n} kursi mulai sekarang (ditahan {held}, terjual {taken}).{full}")
     }
 }

@@ -16,6 +16,7 @@
 
 use crate::config::Language;
 use crate::crm::company::CompanyKind;
+use crate::crm::seats::{OnSale, Standing};
 
 pub mod en;
 pub mod id;
@@ -423,6 +424,18 @@ pub trait Texts: Sync {
     fn no_labels_known(&self) -> String;
     fn labels_heading(&self) -> &'static str;
     fn label_count(&self, label: &str, contacts: usize) -> String;
+
+    // ------------------------------------------------------------ package seats (`#paket`)
+
+    fn no_packages(&self) -> String;
+    fn packages_heading(&self) -> &'static str;
+    /// One package's line: seats left, held, taken; whether an admin set the
+    /// quota; departed or full.
+    fn package_seats(&self, p: &OnSale, s: &Standing) -> String;
+    fn not_a_seat_count(&self, typed: &str) -> String;
+    fn no_package(&self, code: &str, known: &str) -> String;
+    /// `n` seats left from now; 0 means the bot offers other packages.
+    fn quota_set(&self, code: &str, n: u32, held: u32, taken: u32) -> String;
 }
 
 // The runtime core's texts by language, for callers outside the commands.

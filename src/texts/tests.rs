@@ -21,6 +21,10 @@ fn report() -> SalesReport<'static> {
     }
 }
 
+fn on_sale() -> OnSale {
+    OnSale { code: "x".into(), name: "x".into(), quota: 1, departure: "x".into(), departed: false }
+}
+
 fn sync() -> SyncSummary<'static> {
     SyncSummary {
         platform: "x",
@@ -225,6 +229,12 @@ fn all(t: &dyn Texts) -> Vec<(&'static str, String)> {
             ("no_labels_known", t.no_labels_known().to_string()),
             ("labels_heading", t.labels_heading().to_string()),
             ("label_count", t.label_count("x", 2).to_string()),
+            ("no_packages", t.no_packages()),
+            ("packages_heading", t.packages_heading().to_string()),
+            ("package_seats", t.package_seats(&on_sale(), &Standing::default())),
+            ("not_a_seat_count", t.not_a_seat_count("x")),
+            ("no_package", t.no_package("x", "x")),
+            ("quota_set", t.quota_set("x", 0, 1, 1)),
         ])
         .collect()
 }
