@@ -119,28 +119,29 @@ pub const MONTH: [&str; 12] = [
     "December",
 ];
 
-/// A month's number (1–12) from its Indonesian or English name or the usual
-/// short forms (`Januari`, `Jan`, `Agt`, `Des`, `October`).
+/// Month names as people write them, Indonesian and English, with the
+/// usual short forms (language, not configuration): read in prospects'
+/// messages and in dates the LLM writes.
+pub const MONTH_WORDS: [&[&str]; 12] = [
+    &["januari", "january", "jan"],
+    &["februari", "february", "feb", "pebruari", "peb"],
+    &["maret", "march", "mar", "mrt"],
+    &["april", "apr"],
+    &["mei", "may"],
+    &["juni", "june", "jun"],
+    &["juli", "july", "jul"],
+    &["agustus", "august", "agu", "agt", "ags", "aug"],
+    &["september", "sep", "sept"],
+    &["oktober", "october", "okt", "oct"],
+    &["november", "nov", "nop"],
+    &["desember", "december", "des", "dec"],
+];
+
+/// A month's number (1–12) from a word of [`MONTH_WORDS`] (`Januari`, `Agt.`).
 fn month_number(word: &str) -> Option<u32> {
     let w = word.to_lowercase();
     let w = w.trim_end_matches('.');
-    const SHORT: [&[&str]; 12] = [
-        &["jan"],
-        &["feb", "peb"],
-        &["mar", "mrt"],
-        &["apr"],
-        &["mei", "may"],
-        &["jun"],
-        &["jul"],
-        &["agu", "agt", "ags", "aug"],
-        &["sep", "sept"],
-        &["okt", "oct"],
-        &["nov", "nop"],
-        &["des", "dec"],
-    ];
-    (0..12)
-        .find(|&i| BULAN[i].eq_ignore_ascii_case(w) || MONTH[i].eq_ignore_ascii_case(w) || SHORT[i].contains(&w))
-        .map(|i| i as u32 + 1)
+    MONTH_WORDS.iter().position(|names| names.contains(&w)).map(|i| i as u32 + 1)
 }
 
 /// Dates written in a text: `2027-01-20`, `20 Januari 2027`, `20 Jan 2027`,

@@ -13,36 +13,8 @@ fn hello(lang: Language, name: Option<&str>) -> String {
 }
 
 fn month_year(lang: Language, p: &Package) -> String {
-    const ID_MONTHS: [&str; 12] = [
-        "Januari",
-        "Februari",
-        "Maret",
-        "April",
-        "Mei",
-        "Juni",
-        "Juli",
-        "Agustus",
-        "September",
-        "Oktober",
-        "November",
-        "Desember",
-    ];
-    const EN_MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let m = p.month().unwrap_or(1).clamp(1, 12) as usize - 1;
-    let name = if lang == Id { ID_MONTHS[m] } else { EN_MONTHS[m] };
+    let name = if lang == Id { super::catalog::BULAN[m] } else { super::catalog::MONTH[m] };
     format!("{name} {}", p.year().unwrap_or_default())
 }
 

@@ -16,22 +16,6 @@ use crate::sales::playbook::{Playbook, fill};
 use crate::sales::state::Phase;
 use crate::sales::texts;
 
-/// Month names a prospect may write (language, not configuration).
-const MONTHS: [&[&str]; 12] = [
-    &["januari", "january", "jan"],
-    &["februari", "february", "feb", "pebruari"],
-    &["maret", "march", "mar"],
-    &["april", "apr"],
-    &["mei", "may"],
-    &["juni", "june", "jun"],
-    &["juli", "july", "jul"],
-    &["agustus", "august", "agu", "agt", "aug"],
-    &["september", "sep", "sept"],
-    &["oktober", "october", "okt", "oct"],
-    &["november", "nov"],
-    &["desember", "december", "des", "dec"],
-];
-
 /// "kami berempat": a party size in words.
 const PARTY_WORDS: [(&str, u32); 9] = [
     ("sendiri", 1),
@@ -98,7 +82,10 @@ impl Msg {
             let (_, m, _) = crate::clock::civil_from_days(today);
             return Some(m % 12 + 1);
         }
-        MONTHS.iter().position(|names| self.words.iter().any(|w| names.contains(&w.as_str()))).map(|i| i as u32 + 1)
+        catalog::MONTH_WORDS
+            .iter()
+            .position(|names| self.words.iter().any(|w| names.contains(&w.as_str())))
+            .map(|i| i as u32 + 1)
     }
 
     fn party(&self) -> Option<u32> {
