@@ -356,7 +356,7 @@ impl Connector for FreshsalesConnector {
             Kind::Activity => return Ok(Pulled::default()),
         };
         let number = page.and_then(|p| p.parse::<u64>().ok()).unwrap_or(1);
-        let since = crate::connectors::zoho::iso_utc(since_ms.unwrap_or(0));
+        let since = records::iso_utc(since_ms.unwrap_or(0));
         let body = json!({
             "filter_rule": [{ "attribute": "updated_at", "operator": "is_after", "value": since }],
             "sort": "updated_at",
