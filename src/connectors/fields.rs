@@ -96,11 +96,13 @@ pub fn utc_seconds(ms: u64) -> String {
 }
 
 /// A pulled record's name, unless it is only its phone number: a contact
-/// pushed without a name carries its phone there, and that is no name.
+/// pushed without a name carries its phone there (and someone may have
+/// retyped it nationally, `0812-…`), and that is no name.
 pub fn pulled_name(name: Option<String>, phone: Option<&str>) -> Option<String> {
     name.filter(|n| {
         let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-        n.chars().any(char::is_alphabetic) || phone != Some(digits.as_str())
+        let as_phone = crate::phone::international(n);
+        n.chars().any(char::is_alphabetic) || (phone != Some(digits.as_str()) && phone != as_phone.as_deref())
     })
 }
 
@@ -123,6 +125,7 @@ mod tests {
     fn a_name_that_is_only_the_phone_is_no_name() {
         let phone = Some("6281234567890");
         assert_eq!(pulled_name(Some("+6281234567890".into()), phone), None);
+        assert_eq!(pulled_name(Some("0812-3456-7890".into()), phone), None, "written nationally");
         assert_eq!(pulled_name(Some("Budi".into()), phone).as_deref(), Some("Budi"));
         assert_eq!(pulled_name(Some("+6281200000000".into()), phone).as_deref(), Some("+6281200000000"));
         assert_eq!(pulled_amount(Some(-1.0)), None);

@@ -315,7 +315,7 @@ pub fn change(
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobilephone").map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>());
+            let phone = text("mobilephone").as_deref().and_then(crate::phone::international);
             // A contact pushed without a name carries its phone as lastname.
             fields.name = pulled_name(text("fullname").or_else(|| text("lastname")), phone.as_deref());
             fields.email = text("emailaddress1");
@@ -385,5 +385,14 @@ mod tests {
         assert_eq!(keyed(ACCOUNT, "juru_waid", "o'neil kopi"), "accounts(juru_waid='o%27%27neil%20kopi')");
         assert_eq!(activity_guid(7, 1), "6a757275-0001-4000-8000-000000000007");
         assert_ne!(activity_guid(7, 1), activity_guid(7, 2));
+    }
+
+    #[test]
+    fn a_number_written_nationally_in_dynamics_comes_back_in_our_phone_form() {
+        let row = json!({"contactid": "c1", "modifiedon": "2026-11-23T03:00:00Z", "mobilephone": "(0812) 3450 0001",
+            "lastname": "Budi", "juru_waid": "6281234500001"});
+        let c = change(Kind::Contact, row.as_object().unwrap(), "juru_waid", None).unwrap();
+        assert_eq!(c.fields.phone.as_deref(), Some("6281234500001"));
+        assert_eq!(c.fields.name.as_deref(), Some("Budi"));
     }
 }

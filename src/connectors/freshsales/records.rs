@@ -267,7 +267,7 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobile_number").map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>());
+            let phone = text("mobile_number").as_deref().and_then(crate::phone::international);
             let joined = [text("first_name"), text("last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
             // A contact pushed without a name carries its phone as last name.
             let name = text("display_name").or((!joined.trim().is_empty()).then_some(joined));
@@ -335,5 +335,14 @@ mod tests {
         assert_eq!(map.id(Stage::Lost), Some("17"));
         assert_eq!(map.ours("13"), Some(Stage::Discovery));
         assert_eq!(map.ours("16"), Some(Stage::Won));
+    }
+
+    #[test]
+    fn a_number_written_nationally_in_freshsales_comes_back_in_our_phone_form() {
+        let row = json!({"id": 7, "updated_at": "2026-11-23T03:00:00Z", "mobile_number": "0812-3450-0001",
+            "display_name": "0812-3450-0001", "custom_field": {"cf_juru_id": "6281234500001"}});
+        let c = change(Kind::Contact, row.as_object().unwrap(), "cf_juru_id", None).unwrap();
+        assert_eq!(c.fields.phone.as_deref(), Some("6281234500001"));
+        assert_eq!(c.fields.name, None, "the phone standing in for a name is not a name");
     }
 }
