@@ -10,11 +10,11 @@
 //! (`PATCH tasks(6a757275-…)` creates the row with that id when it is
 //! missing): the same idempotency without a key on activity tables.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::wire::OptionMetadata;
 use crate::connectors::fields::{self, activity_subject, local_date, pulled_amount, pulled_name, truncate};
+use crate::connectors::http::escape;
 use crate::connectors::{Kind, Outcome, Record, RemoteChange, RemoteFields, RemoteIds};
 use crate::crm::activity::Activity;
 use crate::crm::company::Company;
@@ -24,8 +24,6 @@ use crate::crm::settings::FieldMapping;
 
 /// A new deal closes this far ahead unless it closed already.
 const DEFAULT_CLOSE_DAYS: u64 = 30;
-/// Key values: everything but unreserved characters is escaped (after `'` is doubled).
-const KEY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// A Dataverse table as the connector uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +70,7 @@ pub fn address(record: &Record, id_column: &str) -> String {
 /// `set(column='value')`, the value quoted as OData wants it.
 pub fn keyed(table: Table, id_column: &str, local_id: &str) -> String {
     let quoted = local_id.replace('\'', "''");
-    format!("{}({id_column}='{}')", table.set, utf8_percent_encode(&quoted, KEY))
+    format!("{}({id_column}='{}')", table.set, escape(&quoted))
 }
 
 /// A stable GUID for activity `seq` (`part` 1 the task, 2 its note): the
