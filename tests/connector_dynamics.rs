@@ -7,19 +7,16 @@ mod common;
 #[path = "fakes/dynamics.rs"]
 mod fake_dynamics;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::crm::{Ids, activity, company, contact, done, push};
 use fake_dynamics::{Failure, FakeDynamics, FakeOptions};
-use juru::channel::Channel;
 use juru::config::{DynamicsConfig, Url};
 use juru::connectors::credential::Credential;
 use juru::connectors::dynamics::{DynamicsConnector, activity_guid};
-use juru::connectors::{Connector, Item, Kind, Outcome, Record, RemoteIds, SyncError};
-use juru::crm::activity::{Activity, ActivityType};
-use juru::crm::company::{Company, CompanyKind};
-use juru::crm::contact::Contact;
+use juru::connectors::{Connector, Kind, Outcome, Record, SyncError};
+use juru::crm::company::CompanyKind;
 use juru::crm::deal::{Deal, Stage};
 use juru::crm::settings::FieldMapping;
 use serde_json::json;
@@ -51,46 +48,6 @@ fn connector(fake: &FakeDynamics) -> DynamicsConnector {
     connector_with(&config(fake), secret())
 }
 
-#[derive(Default)]
-struct Ids(Mutex<HashMap<(Kind, String), String>>);
-
-impl RemoteIds for Ids {
-    fn remote_id(&self, kind: Kind, local_id: &str) -> Option<String> {
-        self.0.lock().unwrap().get(&(kind, local_id.to_string())).cloned()
-    }
-}
-
-async fn push(c: &DynamicsConnector, ids: &Ids, records: Vec<Record>) -> Result<Vec<Outcome>, SyncError> {
-    let items: Vec<Item> = records.into_iter().map(|record| Item { record, remote_id: None, unsure: false }).collect();
-    let outcomes = c.push(&items, ids).await?;
-    for (item, outcome) in items.iter().zip(&outcomes) {
-        if let Outcome::Done { remote_id } = outcome {
-            ids.0.lock().unwrap().insert((item.record.kind(), item.record.local_id()), remote_id.clone());
-        }
-    }
-    Ok(outcomes)
-}
-
-fn company(id: &str, name: &str, kind: CompanyKind, parent: Option<&str>) -> Record {
-    Record::Company(Arc::new(Company {
-        id: id.into(),
-        kind,
-        name: name.into(),
-        parent: parent.map(str::to_string),
-        customer_group: None,
-        segment: None,
-        created_by: "628111".into(),
-        created_ms: 1_764_000_000_000,
-    }))
-}
-
-fn contact(key: &str, name: Option<&str>, company: Option<&str>) -> Record {
-    let mut c = Contact::new(key, Channel::Waha, 1_764_000_000_000);
-    c.name = name.map(str::to_string);
-    c.company = company.map(str::to_string);
-    Record::Contact(Arc::new(c))
-}
-
 fn deal_at(id: u64, stage: Stage, contact: Option<&str>, updated_ms: u64) -> Record {
     Record::Deal(Arc::new(Deal {
         contact: contact.map(str::to_string),
@@ -101,29 +58,6 @@ fn deal_at(id: u64, stage: Stage, contact: Option<&str>, updated_ms: u64) -> Rec
 
 fn deal(id: u64, stage: Stage, contact: Option<&str>) -> Record {
     deal_at(id, stage, contact, 1_764_000_000_000)
-}
-
-fn activity(seq: u64, contact: &str, deal: Option<u64>, notes: Option<&str>) -> Record {
-    Record::Activity(Activity {
-        seq,
-        contact: contact.into(),
-        kind: ActivityType::WhatsappFollowUp,
-        source: "command".into(),
-        outcome: Some(juru::crm::activity::Outcome::Interested),
-        next_action: None,
-        next_action_date: None,
-        notes: notes.map(str::to_string),
-        deal,
-        by: "628111".into(),
-        at_ms: 1_764_000_000_000,
-    })
-}
-
-fn done(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Done { remote_id } => remote_id.clone(),
-        other => panic!("expected Done, got {other:?}"),
-    }
 }
 
 fn assert_clean(fake: &FakeDynamics) {
@@ -551,60 +485,38 @@ fn bot_config(fake: &FakeDynamics, extra: &str) -> String {
     )
 }
 
-async fn ask(bot: &common::TestBot, from: &str, id: &str, text: &str) -> String {
-    let before = bot.waha.messages_to(from).len();
-    bot.waha_webhook(&common::waha_text(from, id, text)).await.assert_ok();
-    let sent = bot.waha.wait_messages_to(from, before + 1).await;
-    sent[before].body["text"].as_str().unwrap_or_default().to_string()
-}
-
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < LIMIT, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// `#crm sync dynamics` until its reply contains `wanted`.
 async fn sync_until(bot: &common::TestBot, wanted: &[&str]) -> String {
-    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    loop {
-        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let reply = ask(bot, OWNER, &format!("SD{n}"), "#crm sync dynamics").await;
-        if wanted.iter().all(|w| reply.contains(w)) {
-            return reply;
-        }
-        assert!(started.elapsed() < LIMIT, "#crm sync never said {wanted:?}: {reply}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    bot.ask_until(OWNER, "#crm sync dynamics", wanted, LIMIT).await
 }
 
 #[tokio::test]
 async fn an_owner_connects_dynamics_from_chat_and_the_prospects_and_deals_reach_it() {
     let fake = FakeDynamics::start(FakeOptions::default()).await;
     let bot = common::TestBot::with_config(&bot_config(&fake, "")).await;
-    ask(&bot, PROSPECT, "P1", "Hi, how much is the March package?").await;
-    let connect = ask(&bot, OWNER, "O1", "#crm connect dynamics").await;
+    bot.ask(PROSPECT, "P1", "Hi, how much is the March package?").await;
+    let connect = bot.ask(OWNER, "O1", "#crm connect dynamics").await;
     assert!(
         connect.contains("Dynamics 365 chosen") && connect.contains("auth --platform dynamics --api-key CLIENT_SECRET"),
         "{connect}"
     );
     assert!(connect.contains("Certificates & secrets"), "where to find it: {connect}");
-    let oauth = ask(&bot, OWNER, "O2", "#crm auth --platform dynamics --oauth").await;
+    let oauth = bot.ask(OWNER, "O2", "#crm auth --platform dynamics --oauth").await;
     assert!(oauth.contains("client credentials") && oauth.contains("--api-key"), "{oauth}");
-    let stored =
-        ask(&bot, OWNER, "O3", &format!("#crm auth --platform dynamics --api-key {}", fake_dynamics::CLIENT_SECRET))
-            .await;
+    let stored = bot
+        .ask(OWNER, "O3", &format!("#crm auth --platform dynamics --api-key {}", fake_dynamics::CLIENT_SECRET))
+        .await;
     assert!(stored.contains("stored, encrypted"), "{stored}");
     assert!(!stored.contains(fake_dynamics::CLIENT_SECRET), "never echoed");
-    until("the prospect is a Dynamics contact", || fake.count_by_our_id("contacts").get(PROSPECT) == Some(&1)).await;
-    let created =
-        ask(&bot, OWNER, "O4", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    common::until(LIMIT, "the prospect is a Dynamics contact", || {
+        fake.count_by_our_id("contacts").get(PROSPECT) == Some(&1)
+    })
+    .await;
+    let created = bot
+        .ask(OWNER, "O4", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
-    until("D1 is an opportunity", || fake.count_by_our_id("opportunities").get("D1") == Some(&1)).await;
+    common::until(LIMIT, "D1 is an opportunity", || fake.count_by_our_id("opportunities").get("D1") == Some(&1)).await;
     let report = sync_until(&bot, &["queued 0 ", "dead 0"]).await;
     assert!(report.contains("API key stored"), "{report}");
     let deal = fake.by_our_id("opportunities", "D1").unwrap();
@@ -667,7 +579,7 @@ async fn juru_sync_dynamics(bot: &common::TestBot, fake: &FakeDynamics, secret: 
 async fn juru_sync_platform_dynamics_pushes_everything_and_prints_a_summary() {
     let fake = FakeDynamics::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_dynamics(&bot, &fake, fake_dynamics::CLIENT_SECRET).await;
     assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
@@ -680,7 +592,7 @@ async fn juru_sync_platform_dynamics_pushes_everything_and_prints_a_summary() {
 async fn juru_sync_platform_dynamics_with_a_wrong_secret_says_so_and_fails() {
     let fake = FakeDynamics::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_dynamics(&bot, &fake, "not-the-secret").await;
     assert!(!ok, "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");
@@ -693,10 +605,10 @@ async fn an_edit_in_dynamics_comes_back_by_the_pull_and_is_not_echoed() {
     let config = bot_config(&fake, &format!("client_secret = \"{}\"\n", fake_dynamics::CLIENT_SECRET))
         .replace("pull_secs = 0", "pull_secs = 1");
     let bot = common::TestBot::with_config(&config).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
-    ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+    bot.ask(PROSPECT, "P1", "Hi").await;
+    bot.ask(OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}")).await;
+    common::until(LIMIT, "the deal is an opportunity", || fake.count_by_our_id("opportunities").get("D1") == Some(&1))
         .await;
-    until("the deal is an opportunity", || fake.count_by_our_id("opportunities").get("D1") == Some(&1)).await;
     sync_until(&bot, &["queued 0 ", "dead 0"]).await;
     // Dynamics stamps whole seconds: the edits come a second after our last write.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -711,14 +623,14 @@ async fn an_edit_in_dynamics_comes_back_by_the_pull_and_is_not_echoed() {
     let batches = fake.batches().len();
     let started = Instant::now();
     loop {
-        let shown = ask(&bot, OWNER, &format!("Q{}", started.elapsed().as_millis()), "#crm deals show D1").await;
+        let shown = bot.ask(OWNER, &format!("Q{}", started.elapsed().as_millis()), "#crm deals show D1").await;
         if shown.contains("won") {
             break;
         }
         assert!(started.elapsed() < LIMIT, "the won opportunity never came back: {shown}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let shown = ask(&bot, OWNER, "Q-contact", &format!("#crm contacts show {PROSPECT}")).await;
+    let shown = bot.ask(OWNER, "Q-contact", &format!("#crm contacts show {PROSPECT}")).await;
     assert!(shown.contains("Budi Santoso"), "{shown}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.batches().len(), batches, "what came from Dynamics is not pushed back");
@@ -732,11 +644,11 @@ async fn an_opportunity_whose_contact_was_dead_lettered_follows_it_after_a_few_t
     fake.inject(Failure::DuplicateKey, 1);
     let config = bot_config(&fake, &format!("client_secret = \"{}\"\n", fake_dynamics::CLIENT_SECRET));
     let bot = common::TestBot::with_config(&config).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     sync_until(&bot, &["dead 1"]).await;
-    let created =
-        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    let created = bot
+        .ask(OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
     let reply = sync_until(&bot, &["queued 0 ", "dead 2"]).await;
     assert!(

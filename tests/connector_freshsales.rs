@@ -7,20 +7,16 @@ mod common;
 #[path = "fakes/freshsales.rs"]
 mod fake_freshsales;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::crm::{Ids, activity, contact, deal, done, push, push_items};
 use fake_freshsales::{API_KEY, Failure, FakeFreshsales, FakeOptions, ID_FIELD};
-use juru::channel::Channel;
 use juru::config::FreshsalesConfig;
 use juru::connectors::credential::Credential;
 use juru::connectors::freshsales::FreshsalesConnector;
-use juru::connectors::{Connector, Item, Kind, Outcome, Record, RemoteIds, SyncError};
-use juru::crm::activity::{Activity, ActivityType};
-use juru::crm::company::{Company, CompanyKind};
-use juru::crm::contact::Contact;
-use juru::crm::deal::{Deal, Stage};
+use juru::connectors::{Connector, Item, Kind, Outcome, Record, SyncError};
+use juru::crm::company::CompanyKind;
+use juru::crm::deal::Stage;
 use juru::crm::settings::FieldMapping;
 use serde_json::json;
 
@@ -39,79 +35,10 @@ fn connector(fake: &FakeFreshsales) -> FreshsalesConnector {
     connector_with(&config(fake), API_KEY)
 }
 
-#[derive(Default)]
-struct Ids(Mutex<HashMap<(Kind, String), String>>);
-
-impl RemoteIds for Ids {
-    fn remote_id(&self, kind: Kind, local_id: &str) -> Option<String> {
-        self.0.lock().unwrap().get(&(kind, local_id.to_string())).cloned()
-    }
-}
-
-async fn push_items(c: &FreshsalesConnector, ids: &Ids, items: Vec<Item>) -> Result<Vec<Outcome>, SyncError> {
-    let outcomes = c.push(&items, ids).await?;
-    for (item, outcome) in items.iter().zip(&outcomes) {
-        if let Outcome::Done { remote_id } = outcome {
-            ids.0.lock().unwrap().insert((item.record.kind(), item.record.local_id()), remote_id.clone());
-        }
-    }
-    Ok(outcomes)
-}
-
-async fn push(c: &FreshsalesConnector, ids: &Ids, records: Vec<Record>) -> Result<Vec<Outcome>, SyncError> {
-    let items = records.into_iter().map(|record| Item { record, remote_id: None, unsure: false }).collect();
-    push_items(c, ids, items).await
-}
-
+/// A brand under its parent, else a legal entity.
 fn company(id: &str, name: &str, parent: Option<&str>) -> Record {
-    Record::Company(Arc::new(Company {
-        id: id.into(),
-        kind: if parent.is_some() { CompanyKind::Brand } else { CompanyKind::LegalEntity },
-        name: name.into(),
-        parent: parent.map(str::to_string),
-        customer_group: None,
-        segment: None,
-        created_by: "628111".into(),
-        created_ms: 1_764_000_000_000,
-    }))
-}
-
-fn contact(key: &str, name: Option<&str>, company: Option<&str>) -> Record {
-    let mut c = Contact::new(key, Channel::Waha, 1_764_000_000_000);
-    c.name = name.map(str::to_string);
-    c.company = company.map(str::to_string);
-    Record::Contact(Arc::new(c))
-}
-
-fn deal(id: u64, stage: Stage, contact: Option<&str>, company: Option<&str>) -> Record {
-    Record::Deal(Arc::new(Deal {
-        contact: contact.map(str::to_string),
-        company: company.map(str::to_string),
-        ..Deal::new(id, format!("Mesin kopi #{id}"), 25_000_000, stage, "628111", 1_764_000_000_000)
-    }))
-}
-
-fn activity(seq: u64, contact: &str, deal: Option<u64>, notes: Option<&str>) -> Record {
-    Record::Activity(Activity {
-        seq,
-        contact: contact.into(),
-        kind: ActivityType::WhatsappFollowUp,
-        source: "command".into(),
-        outcome: Some(juru::crm::activity::Outcome::Interested),
-        next_action: None,
-        next_action_date: None,
-        notes: notes.map(str::to_string),
-        deal,
-        by: "628111".into(),
-        at_ms: 1_764_000_000_000,
-    })
-}
-
-fn done(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Done { remote_id } => remote_id.clone(),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    let kind = if parent.is_some() { CompanyKind::Brand } else { CompanyKind::LegalEntity };
+    common::crm::company(id, name, kind, parent)
 }
 
 fn assert_clean(fake: &FakeFreshsales) {
@@ -371,52 +298,29 @@ fn bot_config(fake: &FakeFreshsales, extra: &str) -> String {
     )
 }
 
-async fn ask(bot: &common::TestBot, from: &str, id: &str, text: &str) -> String {
-    let before = bot.waha.messages_to(from).len();
-    bot.waha_webhook(&common::waha_text(from, id, text)).await.assert_ok();
-    let sent = bot.waha.wait_messages_to(from, before + 1).await;
-    sent[before].body["text"].as_str().unwrap_or_default().to_string()
-}
-
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < LIMIT, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Asks `text` until the reply contains every one of `wanted`.
 async fn ask_until(bot: &common::TestBot, text: &str, wanted: &[&str]) -> String {
-    // Message ids stay unique across calls: a repeated id is a redelivery, never answered twice.
-    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    loop {
-        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let reply = ask(bot, OWNER, &format!("SF{n}"), text).await;
-        if wanted.iter().all(|w| reply.contains(w)) {
-            return reply;
-        }
-        assert!(started.elapsed() < LIMIT, "`{text}` never said {wanted:?}: {reply}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    bot.ask_until(OWNER, text, wanted, LIMIT).await
 }
 
 #[tokio::test]
 async fn an_owner_connects_freshsales_from_chat_and_the_prospects_and_deals_land() {
     let fake = FakeFreshsales::start(FakeOptions::default()).await;
     let bot = common::TestBot::with_config(&bot_config(&fake, "")).await;
-    ask(&bot, PROSPECT, "P1", "Hi, how much is the March package?").await;
-    let connect = ask(&bot, OWNER, "O1", "#crm connect freshsales").await;
+    bot.ask(PROSPECT, "P1", "Hi, how much is the March package?").await;
+    let connect = bot.ask(OWNER, "O1", "#crm connect freshsales").await;
     assert!(connect.contains("Freshsales chosen") && connect.contains("--api-key"), "{connect}");
-    let stored = ask(&bot, OWNER, "O2", &format!("#crm auth --platform freshsales --api-key {API_KEY}")).await;
+    let stored = bot.ask(OWNER, "O2", &format!("#crm auth --platform freshsales --api-key {API_KEY}")).await;
     assert!(stored.contains("API key stored"), "{stored}");
-    until("the prospect is a Freshsales contact", || fake.count_by_our_id("contacts").get(PROSPECT) == Some(&1)).await;
-    let created =
-        ask(&bot, OWNER, "O3", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    common::until(LIMIT, "the prospect is a Freshsales contact", || {
+        fake.count_by_our_id("contacts").get(PROSPECT) == Some(&1)
+    })
+    .await;
+    let created = bot
+        .ask(OWNER, "O3", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
-    until("D1 is a Freshsales deal", || fake.count_by_our_id("deals").get("D1") == Some(&1)).await;
+    common::until(LIMIT, "D1 is a Freshsales deal", || fake.count_by_our_id("deals").get("D1") == Some(&1)).await;
     let report = ask_until(&bot, "#crm sync freshsales", &["queued 0 ", "dead 0"]).await;
     assert!(!report.contains("no Freshsales connector"), "{report}");
     let d = fake.by_our_id("deals", "D1").unwrap();
@@ -430,15 +334,15 @@ async fn a_stage_moved_in_freshsales_comes_back_and_is_not_echoed() {
     let fake = FakeFreshsales::start(FakeOptions::default()).await;
     let config = bot_config(&fake, &format!("api_key = \"{API_KEY}\"\n")).replace("pull_secs = 0", "pull_secs = 1");
     let bot = common::TestBot::with_config(&config).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
-    let created =
-        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
+    let created = bot
+        .ask(OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
-    until("D1 is a Freshsales deal", || fake.count_by_our_id("deals").get("D1") == Some(&1)).await;
+    common::until(LIMIT, "D1 is a Freshsales deal", || fake.count_by_our_id("deals").get("D1") == Some(&1)).await;
     let upserts = || fake.writes().iter().filter(|r| r.path == "/deals/upsert").count();
     let before = upserts();
-    let open = ask(&bot, OWNER, "O2", "#crm deals show D1").await;
+    let open = bot.ask(OWNER, "O2", "#crm deals show D1").await;
     assert!(!open.to_lowercase().contains("won"), "{open}");
     let remote = fake.by_our_id("deals", "D1").unwrap()["id"].clone();
     let won = fake_freshsales::default_stages().into_iter().find(|(_, n, _)| n == "Won").unwrap().0;
@@ -474,11 +378,11 @@ async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
     // The first write (the prospect's contact) is refused for good.
     fake.inject(Failure::InvalidData, 1);
     let bot = common::TestBot::with_config(&bot_config(&fake, &format!("api_key = \"{API_KEY}\"\n"))).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     ask_until(&bot, "#crm sync freshsales", &["dead 1"]).await;
-    let created =
-        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    let created = bot
+        .ask(OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
     let reply = ask_until(&bot, "#crm sync freshsales", &["queued 0 ", "dead 2"]).await;
     assert!(reply.contains("was dead-lettered") && reply.contains("Mobile number is invalid"), "{reply}");
@@ -518,7 +422,7 @@ async fn juru_sync_freshsales(bot: &common::TestBot, fake: &FakeFreshsales, key:
 async fn juru_sync_platform_freshsales_pushes_everything_and_prints_a_summary() {
     let fake = FakeFreshsales::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_freshsales(&bot, &fake, API_KEY).await;
     assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
@@ -531,7 +435,7 @@ async fn juru_sync_platform_freshsales_pushes_everything_and_prints_a_summary() 
 async fn juru_sync_platform_freshsales_with_a_refused_key_says_so_in_freshsales_words_and_fails() {
     let fake = FakeFreshsales::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_freshsales(&bot, &fake, "revoked-key-0000").await;
     assert!(!ok, "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");

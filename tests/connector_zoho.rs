@@ -6,20 +6,17 @@ mod common;
 #[path = "fakes/zoho.rs"]
 mod fake_zoho;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::crm::{Ids, activity, company, contact, deal, done, push};
 use fake_zoho::{Failure, FakeOptions, FakeZoho, ID_FIELD};
-use juru::channel::Channel;
 use juru::config::{Secret, Url, ZohoConfig};
 use juru::connectors::credential::{Credential, TokenSink, Tokens};
 use juru::connectors::zoho::{ZohoConnector, exchange_code};
-use juru::connectors::{Connector, Item, Kind, Outcome, Record, RemoteIds, SyncError};
-use juru::crm::activity::{Activity, ActivityType};
-use juru::crm::company::{Company, CompanyKind};
-use juru::crm::contact::Contact;
-use juru::crm::deal::{Deal, Stage};
+use juru::connectors::{Connector, Kind, Outcome, Record, SyncError};
+use juru::crm::company::CompanyKind;
+use juru::crm::deal::Stage;
 use juru::crm::settings::FieldMapping;
 use serde_json::json;
 
@@ -63,77 +60,6 @@ fn connector_with(config: &ZohoConfig, credential: Credential, mapping: FieldMap
 
 fn connector(fake: &FakeZoho) -> (ZohoConnector, Sink) {
     connector_with(&config(fake), authorised(), FieldMapping::new())
-}
-
-#[derive(Default)]
-struct Ids(Mutex<HashMap<(Kind, String), String>>);
-
-impl RemoteIds for Ids {
-    fn remote_id(&self, kind: Kind, local_id: &str) -> Option<String> {
-        self.0.lock().unwrap().get(&(kind, local_id.to_string())).cloned()
-    }
-}
-
-async fn push(c: &ZohoConnector, ids: &Ids, records: Vec<Record>) -> Result<Vec<Outcome>, SyncError> {
-    let items: Vec<Item> = records.into_iter().map(|record| Item { record, remote_id: None, unsure: false }).collect();
-    let outcomes = c.push(&items, ids).await?;
-    for (item, outcome) in items.iter().zip(&outcomes) {
-        if let Outcome::Done { remote_id } = outcome {
-            ids.0.lock().unwrap().insert((item.record.kind(), item.record.local_id()), remote_id.clone());
-        }
-    }
-    Ok(outcomes)
-}
-
-fn company(id: &str, name: &str, kind: CompanyKind, parent: Option<&str>) -> Record {
-    Record::Company(Arc::new(Company {
-        id: id.into(),
-        kind,
-        name: name.into(),
-        parent: parent.map(str::to_string),
-        customer_group: None,
-        segment: None,
-        created_by: "628111".into(),
-        created_ms: 1_764_000_000_000,
-    }))
-}
-
-fn contact(key: &str, name: Option<&str>, company: Option<&str>) -> Record {
-    let mut c = Contact::new(key, Channel::Waha, 1_764_000_000_000);
-    c.name = name.map(str::to_string);
-    c.company = company.map(str::to_string);
-    Record::Contact(Arc::new(c))
-}
-
-fn deal(id: u64, stage: Stage, contact: Option<&str>, company: Option<&str>) -> Record {
-    Record::Deal(Arc::new(Deal {
-        contact: contact.map(str::to_string),
-        company: company.map(str::to_string),
-        ..Deal::new(id, format!("Mesin kopi #{id}"), 25_000_000, stage, "628111", 1_764_000_000_000)
-    }))
-}
-
-fn activity(seq: u64, contact: &str, deal: Option<u64>, notes: Option<&str>) -> Record {
-    Record::Activity(Activity {
-        seq,
-        contact: contact.into(),
-        kind: ActivityType::WhatsappFollowUp,
-        source: "command".into(),
-        outcome: Some(juru::crm::activity::Outcome::Interested),
-        next_action: None,
-        next_action_date: None,
-        notes: notes.map(str::to_string),
-        deal,
-        by: "628111".into(),
-        at_ms: 1_764_000_000_000,
-    })
-}
-
-fn done(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Done { remote_id } => remote_id.clone(),
-        other => panic!("expected Done, got {other:?}"),
-    }
 }
 
 fn assert_clean(fake: &FakeZoho) {
@@ -493,45 +419,19 @@ fn bot_config(fake: &FakeZoho, extra: &str) -> String {
     )
 }
 
-async fn ask(bot: &common::TestBot, from: &str, id: &str, text: &str) -> String {
-    let before = bot.waha.messages_to(from).len();
-    bot.waha_webhook(&common::waha_text(from, id, text)).await.assert_ok();
-    let sent = bot.waha.wait_messages_to(from, before + 1).await;
-    sent[before].body["text"].as_str().unwrap_or_default().to_string()
-}
-
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < LIMIT, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// `#crm sync zoho` until its reply contains `wanted`.
 async fn sync_until(bot: &common::TestBot, wanted: &[&str]) -> String {
-    // Message ids stay unique across calls: a repeated id is a redelivery, never answered twice.
-    static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    loop {
-        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let reply = ask(bot, OWNER, &format!("SZ{n}"), "#crm sync zoho").await;
-        if wanted.iter().all(|w| reply.contains(w)) {
-            return reply;
-        }
-        assert!(started.elapsed() < LIMIT, "#crm sync never said {wanted:?}: {reply}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    bot.ask_until(OWNER, "#crm sync zoho", wanted, LIMIT).await
 }
 
 #[tokio::test]
 async fn an_owner_connects_zoho_from_chat_and_the_prospects_reach_the_accounts_data_centre() {
     let fake = FakeZoho::start(FakeOptions::default()).await;
     let bot = common::TestBot::with_config(&bot_config(&fake, "")).await;
-    ask(&bot, PROSPECT, "P1", "Hi, how much is the March package?").await;
-    let connect = ask(&bot, OWNER, "O1", "#crm connect zoho").await;
+    bot.ask(PROSPECT, "P1", "Hi, how much is the March package?").await;
+    let connect = bot.ask(OWNER, "O1", "#crm connect zoho").await;
     assert!(connect.contains("Zoho CRM chosen") && connect.contains("auth --platform zoho --oauth"), "{connect}");
-    let reply = ask(&bot, OWNER, "O2", "#crm auth --platform zoho --oauth").await;
+    let reply = bot.ask(OWNER, "O2", "#crm auth --platform zoho --oauth").await;
     assert!(reply.contains("https://accounts.zoho.com/oauth/v2/auth?"), "{reply}");
     assert!(reply.contains("ZohoCRM.settings.ALL") && reply.contains("access_type=offline"), "{reply}");
     let state =
@@ -541,12 +441,15 @@ async fn an_owner_connects_zoho_from_chat_and_the_prospects_reach_the_accounts_d
     assert_eq!(page.status, 200, "{}", page.body);
     let told = bot.waha.wait_messages_to(OWNER, before + 1).await;
     assert!(told[before].body["text"].as_str().unwrap().contains("Zoho CRM"), "{:?}", told[before].body);
-    until("the prospect is a Zoho contact", || fake.count_by_our_id("Contacts").get(PROSPECT) == Some(&1)).await;
-    let created =
-        ask(&bot, OWNER, "O3", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    common::until(LIMIT, "the prospect is a Zoho contact", || {
+        fake.count_by_our_id("Contacts").get(PROSPECT) == Some(&1)
+    })
+    .await;
+    let created = bot
+        .ask(OWNER, "O3", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
-    until("D1 is a Zoho deal", || fake.count_by_our_id("Deals").get("D1") == Some(&1)).await;
+    common::until(LIMIT, "D1 is a Zoho deal", || fake.count_by_our_id("Deals").get("D1") == Some(&1)).await;
     let report = sync_until(&bot, &["queued 0 ", "dead 0"]).await;
     assert!(report.contains("OAuth tokens stored"), "{report}");
     let deal = fake.by_our_id("Deals", "D1").unwrap();
@@ -572,11 +475,11 @@ async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
     fake.inject(Failure::InvalidData, 1);
     let config = bot_config(&fake, &format!("refresh_token = \"{}\"\n", fake_zoho::REFRESH_TOKEN));
     let bot = common::TestBot::with_config(&config).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     sync_until(&bot, &["dead 1"]).await;
-    let created =
-        ask(&bot, OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
-            .await;
+    let created = bot
+        .ask(OWNER, "O1", &format!("#crm deals create --title \"Umroh A\" --value 25000000 --contact {PROSPECT}"))
+        .await;
     assert!(created.contains("D1"), "{created}");
     let reply = sync_until(&bot, &["queued 0 ", "dead 2"]).await;
     assert!(
@@ -622,7 +525,7 @@ async fn juru_sync_zoho(bot: &common::TestBot, fake: &FakeZoho, refresh_token: &
 async fn juru_sync_platform_zoho_pushes_everything_and_prints_a_summary() {
     let fake = FakeZoho::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_zoho(&bot, &fake, fake_zoho::REFRESH_TOKEN).await;
     assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
@@ -635,7 +538,7 @@ async fn juru_sync_platform_zoho_pushes_everything_and_prints_a_summary() {
 async fn juru_sync_platform_zoho_with_a_revoked_token_says_so_in_zohos_words_and_fails() {
     let fake = FakeZoho::start(FakeOptions::default()).await;
     let mut bot = common::TestBot::with_config(&format!("[bot]\nowners = [\"{OWNER}\"]\n")).await;
-    ask(&bot, PROSPECT, "P1", "Hi").await;
+    bot.ask(PROSPECT, "P1", "Hi").await;
     bot.stop().await;
     let (ok, stdout, stderr) = juru_sync_zoho(&bot, &fake, "1000.revoked").await;
     assert!(!ok, "nothing was sent, yet exit 0\nstdout: {stdout}\nstderr: {stderr}");

@@ -9,6 +9,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use super::SyncError;
 use super::limit::Limiter;
 
@@ -33,6 +35,21 @@ impl Answer {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The wait a vendor asks for: `Retry-After`, else `X-RateLimit-Reset`
+    /// (seconds from now, or an epoch in seconds or milliseconds); at least a second.
+    pub fn reset_after(&self, now_ms: u64) -> Option<Duration> {
+        if let Some(wait) = self.retry_after() {
+            return Some(wait);
+        }
+        let reset: u64 = self.header("x-ratelimit-reset")?.trim().parse().ok()?;
+        let ms = match reset {
+            r if r > 100_000_000_000 => r.saturating_sub(now_ms),
+            r if r > 1_000_000_000 => (r * 1000).saturating_sub(now_ms),
+            r => r * 1000,
+        };
+        Some(Duration::from_millis(ms.max(1000)))
     }
 
     /// `Retry-After` in seconds, when given.
@@ -62,13 +79,21 @@ pub struct Http {
 
 impl Http {
     pub fn new(limiter: Limiter, timeout: Duration) -> Http {
-        let client = reqwest::Client::builder()
+        Http { client: Http::client(timeout), limiter: Arc::new(limiter) }
+    }
+
+    fn client(timeout: Duration) -> reqwest::Client {
+        reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("juru/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_default();
-        Http { client, limiter: Arc::new(limiter) }
+            .unwrap_or_default()
+    }
+
+    /// The same account's limiter with another request timeout (tests, benchmarks).
+    pub fn with_timeout(&self, timeout: Duration) -> Http {
+        Http { client: Http::client(timeout), limiter: self.limiter.clone() }
     }
 
     /// Waits for the budget, sends once, reads the whole answer. Network
@@ -81,5 +106,49 @@ impl Http {
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| SyncError::Transient(e.without_url().to_string()))?.to_vec();
         Ok(Answer { status, headers, body })
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters is escaped.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// A value as it goes into a query string, a form body or a URL path.
+pub fn escape(text: &str) -> String {
+    utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+/// `k=v&k2=v2`, keys and values escaped: a query string or an
+/// `application/x-www-form-urlencoded` body.
+pub fn encode_pairs<V: AsRef<str>>(pairs: &[(&str, V)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v.as_ref()))).collect::<Vec<_>>().join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(headers: &[(&'static str, &str)]) -> Answer {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Answer { status: StatusCode::TOO_MANY_REQUESTS, headers: map, body: Vec::new() }
+    }
+
+    #[test]
+    fn the_wait_is_retry_after_else_the_reset_in_any_of_its_forms() {
+        let now_ms = 1_795_402_800_000;
+        let secs = |a: &Answer| a.reset_after(now_ms).map(|d| d.as_secs());
+        assert_eq!(secs(&answer(&[("retry-after", "7"), ("x-ratelimit-reset", "30")])), Some(7));
+        assert_eq!(secs(&answer(&[("x-ratelimit-reset", "30")])), Some(30), "seconds from now");
+        assert_eq!(secs(&answer(&[("x-ratelimit-reset", "1795402845")])), Some(45), "an epoch in seconds");
+        assert_eq!(secs(&answer(&[("x-ratelimit-reset", "1795402812000")])), Some(12), "an epoch in ms");
+        assert_eq!(secs(&answer(&[("x-ratelimit-reset", "1795402700")])), Some(1), "past: at least a second");
+        assert_eq!(answer(&[]).reset_after(now_ms), None);
+    }
+
+    #[test]
+    fn pairs_escape_all_but_unreserved_characters() {
+        assert_eq!(encode_pairs(&[("a b", "x y&z=/~-_."), ("c", "ok")]), "a%20b=x%20y%26z%3D%2F~-_.&c=ok");
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod credential;
 pub mod dynamics;
+pub mod fields;
 pub mod freshsales;
 pub mod http;
 pub mod hubspot;

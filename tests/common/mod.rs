@@ -18,6 +18,8 @@ use juru::config::Config;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+pub mod crm;
+
 pub const PROSPECT: &str = "6281234567890";
 pub const OTHER: &str = "6285798765432";
 pub const APP_SECRET: &str = "test-app-secret";
@@ -500,6 +502,32 @@ impl TestBot {
         answer(req.send().await.unwrap()).await
     }
 
+    /// `text` from `from` as WAHA delivers it (message id `id`), and the
+    /// text of the reply that comes back.
+    pub async fn ask(&self, from: &str, id: &str, text: &str) -> String {
+        let before = self.waha.messages_to(from).len();
+        self.waha_webhook(&waha_text(from, id, text)).await.assert_ok();
+        let sent = self.waha.wait_messages_to(from, before + 1).await;
+        sent[before].body["text"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Asks `text` again until the reply contains every one of `wanted`
+    /// (`#crm sync` while the worker drains), within `limit`.
+    pub async fn ask_until(&self, from: &str, text: &str, wanted: &[&str], limit: Duration) -> String {
+        // Message ids stay unique across calls: a repeated id is a redelivery, never answered twice.
+        static ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let started = Instant::now();
+        loop {
+            let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = self.ask(from, &format!("AU{n}"), text).await;
+            if wanted.iter().all(|w| reply.contains(w)) {
+                return reply;
+            }
+            assert!(started.elapsed() < limit, "`{text}` never said {wanted:?}: {reply}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         answer(self.http.get(format!("{}{path}", self.url)).send().await.unwrap()).await
     }
@@ -588,6 +616,15 @@ pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(start.elapsed() < limit, "condition not met within {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `cond` until it holds; past `limit` the test fails naming `what`.
+pub async fn until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < limit, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

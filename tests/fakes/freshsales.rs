@@ -15,6 +15,11 @@
 //! Include with `#[path = "fakes/freshsales.rs"] mod fake_freshsales;`.
 #![allow(dead_code)]
 
+// One copy per fake: a test includes one fake, sync_crash and the bench several.
+#[allow(clippy::duplicate_mod)]
+#[path = "wire.rs"]
+mod wire;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -24,6 +29,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use wire::parse_pairs;
 
 pub const API_KEY: &str = "fake-freshsales-key-8d1f";
 pub const ID_FIELD: &str = "cf_juru_id";
@@ -688,41 +694,15 @@ fn search(inner: &mut Inner, entity: &str, body: &Value) -> Answer {
 
 // ---- times and queries ----
 
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 /// Freshsales' time: ISO 8601 in the account's zone, `2026-12-07T18:30:00+05:30`.
 pub fn fs_time(utc_secs: u64) -> String {
-    let local = utc_secs + OFFSET_S;
-    let (y, m, d) = civil((local / 86_400) as i64);
-    let r = local % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+05:30", r / 3600, r % 3600 / 60, r % 60)
+    wire::time_at(utc_secs, OFFSET_S, "+05:30")
 }
 
 /// UTC seconds of `YYYY-MM-DDTHH:MM:SS` followed by `Z` or `±HH:MM` (or `±HHMM`).
 pub fn parse_time(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2.rem_euclid(400);
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let local = days * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?;
-    let zone = s[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let (local, rest) = wire::split_time(s)?;
+    let zone = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
     let offset = match zone.as_bytes().first()? {
         b'Z' if zone.len() == 1 => 0,
         sign @ (b'+' | b'-') => {
@@ -740,38 +720,4 @@ pub fn parse_time(s: &str) -> Option<u64> {
 
 fn is_date(s: &str) -> bool {
     s.len() == 10 && parse_time(&format!("{s}T00:00:00Z")).is_some()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_pairs(s: &str) -> HashMap<String, String> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
 }

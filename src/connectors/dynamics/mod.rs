@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Map, Value};
 
@@ -30,7 +29,7 @@ use self::records::{Context, StageMap};
 pub use self::records::{activity_guid, iso_utc};
 use self::wire::{KeysAnswer, ListAnswer, PicklistAnswer, TokenAnswer, classify};
 use super::credential::Credential;
-use super::http::{Answer, Http};
+use super::http::{Answer, Http, encode_pairs, escape};
 use super::limit::Limiter;
 use super::{Connector, Item, Kind, Outcome, Pulled, Record, RemoteIds, SyncError};
 use crate::clock::now_ms;
@@ -48,8 +47,6 @@ const SEEN_MAX: usize = 200_000;
 const WINDOW: Duration = Duration::from_secs(300);
 const TIMEOUT: Duration = Duration::from_secs(60);
 const API: &str = "/api/data/v9.2";
-/// Query values: everything but unreserved characters is escaped.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// What the connector last saw of a row it wrote or read: its ETag, and
 /// whether Dynamics holds a newer version than ours (a 412 lost by us).
@@ -95,9 +92,7 @@ impl DynamicsConnector {
 
     /// Another request timeout (tests, benchmarks); the limiter is kept.
     pub fn with_timeout(mut self, timeout: Duration) -> DynamicsConnector {
-        let mut http = Http::new(Limiter::new(0, WINDOW), timeout);
-        http.limiter = self.http.limiter.clone();
-        self.http = http;
+        self.http = self.http.with_timeout(timeout);
         self
     }
 
@@ -155,14 +150,17 @@ impl DynamicsConnector {
             ("client_secret", self.secret.as_str()),
             ("scope", scope.as_str()),
         ];
-        let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY))).collect();
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
             self.config.login_url.as_str().trim_end_matches('/'),
-            utf8_percent_encode(tenant.trim(), QUERY)
+            escape(tenant.trim())
         );
-        let request =
-            self.http.client.post(url).header("content-type", "application/x-www-form-urlencoded").body(body.join("&"));
+        let request = self
+            .http
+            .client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode_pairs(&form));
         let answer = self.http.send(request).await.map_err(|e| match e {
             SyncError::Transient(m) => SyncError::Transient(format!(
                 "Microsoft Entra ID could not be reached at {} ({m}): check [crm.dynamics] login_url",
@@ -251,7 +249,7 @@ impl DynamicsConnector {
     fn observe(&self, answer: &Answer) {
         self.http.limiter.observe(wire::remaining(answer), None);
         if answer.status.as_u16() == 429 {
-            self.http.limiter.pause(wire::retry_after(answer).unwrap_or(Duration::from_secs(5)));
+            self.http.limiter.pause(answer.retry_after().unwrap_or(Duration::from_secs(5)));
         }
     }
 
@@ -540,8 +538,8 @@ impl Connector for DynamicsConnector {
                     "{api}/{}?$select={}&$filter={}&$orderby={}",
                     table.set,
                     records::pull_columns(kind, column),
-                    utf8_percent_encode(&filter, QUERY),
-                    utf8_percent_encode(&format!("modifiedon asc,{} asc", table.id), QUERY)
+                    escape(&filter),
+                    escape(&format!("modifiedon asc,{} asc", table.id))
                 )
             }
         };

@@ -10,12 +10,13 @@
 //! (`PATCH tasks(6a757275-…)` creates the row with that id when it is
 //! missing): the same idempotency without a key on activity tables.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use super::wire::OptionMetadata;
+use crate::connectors::fields::{self, activity_subject, local_date, pulled_amount, pulled_name, truncate};
+use crate::connectors::http::escape;
 use crate::connectors::{Kind, Outcome, Record, RemoteChange, RemoteFields, RemoteIds};
-use crate::crm::activity::{Activity, ActivityType};
+use crate::crm::activity::Activity;
 use crate::crm::company::Company;
 use crate::crm::contact::Contact;
 use crate::crm::deal::{Deal, Stage};
@@ -23,8 +24,6 @@ use crate::crm::settings::FieldMapping;
 
 /// A new deal closes this far ahead unless it closed already.
 const DEFAULT_CLOSE_DAYS: u64 = 30;
-/// Key values: everything but unreserved characters is escaped (after `'` is doubled).
-const KEY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// A Dataverse table as the connector uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +70,7 @@ pub fn address(record: &Record, id_column: &str) -> String {
 /// `set(column='value')`, the value quoted as OData wants it.
 pub fn keyed(table: Table, id_column: &str, local_id: &str) -> String {
     let quoted = local_id.replace('\'', "''");
-    format!("{}({id_column}='{}')", table.set, utf8_percent_encode(&quoted, KEY))
+    format!("{}({id_column}='{}')", table.set, escape(&quoted))
 }
 
 /// A stable GUID for activity `seq` (`part` 1 the task, 2 its note): the
@@ -136,20 +135,7 @@ fn contact(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) -> Resul
 }
 
 fn mapped_fields(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) {
-    if cx.mapping.is_empty() {
-        return;
-    }
-    let Ok(Value::Object(local)) = serde_json::to_value(c) else { return };
-    for (from, to) in cx.mapping {
-        let value = match local.get(from) {
-            None | Some(Value::Object(_)) => continue,
-            Some(Value::Array(items)) => {
-                Value::String(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
-            }
-            Some(v) => v.clone(),
-        };
-        out.insert(to.clone(), value);
-    }
+    out.extend(fields::mapped_values(c, cx.mapping).into_iter().map(|(to, value)| (to.clone(), value)));
 }
 
 fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), Outcome> {
@@ -170,7 +156,7 @@ fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), 
     // Our own stage, so a pull tells apart stages sharing one option.
     out.insert("stepname".into(), json!(d.stage.as_str()));
     let close_ms = d.closed_ms.unwrap_or(d.created_ms + DEFAULT_CLOSE_DAYS * 86_400_000);
-    out.insert("estimatedclosedate".into(), json!(date(close_ms)));
+    out.insert("estimatedclosedate".into(), json!(local_date(close_ms)));
     match d.stage {
         Stage::Won | Stage::Retention => {
             out.insert("closeprobability".into(), json!(100));
@@ -202,15 +188,9 @@ fn activity(a: &Activity, cx: &Context<'_>, out: &mut Map<String, Value>) -> Res
             out.insert("regardingobjectid_contact@odata.bind".into(), contact);
         }
     }
-    out.insert("subject".into(), json!(truncate(&format!("{} [juru A{}]", subject(a), a.seq), 200)));
+    out.insert("subject".into(), json!(truncate(&format!("{} [juru A{}]", activity_subject(a), a.seq), 200)));
     out.insert("scheduledend".into(), json!(iso_utc(a.at_ms)));
-    let mut lines: Vec<String> = a.notes.iter().cloned().collect();
-    if let Some(next) = &a.next_action {
-        let when = a.next_action_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        lines.push(format!("Next: {next}{when}"));
-    }
-    lines.push(format!("By {} via {}", a.by, a.source));
-    out.insert("description".into(), json!(truncate(&lines.join("\n"), 2000)));
+    out.insert("description".into(), json!(truncate(&fields::activity_description(a, None), 2000)));
     Ok(())
 }
 
@@ -223,35 +203,9 @@ pub fn note(a: &Activity, cx: &Context<'_>) -> Result<Option<Map<String, Value>>
         Some(deal) => out.insert("objectid_opportunity@odata.bind".into(), bind(cx, Kind::Deal, &format!("D{deal}"))?),
         None => out.insert("objectid_contact@odata.bind".into(), bind(cx, Kind::Contact, &a.contact)?),
     };
-    out.insert("subject".into(), json!(truncate(&format!("{} [juru A{}]", subject(a), a.seq), 500)));
+    out.insert("subject".into(), json!(truncate(&format!("{} [juru A{}]", activity_subject(a), a.seq), 500)));
     out.insert("notetext".into(), json!(truncate(text, 100_000)));
     Ok(Some(out))
-}
-
-fn subject(a: &Activity) -> String {
-    let title = activity_title(a.kind);
-    match a.outcome.map(|o| crate::crm::contact::name_of(&o).replace('_', " ")) {
-        Some(o) => format!("{title}: {o}"),
-        None => title.to_string(),
-    }
-}
-
-fn activity_title(kind: ActivityType) -> &'static str {
-    match kind {
-        ActivityType::Call => "Call",
-        ActivityType::WhatsappFollowUp => "WhatsApp follow-up",
-        ActivityType::Meeting => "Meeting",
-        ActivityType::Visit => "Visit",
-        ActivityType::Email => "Email",
-        ActivityType::Inquiry => "Inquiry",
-        ActivityType::Complaint => "Complaint",
-        ActivityType::Support => "Support",
-        ActivityType::AiConversation => "AI conversation",
-        ActivityType::AiHandover => "AI handover",
-        ActivityType::NurtureMessage => "Nurture message",
-        ActivityType::StageChange => "Stage change",
-        ActivityType::LabelChange => "Label change",
-    }
 }
 
 /// Words naming each of our stages among the Sales Stage options
@@ -359,20 +313,15 @@ pub fn change(
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobilephone").map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>());
+            let phone = text("mobilephone").as_deref().and_then(crate::phone::international);
             // A contact pushed without a name carries its phone as lastname.
-            let name = text("fullname").or_else(|| text("lastname")).filter(|n| {
-                let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-                n.chars().any(char::is_alphabetic) || phone.as_deref() != Some(digits.as_str())
-            });
-            fields.name = name;
+            fields.name = pulled_name(text("fullname").or_else(|| text("lastname")), phone.as_deref());
             fields.email = text("emailaddress1");
             fields.phone = phone;
         }
         Kind::Deal => {
             fields.title = text("name");
-            fields.value =
-                row.get("estimatedvalue").and_then(Value::as_f64).filter(|v| *v >= 0.0).map(|v| v.round() as u64);
+            fields.value = pulled_amount(row.get("estimatedvalue").and_then(Value::as_f64));
             let number = |name: &str| row.get(name).and_then(Value::as_i64);
             fields.stage = stages?.ours(number("salesstage"), text("stepname").as_deref(), number("statecode"));
         }
@@ -391,21 +340,9 @@ pub fn local_modified_ms(record: &Record) -> u64 {
     }
 }
 
-/// `YYYY-MM-DD` in the business's time zone (a Date Only column).
-pub fn date(ms: u64) -> String {
-    crate::clock::date_of_day(crate::clock::local_day(ms))
-}
-
 /// `2026-11-23T03:00:00Z`: how Dataverse writes and filters date-times.
 pub fn iso_utc(ms: u64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days((ms / 86_400_000) as i64);
-    let rem = ms % 86_400_000;
-    let (h, min, s) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    format!("{}Z", fields::utc_seconds(ms))
 }
 
 #[cfg(test)]
@@ -446,5 +383,14 @@ mod tests {
         assert_eq!(keyed(ACCOUNT, "juru_waid", "o'neil kopi"), "accounts(juru_waid='o%27%27neil%20kopi')");
         assert_eq!(activity_guid(7, 1), "6a757275-0001-4000-8000-000000000007");
         assert_ne!(activity_guid(7, 1), activity_guid(7, 2));
+    }
+
+    #[test]
+    fn a_number_written_nationally_in_dynamics_comes_back_in_our_phone_form() {
+        let row = json!({"contactid": "c1", "modifiedon": "2026-11-23T03:00:00Z", "mobilephone": "(0812) 3450 0001",
+            "lastname": "Budi", "juru_waid": "6281234500001"});
+        let c = change(Kind::Contact, row.as_object().unwrap(), "juru_waid", None).unwrap();
+        assert_eq!(c.fields.phone.as_deref(), Some("6281234500001"));
+        assert_eq!(c.fields.name.as_deref(), Some("Budi"));
     }
 }

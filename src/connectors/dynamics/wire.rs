@@ -2,8 +2,6 @@
 //! and what its answers mean for the worker (crm-apis.md §6). Every field is
 //! optional unless Dataverse always sends it.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -167,11 +165,6 @@ pub fn classify(answer: &Answer) -> SyncError {
 /// Requests left in the user's 5-minute window, from Dataverse's headers.
 pub fn remaining(answer: &Answer) -> Option<u64> {
     answer.header("x-ms-ratelimit-burst-remaining-xrm-requests")?.trim().parse().ok()
-}
-
-/// `Retry-After`: Dataverse gives whole seconds; honoured exactly.
-pub fn retry_after(answer: &Answer) -> Option<Duration> {
-    answer.retry_after()
 }
 
 #[cfg(test)]

@@ -99,9 +99,7 @@ impl FreshsalesConnector {
 
     /// Another request timeout (tests, benchmarks); the limiter is kept.
     pub fn with_timeout(mut self, timeout: Duration) -> FreshsalesConnector {
-        let mut http = Http::new(Limiter::new(0, WINDOW), timeout);
-        http.limiter = self.http.limiter.clone();
-        self.http = http;
+        self.http = self.http.with_timeout(timeout);
         self
     }
 
@@ -143,9 +141,10 @@ impl FreshsalesConnector {
             other => other,
         })?;
         let now = now_ms();
-        self.http.limiter.observe(wire::remaining(&answer), wire::reset_after(&answer, now));
+        let reset = answer.reset_after(now);
+        self.http.limiter.observe(wire::remaining(&answer), reset);
         if answer.status.as_u16() == 429 {
-            self.http.limiter.pause(wire::reset_after(&answer, now).unwrap_or(Duration::from_secs(60)));
+            self.http.limiter.pause(reset.unwrap_or(Duration::from_secs(60)));
         }
         Ok(answer)
     }
@@ -356,7 +355,7 @@ impl Connector for FreshsalesConnector {
             Kind::Activity => return Ok(Pulled::default()),
         };
         let number = page.and_then(|p| p.parse::<u64>().ok()).unwrap_or(1);
-        let since = crate::connectors::zoho::iso_utc(since_ms.unwrap_or(0));
+        let since = records::iso_utc(since_ms.unwrap_or(0));
         let body = json!({
             "filter_rule": [{ "attribute": "updated_at", "operator": "is_after", "value": since }],
             "sort": "updated_at",

@@ -9,8 +9,9 @@
 use serde_json::{Map, Value, json};
 
 use super::wire::{StageRow, id_text};
+use crate::connectors::fields::{self, activity_subject, local_date, pulled_amount, pulled_name, truncate};
 use crate::connectors::{Kind, Outcome, Record, RemoteChange, RemoteFields, RemoteIds};
-use crate::crm::activity::{Activity, ActivityType};
+use crate::crm::activity::Activity;
 use crate::crm::company::Company;
 use crate::crm::contact::Contact;
 use crate::crm::deal::{Deal, Stage};
@@ -103,18 +104,7 @@ fn contact(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) -> Resul
 
 /// Owner-chosen mappings: `cf_…` names go into `custom_field`, others beside.
 fn mapped_fields(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) {
-    if cx.mapping.is_empty() {
-        return;
-    }
-    let Ok(Value::Object(local)) = serde_json::to_value(c) else { return };
-    for (from, to) in cx.mapping {
-        let value = match local.get(from) {
-            None | Some(Value::Object(_)) => continue,
-            Some(Value::Array(items)) => {
-                Value::String(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
-            }
-            Some(v) => v.clone(),
-        };
+    for (to, value) in fields::mapped_values(c, cx.mapping) {
         if to.starts_with("cf_") {
             let custom = out.entry("custom_field").or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(custom) = custom {
@@ -143,9 +133,9 @@ fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), 
     out.insert("deal_pipeline_id".into(), id_value(&stages.pipeline_id));
     out.insert("deal_stage_id".into(), id_value(stage));
     let close_ms = d.closed_ms.unwrap_or(d.created_ms + DEFAULT_CLOSE_DAYS * 86_400_000);
-    out.insert("expected_close".into(), json!(date(close_ms)));
+    out.insert("expected_close".into(), json!(local_date(close_ms)));
     if let Some(closed) = d.closed_ms {
-        out.insert("closed_date".into(), json!(date(closed)));
+        out.insert("closed_date".into(), json!(local_date(closed)));
     }
     if let Some(company) = &d.company {
         out.insert("sales_account_id".into(), parent(cx, Kind::Company, company)?);
@@ -173,16 +163,11 @@ fn task(a: &Activity, cx: &Context<'_>) -> Result<Map<String, Value>, Outcome> {
     // The contact too must be there: a task on a deal still names its person in the text.
     parent(cx, Kind::Contact, &a.contact)?;
     let (targetable, id) = target(a, cx.ids)?;
-    let mut lines: Vec<String> = a.notes.iter().cloned().collect();
-    if let Some(next) = &a.next_action {
-        let when = a.next_action_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        lines.push(format!("Next: {next}{when}"));
-    }
-    lines.push(format!("By {} via {} {}", a.by, a.source, task_marker(a)));
+    let description = fields::activity_description(a, Some(&task_marker(a)));
     let mut out = Map::new();
-    out.insert("title".into(), json!(truncate(&subject(a), 255)));
-    out.insert("description".into(), json!(truncate_keeping_end(&lines.join("\n"), 10_000)));
-    out.insert("due_date".into(), json!(crate::connectors::zoho::iso_utc(a.at_ms)));
+    out.insert("title".into(), json!(truncate(&activity_subject(a), 255)));
+    out.insert("description".into(), json!(truncate_keeping_end(&description, 10_000)));
+    out.insert("due_date".into(), json!(iso_utc(a.at_ms)));
     out.insert("targetable_type".into(), json!(targetable));
     out.insert("targetable_id".into(), id_value(&id));
     Ok(out)
@@ -197,28 +182,6 @@ pub fn note(a: &Activity, ids: &dyn RemoteIds) -> Option<Value> {
         "targetable_type": targetable,
         "targetable_id": id_value(&id),
     }}))
-}
-
-fn subject(a: &Activity) -> String {
-    let title = match a.kind {
-        ActivityType::Call => "Call",
-        ActivityType::WhatsappFollowUp => "WhatsApp follow-up",
-        ActivityType::Meeting => "Meeting",
-        ActivityType::Visit => "Visit",
-        ActivityType::Email => "Email",
-        ActivityType::Inquiry => "Inquiry",
-        ActivityType::Complaint => "Complaint",
-        ActivityType::Support => "Support",
-        ActivityType::AiConversation => "AI conversation",
-        ActivityType::AiHandover => "AI handover",
-        ActivityType::NurtureMessage => "Nurture message",
-        ActivityType::StageChange => "Stage change",
-        ActivityType::LabelChange => "Label change",
-    };
-    match a.outcome.map(|o| crate::crm::contact::name_of(&o).replace('_', " ")) {
-        Some(o) => format!("{title}: {o}"),
-        None => title.to_string(),
-    }
 }
 
 /// Words that name each open stage of ours in a Freshsales pipeline
@@ -304,14 +267,11 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobile_number").map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>());
+            let phone = text("mobile_number").as_deref().and_then(crate::phone::international);
             let joined = [text("first_name"), text("last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            let name = text("display_name").or((!joined.trim().is_empty()).then_some(joined)).filter(|n| {
-                // A contact pushed without a name carries its phone as last name.
-                let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-                n.chars().any(char::is_alphabetic) || phone.as_deref() != Some(digits.as_str())
-            });
-            fields.name = name;
+            // A contact pushed without a name carries its phone as last name.
+            let name = text("display_name").or((!joined.trim().is_empty()).then_some(joined));
+            fields.name = pulled_name(name, phone.as_deref());
             fields.email = text("email");
             fields.phone = phone;
         }
@@ -322,7 +282,7 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
                 Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
                 _ => None,
             };
-            fields.value = amount.filter(|v| *v >= 0.0).map(|v| v.round() as u64);
+            fields.value = pulled_amount(amount);
             fields.stage = row.get("deal_stage_id").and_then(id_text).and_then(|s| stages?.ours(&s));
         }
         Kind::Company | Kind::Activity => {}
@@ -330,13 +290,9 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     Some(RemoteChange { kind, remote_id, local_id, modified_ms, fields })
 }
 
-/// `YYYY-MM-DD` in the business's time zone.
-pub fn date(ms: u64) -> String {
-    crate::clock::date_of_day(crate::clock::local_day(ms))
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+/// Freshsales' date-times: ISO 8601 in UTC, whole seconds.
+pub fn iso_utc(ms: u64) -> String {
+    format!("{}+00:00", fields::utc_seconds(ms))
 }
 
 /// Cut from the front: the marker at the end must survive.
@@ -379,5 +335,14 @@ mod tests {
         assert_eq!(map.id(Stage::Lost), Some("17"));
         assert_eq!(map.ours("13"), Some(Stage::Discovery));
         assert_eq!(map.ours("16"), Some(Stage::Won));
+    }
+
+    #[test]
+    fn a_number_written_nationally_in_freshsales_comes_back_in_our_phone_form() {
+        let row = json!({"id": 7, "updated_at": "2026-11-23T03:00:00Z", "mobile_number": "0812-3450-0001",
+            "display_name": "0812-3450-0001", "custom_field": {"cf_juru_id": "6281234500001"}});
+        let c = change(Kind::Contact, row.as_object().unwrap(), "cf_juru_id", None).unwrap();
+        assert_eq!(c.fields.phone.as_deref(), Some("6281234500001"));
+        assert_eq!(c.fields.name, None, "the phone standing in for a name is not a name");
     }
 }

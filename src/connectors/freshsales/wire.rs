@@ -2,8 +2,6 @@
 //! answers mean for the worker. Every field is optional unless Freshsales
 //! always sends it; ids are numbers on the wire and strings here.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -52,17 +50,6 @@ pub fn vendor_words(answer: &Answer) -> String {
     })
 }
 
-/// The wait Freshsales asks for: `Retry-After`, else `X-RateLimit-Reset`
-/// (seconds from now, or an epoch in seconds).
-pub fn reset_after(answer: &Answer, now_ms: u64) -> Option<Duration> {
-    if let Some(wait) = answer.retry_after() {
-        return Some(wait);
-    }
-    let reset: u64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
-    let ms = if reset > 1_000_000_000 { (reset * 1000).saturating_sub(now_ms) } else { reset * 1000 };
-    Some(Duration::from_millis(ms.max(1000)))
-}
-
 /// The hourly budget left, from Freshsales' headers when it sends them.
 pub fn remaining(answer: &Answer) -> Option<u64> {
     answer.header("x-ratelimit-remaining")?.trim().parse().ok()
@@ -76,7 +63,7 @@ pub const KEY_FIX: &str = "Copy the API key again from Freshsales → Profile Se
 pub fn classify(answer: &Answer, now_ms: u64) -> SyncError {
     let reason = format!("Freshsales {}: {}", answer.status.as_u16(), vendor_words(answer));
     match answer.status.as_u16() {
-        429 => SyncError::Throttled { reason, retry_after: reset_after(answer, now_ms), daily: false },
+        429 => SyncError::Throttled { reason, retry_after: answer.reset_after(now_ms), daily: false },
         401 => SyncError::Auth(format!("{reason}. {KEY_FIX}")),
         403 => SyncError::Auth(format!(
             "{reason}. The API key's user may not do this: use the key of a user (an admin for field checks) \

@@ -80,9 +80,7 @@ impl HubspotConnector {
     /// The same connector with another request timeout (the account's
     /// limiter is kept); tests use a short one.
     pub fn with_timeout(mut self, timeout: Duration) -> HubspotConnector {
-        let mut http = Http::new(Limiter::new(0, Duration::from_secs(10)), timeout);
-        http.limiter = self.http.limiter.clone();
-        self.http = http;
+        self.http = self.http.with_timeout(timeout);
         self
     }
 

@@ -6,8 +6,9 @@
 use serde_json::{Map, Value, json};
 
 use super::wire::{Row, StageRow};
+use crate::connectors::fields::{self, activity_subject, local_date, pulled_amount, pulled_name, truncate};
 use crate::connectors::{Kind, Outcome, Record, RemoteChange, RemoteFields, RemoteIds};
-use crate::crm::activity::{Activity, ActivityType};
+use crate::crm::activity::Activity;
 use crate::crm::company::Company;
 use crate::crm::contact::Contact;
 use crate::crm::deal::{Deal, Stage};
@@ -101,24 +102,11 @@ fn contact(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) {
 /// The owner's field mapping on top of the built-in fields: the local field
 /// read by its serde name, lists as multi-select picklist values (`a;b`).
 fn mapped_fields(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) {
-    if cx.mapping.is_empty() {
-        return;
-    }
-    let Ok(Value::Object(local)) = serde_json::to_value(c) else { return };
-    for (from, to) in cx.mapping {
+    for (to, value) in fields::mapped_values(c, cx.mapping) {
         // Our id and the type tag are what idempotency rests on.
-        if to == cx.external_id_field || to == "attributes" {
-            continue;
+        if to != cx.external_id_field && to != "attributes" {
+            out.insert(to.clone(), value);
         }
-        let value = match local.get(from) {
-            None => continue,
-            Some(Value::Array(items)) => {
-                Value::String(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
-            }
-            Some(Value::Object(_)) => continue,
-            Some(v) => v.clone(),
-        };
-        out.insert(to.clone(), value);
     }
 }
 
@@ -141,7 +129,7 @@ fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), 
     // CloseDate is required: the real one once closed, else a stable guess
     // a month after creation (the rep moves it in Salesforce).
     let close_ms = d.closed_ms.unwrap_or(d.created_ms + 30 * 86_400_000);
-    out.insert("CloseDate".into(), json!(date(close_ms)));
+    out.insert("CloseDate".into(), json!(local_date(close_ms)));
     if let Some(reason) = &d.reason {
         out.insert("Description".into(), json!(format!("{}: {reason}", d.stage.as_str())));
     }
@@ -168,44 +156,11 @@ fn activity(a: &Activity, cx: &Context<'_>, out: &mut Map<String, Value>) -> Res
             .ok_or_else(|| Outcome::Retry { reason: format!("deal D{deal} is not in Salesforce yet") })?;
         out.insert("WhatId".into(), json!(what));
     }
-    let outcome = a.outcome.map(|o| crate::crm::contact::name_of(&o).replace('_', " "));
-    let subject = match &outcome {
-        Some(o) => format!("{}: {o}", activity_title(a.kind)),
-        None => activity_title(a.kind).to_string(),
-    };
-    out.insert("Subject".into(), json!(truncate(&subject, 255)));
-    out.insert("ActivityDate".into(), json!(date(a.at_ms)));
+    out.insert("Subject".into(), json!(truncate(&activity_subject(a), 255)));
+    out.insert("ActivityDate".into(), json!(local_date(a.at_ms)));
     out.insert("Status".into(), json!("Completed"));
-    let mut lines: Vec<String> = a.notes.iter().cloned().collect();
-    if let Some(next) = &a.next_action {
-        let when = a.next_action_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        lines.push(format!("Next: {next}{when}"));
-    }
-    lines.push(format!("By {} via {}", a.by, a.source));
-    out.insert("Description".into(), json!(truncate(&lines.join("\n"), 32_000)));
+    out.insert("Description".into(), json!(truncate(&fields::activity_description(a, None), 32_000)));
     Ok(())
-}
-
-fn activity_title(kind: ActivityType) -> &'static str {
-    match kind {
-        ActivityType::Call => "Call",
-        ActivityType::WhatsappFollowUp => "WhatsApp follow-up",
-        ActivityType::Meeting => "Meeting",
-        ActivityType::Visit => "Visit",
-        ActivityType::Email => "Email",
-        ActivityType::Inquiry => "Inquiry",
-        ActivityType::Complaint => "Complaint",
-        ActivityType::Support => "Support",
-        ActivityType::AiConversation => "AI conversation",
-        ActivityType::AiHandover => "AI handover",
-        ActivityType::NurtureMessage => "Nurture message",
-        ActivityType::StageChange => "Stage change",
-        ActivityType::LabelChange => "Label change",
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 /// Our stages onto the org's Opportunity stages (`ApiName`s).
@@ -284,15 +239,14 @@ pub fn change(kind: Kind, row: &Row, external_id_field: &str, stages: Option<&St
     let modified_ms = parse_datetime(&row.modstamp)?;
     let phone = row.phone.as_deref().or(row.mobile.as_deref()).and_then(crate::phone::pulled);
     // A contact pushed without a name carries the phone as LastName.
-    let name =
-        row.name.clone().filter(|n| phone.as_deref() != Some(digits(n).as_str()) || n.chars().any(char::is_alphabetic));
+    let name = pulled_name(row.name.clone(), phone.as_deref());
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Company => (fields.name, fields.phone) = (name, phone),
         Kind::Contact => (fields.name, fields.email, fields.phone) = (name, row.email.clone(), phone),
         Kind::Deal => {
             fields.title = name;
-            fields.value = row.amount.filter(|a| a.is_finite() && *a >= 0.0).map(|a| a.round() as u64);
+            fields.value = pulled_amount(row.amount);
             fields.stage = row.stage.as_deref().and_then(|s| stages.and_then(|m| m.ours(s)));
         }
         Kind::Activity => fields.title = row.subject.clone(),
@@ -304,15 +258,6 @@ pub fn change(kind: Kind, row: &Row, external_id_field: &str, stages: Option<&St
         modified_ms,
         fields,
     })
-}
-
-fn digits(text: &str) -> String {
-    text.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// `YYYY-MM-DD` in WIB, the business's day (Salesforce dates have no zone).
-pub fn date(ms: u64) -> String {
-    crate::clock::date_of_day(crate::clock::local_day(ms))
 }
 
 /// A value inside a SOQL string literal: backslash and quote escaped.
@@ -338,6 +283,7 @@ pub fn parse_datetime(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::channel::Channel;
+    use crate::crm::activity::ActivityType;
     use std::sync::Arc;
 
     struct Known(Vec<(Kind, &'static str, &'static str)>);
@@ -455,7 +401,7 @@ mod tests {
         assert_eq!(body["StageName"], "Proposal/Price Quote");
         assert_eq!(body["AccountId"], "001X");
         assert_eq!(body["Amount"], 25_000_000);
-        assert_eq!(body["CloseDate"], date(1_764_000_000_000 + 30 * 86_400_000));
+        assert_eq!(body["CloseDate"], local_date(1_764_000_000_000 + 30 * 86_400_000));
         let open_only = StageMap::new(vec![row("Open", "Open", false, false)]);
         let dead = super::body(&Record::Deal(Arc::new(a_deal(Stage::Lost))), &cx(&mapping, Some(&open_only), &ids));
         assert!(

@@ -17,7 +17,6 @@ pub mod wire;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -25,7 +24,7 @@ use self::records::{Context, StageMap};
 pub use self::records::{StageMap as ZohoStages, iso_utc};
 use self::wire::{DataAnswer, FieldsAnswer, LayoutsAnswer, ListAnswer, PipelineAnswer, TokenAnswer, classify};
 use super::credential::{Credential, TokenSink, Tokens};
-use super::http::{Answer, Http};
+use super::http::{Answer, Http, encode_pairs};
 use super::limit::Limiter;
 use super::{Connector, Item, Kind, Outcome, Pulled, Record, RemoteIds, SyncError};
 use crate::clock::now_ms;
@@ -38,8 +37,6 @@ pub const BATCH: usize = 100;
 const PAGE: usize = 200;
 const WINDOW: Duration = Duration::from_secs(60);
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// Query values: everything but unreserved characters is escaped.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// The Zoho CRM connector of one organisation.
 pub struct ZohoConnector {
@@ -78,9 +75,7 @@ impl ZohoConnector {
 
     /// Another request timeout (tests, benchmarks); the limiter is kept.
     pub fn with_timeout(mut self, timeout: Duration) -> ZohoConnector {
-        let mut http = Http::new(Limiter::new(0, WINDOW), timeout);
-        http.limiter = self.http.limiter.clone();
-        self.http = http;
+        self.http = self.http.with_timeout(timeout);
         self
     }
 
@@ -160,9 +155,7 @@ impl ZohoConnector {
         loop {
             let mut url = format!("{}{path}", Self::api_base(&tokens, &self.config));
             if !query.is_empty() {
-                let pairs: Vec<String> =
-                    query.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY))).collect();
-                url = format!("{url}?{}", pairs.join("&"));
+                url = format!("{url}?{}", encode_pairs(query));
             }
             let mut request = self
                 .http
@@ -193,9 +186,10 @@ impl ZohoConnector {
     /// Feeds the limiter: Zoho's remaining count and a 429's wait.
     fn observe(&self, answer: &Answer) {
         let now = now_ms();
-        self.http.limiter.observe(wire::remaining(answer), wire::reset_after(answer, now));
+        let reset = answer.reset_after(now);
+        self.http.limiter.observe(wire::remaining(answer), reset);
         if answer.status.as_u16() == 429 {
-            self.http.limiter.pause(wire::reset_after(answer, now).unwrap_or(WINDOW));
+            self.http.limiter.pause(reset.unwrap_or(WINDOW));
         }
     }
 
@@ -387,15 +381,11 @@ fn accounts_server(api_domain: Option<&str>, config: &ZohoConfig) -> String {
 /// One form-encoded call to `POST {accounts}/oauth/v2/token`. A refused
 /// grant is `Auth` with Zoho's words and the fix.
 async fn token_request(http: &Http, accounts: &str, form: &[(&str, &str)]) -> Result<Tokens, SyncError> {
-    let body: Vec<String> = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, QUERY), utf8_percent_encode(v, QUERY)))
-        .collect();
     let request = http
         .client
         .post(format!("{accounts}/oauth/v2/token"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.join("&"));
+        .body(encode_pairs(form));
     let answer = http.send(request).await?;
     if answer.status.is_server_error() || answer.status.as_u16() == 429 {
         return Err(classify(&answer, now_ms()));

@@ -7,8 +7,9 @@
 use serde_json::{Map, Value, json};
 
 use super::wire::{Pipeline, PipelineStage};
+use crate::connectors::fields::{self, activity_subject, local_date, pulled_amount, pulled_name, truncate};
 use crate::connectors::{Kind, Outcome, Record, RemoteChange, RemoteFields, RemoteIds};
-use crate::crm::activity::{Activity, ActivityType};
+use crate::crm::activity::Activity;
 use crate::crm::company::Company;
 use crate::crm::contact::Contact;
 use crate::crm::deal::{Deal, Stage};
@@ -118,20 +119,7 @@ fn contact(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) -> Resul
 }
 
 fn mapped_fields(c: &Contact, cx: &Context<'_>, out: &mut Map<String, Value>) {
-    if cx.mapping.is_empty() {
-        return;
-    }
-    let Ok(Value::Object(local)) = serde_json::to_value(c) else { return };
-    for (from, to) in cx.mapping {
-        let value = match local.get(from) {
-            None | Some(Value::Object(_)) => continue,
-            Some(Value::Array(items)) => {
-                Value::String(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
-            }
-            Some(v) => v.clone(),
-        };
-        out.insert(to.clone(), value);
-    }
+    out.extend(fields::mapped_values(c, cx.mapping).into_iter().map(|(to, value)| (to.clone(), value)));
 }
 
 fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), Outcome> {
@@ -152,7 +140,7 @@ fn deal(d: &Deal, cx: &Context<'_>, out: &mut Map<String, Value>) -> Result<(), 
         out.insert("Pipeline".into(), json!(stages.pipeline));
     }
     let close_ms = d.closed_ms.unwrap_or(d.created_ms + DEFAULT_CLOSE_DAYS * 86_400_000);
-    out.insert("Closing_Date".into(), json!(date(close_ms)));
+    out.insert("Closing_Date".into(), json!(local_date(close_ms)));
     if let Some(company) = &d.company {
         out.insert("Account_Name".into(), lookup(cx, Kind::Company, company)?);
     }
@@ -185,16 +173,10 @@ fn activity(a: &Activity, cx: &Context<'_>, out: &mut Map<String, Value>) -> Res
             out.insert("Who_Id".into(), contact);
         }
     }
-    out.insert("Subject".into(), json!(truncate(&subject(a), 255)));
-    out.insert("Due_Date".into(), json!(date(a.at_ms)));
+    out.insert("Subject".into(), json!(truncate(&activity_subject(a), 255)));
+    out.insert("Due_Date".into(), json!(local_date(a.at_ms)));
     out.insert("Status".into(), json!("Completed"));
-    let mut lines: Vec<String> = a.notes.iter().cloned().collect();
-    if let Some(next) = &a.next_action {
-        let when = a.next_action_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-        lines.push(format!("Next: {next}{when}"));
-    }
-    lines.push(format!("By {} via {}", a.by, a.source));
-    out.insert("Description".into(), json!(truncate(&lines.join("\n"), 32_000)));
+    out.insert("Description".into(), json!(truncate(&fields::activity_description(a, None), 32_000)));
     Ok(())
 }
 
@@ -207,36 +189,10 @@ pub fn note(a: &Activity, cx: &Context<'_>) -> Option<Value> {
         None => (cx.contacts_module, cx.ids.remote_id(Kind::Contact, &a.contact)?),
     };
     Some(json!({
-        "Note_Title": truncate(&format!("{} [juru A{}]", subject(a), a.seq), 120),
+        "Note_Title": truncate(&format!("{} [juru A{}]", activity_subject(a), a.seq), 120),
         "Note_Content": truncate(text, 32_000),
         "Parent_Id": { "module": { "api_name": module }, "id": parent },
     }))
-}
-
-fn subject(a: &Activity) -> String {
-    let title = activity_title(a.kind);
-    match a.outcome.map(|o| crate::crm::contact::name_of(&o).replace('_', " ")) {
-        Some(o) => format!("{title}: {o}"),
-        None => title.to_string(),
-    }
-}
-
-fn activity_title(kind: ActivityType) -> &'static str {
-    match kind {
-        ActivityType::Call => "Call",
-        ActivityType::WhatsappFollowUp => "WhatsApp follow-up",
-        ActivityType::Meeting => "Meeting",
-        ActivityType::Visit => "Visit",
-        ActivityType::Email => "Email",
-        ActivityType::Inquiry => "Inquiry",
-        ActivityType::Complaint => "Complaint",
-        ActivityType::Support => "Support",
-        ActivityType::AiConversation => "AI conversation",
-        ActivityType::AiHandover => "AI handover",
-        ActivityType::NurtureMessage => "Nurture message",
-        ActivityType::StageChange => "Stage change",
-        ActivityType::LabelChange => "Label change",
-    }
 }
 
 /// Words that name each open stage in Zoho's standard pipeline
@@ -329,17 +285,13 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
         Kind::Contact => {
             let phone = text("Phone").as_deref().and_then(crate::phone::pulled);
             // A contact pushed without a name carries its phone as Last_Name.
-            let name = text("Full_Name").or_else(|| text("Last_Name")).filter(|n| {
-                let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-                n.chars().any(char::is_alphabetic) || phone.as_deref() != Some(digits.as_str())
-            });
-            fields.name = name;
+            fields.name = pulled_name(text("Full_Name").or_else(|| text("Last_Name")), phone.as_deref());
             fields.email = text("Email");
             fields.phone = phone;
         }
         Kind::Deal => {
             fields.title = text("Deal_Name");
-            fields.value = row.get("Amount").and_then(Value::as_f64).filter(|v| *v >= 0.0).map(|v| v.round() as u64);
+            fields.value = pulled_amount(row.get("Amount").and_then(Value::as_f64));
             fields.stage = text("Stage").and_then(|s| stages?.ours(&s));
         }
         Kind::Company | Kind::Activity => {}
@@ -347,21 +299,9 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     Some(RemoteChange { kind, remote_id, local_id: text(id_field), modified_ms, fields })
 }
 
-/// `YYYY-MM-DD` in the business's time zone.
-pub fn date(ms: u64) -> String {
-    crate::clock::date_of_day(crate::clock::local_day(ms))
-}
-
 /// `If-Modified-Since` for Zoho: ISO 8601 in UTC, whole seconds.
 pub fn iso_utc(ms: u64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days((ms / 86_400_000) as i64);
-    let rem = ms % 86_400_000;
-    let (h, min, s) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}+00:00")
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    format!("{}+00:00", fields::utc_seconds(ms))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Zoho CRM v8 JSON as it comes over the wire, and what its answers mean
 //! for the worker. Every field is optional unless Zoho always sends it.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -171,21 +169,6 @@ pub fn error_of(answer: &Answer) -> Option<ZohoError> {
     (!error.code.is_empty()).then_some(error)
 }
 
-/// The wait Zoho asks for: `Retry-After`, else `X-RATELIMIT-RESET`
-/// (seconds from now, or an epoch in seconds or milliseconds).
-pub fn reset_after(answer: &Answer, now_ms: u64) -> Option<Duration> {
-    if let Some(wait) = answer.retry_after() {
-        return Some(wait);
-    }
-    let reset: u64 = answer.header("x-ratelimit-reset")?.trim().parse().ok()?;
-    let ms = match reset {
-        r if r > 100_000_000_000 => r.saturating_sub(now_ms),
-        r if r > 1_000_000_000 => (r * 1000).saturating_sub(now_ms),
-        r => r * 1000,
-    };
-    Some(Duration::from_millis(ms.max(1000)))
-}
-
 /// What a failed answer means for the worker, in Zoho's own words.
 pub fn classify(answer: &Answer, now_ms: u64) -> SyncError {
     let error = error_of(answer);
@@ -194,7 +177,7 @@ pub fn classify(answer: &Answer, now_ms: u64) -> SyncError {
     let code = error.as_ref().map(|e| e.code.as_str()).unwrap_or_default();
     match (answer.status.as_u16(), code) {
         (429, _) | (_, "TOO_MANY_REQUESTS") => {
-            SyncError::Throttled { reason, retry_after: reset_after(answer, now_ms), daily: false }
+            SyncError::Throttled { reason, retry_after: answer.reset_after(now_ms), daily: false }
         }
         (_, "INVALID_TOKEN" | "AUTHENTICATION_FAILURE") | (401, _) => {
             SyncError::Auth(format!("{reason}. Authorise again: #crm auth --platform zoho --oauth"))
