@@ -99,11 +99,7 @@ pub fn utc_seconds(ms: u64) -> String {
 /// pushed without a name carries its phone there (and someone may have
 /// retyped it nationally, `0812-…`), and that is no name.
 pub fn pulled_name(name: Option<String>, phone: Option<&str>) -> Option<String> {
-    name.filter(|n| {
-        let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-        let as_phone = crate::phone::international(n);
-        n.chars().any(char::is_alphabetic) || (phone != Some(digits.as_str()) && phone != as_phone.as_deref())
-    })
+    name.filter(|n| n.chars().any(char::is_alphabetic) || phone != crate::phone::pulled(n).as_deref())
 }
 
 /// A pulled amount in whole rupiah; `None` when negative or not a number.

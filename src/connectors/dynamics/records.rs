@@ -313,7 +313,7 @@ pub fn change(
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobilephone").as_deref().and_then(crate::phone::international);
+            let phone = text("mobilephone").as_deref().and_then(crate::phone::pulled);
             // A contact pushed without a name carries its phone as lastname.
             fields.name = pulled_name(text("fullname").or_else(|| text("lastname")), phone.as_deref());
             fields.email = text("emailaddress1");

@@ -267,7 +267,7 @@ pub fn change(kind: Kind, row: &Map<String, Value>, id_field: &str, stages: Opti
     let mut fields = RemoteFields::default();
     match kind {
         Kind::Contact => {
-            let phone = text("mobile_number").as_deref().and_then(crate::phone::international);
+            let phone = text("mobile_number").as_deref().and_then(crate::phone::pulled);
             let joined = [text("first_name"), text("last_name")].into_iter().flatten().collect::<Vec<_>>().join(" ");
             // A contact pushed without a name carries its phone as last name.
             let name = text("display_name").or((!joined.trim().is_empty()).then_some(joined));
