@@ -544,35 +544,15 @@ async fn crm_sync_shows_a_refused_secret_in_entra_ids_words() {
 
 /// `juru sync --platform dynamics --full` on the stopped bot's database, in `mode = "manual"`.
 async fn juru_sync_dynamics(bot: &common::TestBot, fake: &FakeDynamics, secret: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[storage]\npath = \"{}\"\n[crm.dynamics]\norg_url = \"{2}\"\nlogin_url = \"{2}\"\ntenant = \"{3}\"\n\
-             client_id = \"{4}\"\nclient_secret = \"{1}\"\nmode = \"manual\"\npull_secs = 0\n",
-            bot.db_path().display(),
-            secret,
-            fake.url(),
-            fake_dynamics::TENANT,
-            fake_dynamics::CLIENT_ID,
-        ),
-    )
-    .unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
-            .current_dir(dir.path())
-            .env("RUST_LOG", "warn")
-            .args(["sync", "--platform", "dynamics", "--full"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let crm = format!(
+        "[crm.dynamics]\norg_url = \"{1}\"\nlogin_url = \"{1}\"\ntenant = \"{2}\"\n\
+             client_id = \"{3}\"\nclient_secret = \"{0}\"\nmode = \"manual\"\npull_secs = 0\n",
+        secret,
+        fake.url(),
+        fake_dynamics::TENANT,
+        fake_dynamics::CLIENT_ID,
+    );
+    bot.juru_sync("dynamics", &crm).await
 }
 
 #[tokio::test]

@@ -391,31 +391,11 @@ async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
 
 /// `juru sync --platform freshsales --full` on the stopped bot's database, in manual mode.
 async fn juru_sync_freshsales(bot: &common::TestBot, fake: &FakeFreshsales, key: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[storage]\npath = \"{}\"\n[crm.freshsales]\ndomain = \"{}\"\napi_key = \"{key}\"\nmode = \"manual\"\npull_secs = 0\n",
-            bot.db_path().display(),
-            fake.domain(),
-        ),
-    )
-    .unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
-            .current_dir(dir.path())
-            .env("RUST_LOG", "warn")
-            .args(["sync", "--platform", "freshsales", "--full"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let crm = format!(
+        "[crm.freshsales]\ndomain = \"{}\"\napi_key = \"{key}\"\nmode = \"manual\"\npull_secs = 0\n",
+        fake.domain(),
+    );
+    bot.juru_sync("freshsales", &crm).await
 }
 
 #[tokio::test]

@@ -491,34 +491,14 @@ async fn a_deal_whose_contact_was_dead_lettered_follows_it_after_a_few_tries() {
 
 /// `juru sync --platform zoho --full` on the stopped bot's database, in `[crm.zoho] mode = "manual"`.
 async fn juru_sync_zoho(bot: &common::TestBot, fake: &FakeZoho, refresh_token: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[storage]\npath = \"{}\"\n[crm.zoho]\naccounts_url = \"{}\"\napi_domain = \"{NOWHERE}\"\nclient_id = \"{}\"\n\
+    let crm = format!(
+        "[crm.zoho]\naccounts_url = \"{}\"\napi_domain = \"{NOWHERE}\"\nclient_id = \"{}\"\n\
              client_secret = \"{}\"\nrefresh_token = \"{refresh_token}\"\nmode = \"manual\"\npull_secs = 0\n",
-            bot.db_path().display(),
-            fake.url(),
-            fake_zoho::CLIENT_ID,
-            fake_zoho::CLIENT_SECRET,
-        ),
-    )
-    .unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
-            .current_dir(dir.path())
-            .env("RUST_LOG", "warn")
-            .args(["sync", "--platform", "zoho", "--full"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        fake.url(),
+        fake_zoho::CLIENT_ID,
+        fake_zoho::CLIENT_SECRET,
+    );
+    bot.juru_sync("zoho", &crm).await
 }
 
 #[tokio::test]

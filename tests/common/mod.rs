@@ -504,6 +504,31 @@ impl TestBot {
 
     /// `text` from `from` as WAHA delivers it (message id `id`), and the
     /// text of the reply that comes back.
+    /// `juru sync --platform PLATFORM --full` on the stopped bot's database,
+    /// with `crm` (the vendor's `[crm.…]` section) as the rest of its config:
+    /// whether it exited 0, its stdout and its stderr.
+    pub async fn juru_sync(&self, platform: &str, crm: &str) -> (bool, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!("[storage]\npath = \"{}\"\n{crm}", self.db_path().display());
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let platform = platform.to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_juru"))
+                .current_dir(dir.path())
+                .env("RUST_LOG", "warn")
+                .args(["sync", "--platform", &platform, "--full"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub async fn ask(&self, from: &str, id: &str, text: &str) -> String {
         let before = self.waha.messages_to(from).len();
         self.waha_webhook(&waha_text(from, id, text)).await.assert_ok();
