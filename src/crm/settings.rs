@@ -17,6 +17,7 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// In the order their stored sync keys are numbered (`crm::sync::key`): append new ones.
     pub const ALL: [Platform; 6] = [
         Platform::Hubspot,
         Platform::Salesforce,

@@ -186,6 +186,26 @@ pub fn enqueue(platform: Platform, kind: Kind, local_id: &str, now_ms: u64) -> W
 mod tests {
     use super::*;
 
+    /// Stored sync keys begin with the platform's place in `Platform::ALL`:
+    /// reordering it (or inserting a platform before the last) would hand one
+    /// vendor's queue and ids to another. New platforms go at the end.
+    #[test]
+    fn each_platform_keeps_its_key_byte() {
+        let bytes: Vec<(Platform, u8)> =
+            Platform::ALL.into_iter().map(|p| (p, key(p, Kind::Contact, "x")[0])).collect();
+        assert_eq!(
+            bytes,
+            [
+                (Platform::Hubspot, 0),
+                (Platform::Salesforce, 1),
+                (Platform::Pipedrive, 2),
+                (Platform::Zoho, 3),
+                (Platform::Freshsales, 4),
+                (Platform::Dynamics, 5),
+            ]
+        );
+    }
+
     #[test]
     fn keys_sort_parents_first_and_read_back() {
         let company = key(Platform::Hubspot, Kind::Company, "kopi-kita");
