@@ -195,7 +195,7 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             }
             // Validate on the current copy; the commit re-applies it to the stored one.
             let mut preview = (*contact).clone();
-            preview.set_field(&field, &value).map_err(CommandError::Invalid)?;
+            preview.set_field(&field, &value).map_err(|e| CommandError::Invalid(t.field_refused(&e)))?;
             let (f, v) = (field.clone(), value.clone());
             ctx.changes.update_contact(&contact.key, move |c| {
                 let _ = c.set_field(&f, &v);

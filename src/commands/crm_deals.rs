@@ -8,6 +8,7 @@ use super::format::{bullets, local_time};
 use super::{CommandError, Ctx, ForSub};
 use crate::crm::company::{CompanyKind, slug};
 use crate::crm::contact::name_of;
+use crate::crm::deal::MoveError;
 use crate::crm::{Activity, ActivityType, Deal, Stage, format_money, parse_money};
 use crate::texts::{SalesReport, Texts};
 
@@ -144,12 +145,9 @@ pub fn deals(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                 .map(|d| (**d).clone())
                 .ok_or_else(|| CommandError::NotFound(t.no_deal(id)))?;
             let from = deal.stage;
-            deal.move_to(to, &ctx.caller.id, reason.as_deref(), ctx.now_ms).map_err(|e| {
-                if matches!(to, Stage::Won | Stage::Lost) && reason.is_none() {
-                    CommandError::usage("deals", e)
-                } else {
-                    CommandError::Invalid(e)
-                }
+            deal.move_to(to, &ctx.caller.id, reason.as_deref(), ctx.now_ms).map_err(|e| match e {
+                MoveError::NeedsReason(_) => CommandError::usage("deals", t.move_refused(&e)),
+                _ => CommandError::Invalid(t.move_refused(&e)),
             })?;
             ctx.changes.put_deal(&deal);
             if let Some(contact) = deal.contact.clone() {

@@ -30,10 +30,10 @@ pub fn connect(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
     let cmd = ctx.command();
     let next = match p.authorize_url() {
         Some(_) if matches!(p, Platform::Salesforce | Platform::Zoho) => t.connect_next_oauth(&cmd, p.as_str()),
-        Some(_) => t.connect_next_key_or_oauth(&cmd, p.as_str(), p.api_key_hint()),
+        Some(_) => t.connect_next_key_or_oauth(&cmd, p.as_str(), &t.api_key_hint(p)),
         // App-only: the app's client secret is the credential.
-        None if p == Platform::Dynamics => t.connect_next_secret(&cmd, p.as_str(), p.api_key_hint()),
-        None => t.connect_next_key(&cmd, p.as_str(), p.api_key_hint()),
+        None if p == Platform::Dynamics => t.connect_next_secret(&cmd, p.as_str(), &t.api_key_hint(p)),
+        None => t.connect_next_key(&cmd, p.as_str(), &t.api_key_hint(p)),
     };
     Ok(t.platform_chosen(p.title(), &next))
 }

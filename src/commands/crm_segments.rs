@@ -26,7 +26,7 @@ pub fn lead_score(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError>
             let key = args.required(0, "KEY").for_sub("lead-score")?;
             let value = args.required(1, "VALUE").for_sub("lead-score")?;
             args.at_most(2).for_sub("lead-score")?;
-            rules.set(key, value).map_err(|e| CommandError::usage("lead-score", e))?;
+            rules.set(key, value).map_err(|e| CommandError::usage("lead-score", t.rule_refused(&e)))?;
             ctx.changes.put_setting(crate::crm::SCORING_KEY, &rules);
             Ok(t.scoring_set(&key.to_lowercase().replace('-', "_"), value))
         }

@@ -27,13 +27,17 @@ struct Bench {
 }
 
 fn bench() -> Bench {
+    bench_in(Language::En)
+}
+
+fn bench_in(language: Language) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let crm = Arc::new(Crm::open(&store, None, dir.path()).unwrap());
     let mut config = Config::default();
     config.bot.owners = vec![crate::config::PhoneNumber(OWNER.into())];
-    config.sales.default_language = Language::En;
-    config.bot.language = Language::En;
+    config.sales.default_language = language;
+    config.bot.language = language;
     let commands = Commands::new(LiveDir::fixed(Manifests::embedded()), CommandSettings::from_config(&config), crm);
     Bench { _dir: dir, store, commands }
 }
@@ -134,6 +138,28 @@ async fn a_deal_moves_through_its_stages_with_reasons_and_history() {
     assert_eq!(b.commands.crm().contact(PROSPECT).unwrap().current_stage, crate::crm::Stage::Won);
     let pipeline = b.owner("#crm pipeline view").await;
     assert!(pipeline.contains("*won* (100%): 1 deal(s), Rp 12.500.000"), "{pipeline}");
+}
+
+/// An Indonesian owner reads crm's refusals in Bahasa, not English inside a Bahasa frame.
+#[tokio::test]
+async fn crm_refusals_follow_the_owners_language() {
+    let b = bench_in(Language::Id);
+    b.prospect_writes("Berapa harga paket?").await;
+    b.owner(&format!("#crm deals create --title \"Kopi Kita\" --value 12,5jt --contact {PROSPECT}")).await;
+    let no_reason = b.owner("#crm deals won D1").await;
+    assert!(no_reason.contains("wajib diberi alasan"), "{no_reason}");
+    b.owner("#crm deals lost D1 --reason budget").await;
+    let closed = b.owner("#crm deals move D1 lead").await;
+    assert!(closed.contains("tidak bisa dipindah ke lead"), "{closed}");
+    let email = b.owner(&format!("#crm contacts set {PROSPECT} email budi-at-mail")).await;
+    assert!(email.contains("bukan alamat email"), "{email}");
+    let rule = b.owner("#crm lead-score configure set per_message banyak").await;
+    assert!(rule.contains("harus bilangan bulat"), "{rule}");
+    let key = b.owner("#crm connect pipedrive").await;
+    assert!(key.contains("salin API token Anda"), "{key}");
+    for reply in [no_reason, closed, email, rule, key] {
+        assert!(!reply.contains("needs") && !reply.contains("cannot") && !reply.contains("copy "), "{reply}");
+    }
 }
 
 #[tokio::test]

@@ -310,19 +310,19 @@ impl Contact {
     }
 
     /// Sets one field from text (`#crm contacts set PHONE FIELD VALUE`).
-    pub fn set_field(&mut self, field: &str, value: &str) -> Result<(), String> {
+    pub fn set_field(&mut self, field: &str, value: &str) -> Result<(), FieldError> {
         let text = || (!value.trim().is_empty() && value.trim() != "-").then(|| value.trim().to_string());
         let flag = || match value.trim().to_lowercase().as_str() {
             "true" | "yes" | "ya" | "on" | "1" => Ok(true),
             "false" | "no" | "tidak" | "off" | "0" => Ok(false),
-            other => Err(format!("{field} is yes or no, not \"{other}\"")),
+            other => Err(FieldError::NotYesNo { field: field.to_string(), value: other.to_string() }),
         };
         match field {
             "name" => self.name = text(),
             "email" => {
                 let email = text();
                 if email.as_deref().is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
-                    return Err(format!("\"{value}\" is not an email address"));
+                    return Err(FieldError::NotEmail(value.to_string()));
                 }
                 self.email = email;
             }
@@ -331,25 +331,23 @@ impl Contact {
                     "B2B" => Some(CustomerGroup::B2B),
                     "B2C" => Some(CustomerGroup::B2C),
                     "-" | "" => None,
-                    _ => return Err("customer_group is B2B or B2C".into()),
+                    _ => return Err(FieldError::CustomerGroup),
                 }
             }
             "segment" => {
-                let segment = parse_variant(&BusinessSegment::ALL, value)
-                    .ok_or("segment is one of Cafe, Restaurant, Hotel, Office (B2B) or Personal (B2C)")?;
+                let segment = parse_variant(&BusinessSegment::ALL, value).ok_or(FieldError::Segment)?;
                 self.segment = Some(segment);
                 self.customer_group = Some(segment.group());
             }
             "source_method" => {
-                self.source_method = parse_variant(&SourceMethod::ALL, value)
-                    .ok_or("source_method is one of canvassing, event, cso_academy, referral, meta_ads, whatsapp")?
+                self.source_method = parse_variant(&SourceMethod::ALL, value).ok_or(FieldError::SourceMethod)?
             }
             "source_app" => self.source_app = text(),
             "pic_owner" => self.pic_owner = text(),
             "estimated_deal_value" => {
                 self.estimated_deal_value = match text() {
                     None => None,
-                    Some(t) => Some(super::parse_money(&t).ok_or(format!("\"{t}\" is not an amount in rupiah"))?),
+                    Some(t) => Some(super::parse_money(&t).ok_or(FieldError::NotRupiah(t))?),
                 }
             }
             "product_dimension" => {
@@ -361,7 +359,7 @@ impl Contact {
             "preferred_channel" => self.preferred_channel = text(),
             "verified_business" => self.verified_business = flag()?,
             _ => {
-                return Err(format!("{field} cannot be set; settable fields: {}", SETTABLE_FIELDS.join(", ")));
+                return Err(FieldError::NotSettable { field: field.to_string() });
             }
         }
         Ok(())
@@ -369,6 +367,26 @@ impl Contact {
 }
 
 /// Fields an owner may set with `#crm contacts set`.
+/// Why `#crm contacts set` refused a value; the owner reads it in their
+/// language (`Texts::field_refused`). The English text is for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("{field} is yes or no, not \"{value}\"")]
+    NotYesNo { field: String, value: String },
+    #[error("\"{0}\" is not an email address")]
+    NotEmail(String),
+    #[error("customer_group is B2B or B2C")]
+    CustomerGroup,
+    #[error("segment is one of Cafe, Restaurant, Hotel, Office (B2B) or Personal (B2C)")]
+    Segment,
+    #[error("source_method is one of canvassing, event, cso_academy, referral, meta_ads, whatsapp")]
+    SourceMethod,
+    #[error("\"{0}\" is not an amount in rupiah")]
+    NotRupiah(String),
+    #[error("{field} cannot be set; settable fields: {}", SETTABLE_FIELDS.join(", "))]
+    NotSettable { field: String },
+}
+
 pub const SETTABLE_FIELDS: [&str; 13] = [
     "name",
     "email",

@@ -72,15 +72,29 @@ impl Stage {
     /// Whether `self → to` is allowed: open stages move freely among
     /// themselves and close as won or lost; won only goes on to retention;
     /// lost and retention are final.
-    pub fn can_move_to(self, to: Stage) -> Result<(), String> {
+    pub fn can_move_to(self, to: Stage) -> Result<(), MoveError> {
         match (self, to) {
-            (from, to) if from == to => Err(format!("the deal is already in {}", to.as_str())),
+            (from, to) if from == to => Err(MoveError::AlreadyIn(to)),
             (from, _) if from.is_open() && to != Stage::Retention => Ok(()),
             (_, Stage::Retention) if self == Stage::Won => Ok(()),
-            (from, Stage::Retention) if from.is_open() => Err("retention comes only after won".into()),
-            (from, _) => Err(format!("the deal is {} and cannot move to {}", from.as_str(), to.as_str())),
+            (from, Stage::Retention) if from.is_open() => Err(MoveError::RetentionBeforeWon),
+            (from, to) => Err(MoveError::Closed { from, to }),
         }
     }
+}
+
+/// Why a deal cannot move; the owner reads it in their language (`Texts::move_refused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    #[error("the deal is already in {}", .0.as_str())]
+    AlreadyIn(Stage),
+    #[error("retention comes only after won")]
+    RetentionBeforeWon,
+    #[error("the deal is {} and cannot move to {}", from.as_str(), to.as_str())]
+    Closed { from: Stage, to: Stage },
+    /// Won and lost are recorded with the reason why.
+    #[error("a {} deal needs a reason (--reason \"…\")", .0.as_str())]
+    NeedsReason(Stage),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,11 +164,11 @@ impl Deal {
     }
 
     /// Moves the deal, recording who and when. Won and lost need a reason.
-    pub fn move_to(&mut self, to: Stage, by: &str, reason: Option<&str>, now_ms: u64) -> Result<(), String> {
+    pub fn move_to(&mut self, to: Stage, by: &str, reason: Option<&str>, now_ms: u64) -> Result<(), MoveError> {
         self.stage.can_move_to(to)?;
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if matches!(to, Stage::Won | Stage::Lost) && reason.is_none() {
-            return Err(format!("a {} deal needs a reason (--reason \"…\")", to.as_str()));
+            return Err(MoveError::NeedsReason(to));
         }
         self.history.push(StageChange {
             from: Some(self.stage),
@@ -194,7 +208,7 @@ mod tests {
     #[test]
     fn won_needs_a_reason_and_records_who_and_when() {
         let mut d = deal();
-        assert!(d.move_to(Stage::Won, "628111", None, 5).unwrap_err().contains("reason"));
+        assert_eq!(d.move_to(Stage::Won, "628111", None, 5).unwrap_err(), MoveError::NeedsReason(Stage::Won));
         d.move_to(Stage::Won, "628111", Some("best price"), 5).unwrap();
         assert_eq!(d.history.last().unwrap().by, "628111");
         assert_eq!(d.closed_ms, Some(5));
@@ -204,7 +218,7 @@ mod tests {
     #[test]
     fn retention_only_after_won_and_lost_is_final() {
         let mut d = deal();
-        assert!(d.move_to(Stage::Retention, "x", None, 1).unwrap_err().contains("only after won"));
+        assert_eq!(d.move_to(Stage::Retention, "x", None, 1).unwrap_err(), MoveError::RetentionBeforeWon);
         d.move_to(Stage::Lost, "x", Some("budget"), 1).unwrap();
         assert!(d.move_to(Stage::Proposal, "x", None, 2).is_err());
         let mut d = deal();

@@ -159,14 +159,16 @@ impl ScoringRules {
     }
 
     /// `lead-score configure set KEY VALUE`.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), RuleError> {
         let key = key.trim().to_lowercase().replace('-', "_");
-        let parsed: i64 = value.trim().parse().map_err(|_| format!("{key} needs a whole number, not \"{value}\""))?;
-        if !(-1000..=1000).contains(&parsed) {
-            return Err(format!("{key} must be between -1000 and 1000"));
+        let parsed: i64 = value
+            .trim()
+            .parse()
+            .map_err(|_| RuleError::NotWholeNumber { key: key.clone(), value: value.to_string() })?;
+        if !(-RULE_LIMIT..=RULE_LIMIT).contains(&parsed) {
+            return Err(RuleError::OutOfRange { key });
         }
-        let slot =
-            self.slot(&key).ok_or_else(|| format!("unknown rule \"{key}\"; rules: {}", Self::KEYS.join(", ")))?;
+        let slot = self.slot(&key).ok_or(RuleError::Unknown { key: key.clone() })?;
         *slot = parsed;
         Ok(())
     }
@@ -194,6 +196,21 @@ impl ScoringRules {
     pub fn describe(&self) -> Vec<(&'static str, i64)> {
         Self::KEYS.iter().map(|k| (*k, self.get(k).unwrap_or(0))).collect()
     }
+}
+
+/// How far one scoring rule may weigh, either way.
+pub const RULE_LIMIT: i64 = 1000;
+
+/// Why `lead-score configure set` refused a rule; the owner reads it in their
+/// language (`Texts::rule_refused`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("{key} needs a whole number, not \"{value}\"")]
+    NotWholeNumber { key: String, value: String },
+    #[error("{key} must be between -{RULE_LIMIT} and {RULE_LIMIT}")]
+    OutOfRange { key: String },
+    #[error("unknown rule \"{key}\"; rules: {}", ScoringRules::KEYS.join(", "))]
+    Unknown { key: String },
 }
 
 #[cfg(test)]
@@ -242,8 +259,8 @@ mod tests {
         let mut rules = ScoringRules::default();
         rules.set("per-message", "3").unwrap();
         assert_eq!(rules.per_message, 3);
-        assert!(rules.set("per_message", "lots").unwrap_err().contains("whole number"));
-        assert!(rules.set("charm", "5").unwrap_err().contains("unknown rule"));
+        assert!(matches!(rules.set("per_message", "lots"), Err(RuleError::NotWholeNumber { .. })));
+        assert!(matches!(rules.set("charm", "5"), Err(RuleError::Unknown { .. })));
     }
 
     #[test]

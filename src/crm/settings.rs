@@ -59,23 +59,6 @@ impl Platform {
         Platform::ALL.map(Platform::as_str).join(", ")
     }
 
-    /// Where the owner gets an API key for `#crm auth --api-key`.
-    pub fn api_key_hint(self) -> &'static str {
-        match self {
-            Platform::Hubspot => {
-                "HubSpot → Settings → Integrations → Private apps (or a Service key): copy the access token"
-            }
-            Platform::Salesforce => "Salesforce uses OAuth: run `#crm auth --platform salesforce --oauth`",
-            Platform::Pipedrive => "Pipedrive → Settings → Personal preferences → API: copy your API token",
-            Platform::Zoho => "Zoho uses OAuth: run `#crm auth --platform zoho --oauth`",
-            Platform::Freshsales => "Freshsales → Profile settings → API settings: copy your API key",
-            Platform::Dynamics => {
-                "Azure portal → Microsoft Entra ID → App registrations → your app → Certificates & secrets: copy the \
-                 secret's Value (and set [crm.dynamics] org_url, tenant, client_id)"
-            }
-        }
-    }
-
     /// The authorization endpoint for `--oauth` (none: API keys only).
     pub fn authorize_url(self) -> Option<&'static str> {
         match self {

@@ -58,7 +58,10 @@ pub async fn respond(
                 effects.markers = markers(ev, bot);
                 effects
             } else if bot.acknowledge && matches!(ev.content, Content::Text { .. }) {
-                let mut ack = Effects::text(&ev.chat, texts::acknowledgement(bot.language, ev.sender_name.as_deref()));
+                let mut ack = Effects::text(
+                    &ev.chat,
+                    texts::acknowledgement(chat.lang.unwrap_or(bot.prospect_language), ev.sender_name.as_deref()),
+                );
                 // Quoting the message keeps a burst's answers readable.
                 ack.out.reply_to = Some(ev.id.clone());
                 Effects { sends: vec![ack], markers: markers(ev, bot), state: Some(state), ..Effects::default() }
@@ -82,11 +85,11 @@ pub async fn respond(
                 tally: chat.tally.clone(),
                 ..ChatState::default()
             };
-            let text = texts::session_finished(chat.lang.unwrap_or(bot.language));
+            let text = texts::session_finished(chat.lang.unwrap_or(bot.prospect_language));
             Effects { sends: vec![Effects::text(&ev.chat, text)], state: Some(fresh), ..Effects::default() }
         }
         Route::OptOut => {
-            let text = texts::opted_out(chat.lang.unwrap_or(bot.language));
+            let text = texts::opted_out(chat.lang.unwrap_or(bot.prospect_language));
             Effects { sends: vec![Effects::text(&ev.chat, text)], state: Some(state), ..Effects::default() }
         }
         // Nothing changes: not even the state is written again.
@@ -105,7 +108,7 @@ fn could_not_read(ev: &Inbound, bot: &BotSettings, before: &ChatState, state: Ch
     if in_burst {
         return Effects { state: Some(state), ..Effects::default() };
     }
-    let text = texts::could_not_read(before.lang.unwrap_or(bot.language));
+    let text = texts::could_not_read(before.lang.unwrap_or(bot.prospect_language));
     Effects {
         sends: vec![Effects::text(&ev.chat, text)],
         markers: markers(ev, bot),

@@ -54,7 +54,9 @@ pub struct BotSettings {
     pub coalesce_ms: u64,
     /// ...up to this long after the burst's first text.
     pub coalesce_max_ms: u64,
-    pub language: Language,
+    /// A prospect's language until their chat shows one (`[sales] default_language`);
+    /// owners and staff read `[bot] language` instead.
+    pub prospect_language: Language,
 }
 
 impl BotSettings {
@@ -71,7 +73,7 @@ impl BotSettings {
             pause_ms: config.sales.pause_expire_minutes * 60_000,
             coalesce_ms: config.sales.coalesce_ms,
             coalesce_max_ms: config.sales.coalesce_max_ms.max(config.sales.coalesce_ms),
-            language: config.sales.default_language,
+            prospect_language: config.sales.default_language,
         }
     }
 
@@ -214,7 +216,7 @@ impl Router {
             Input::Message { ev, state, facts } => self.message(ev, state, facts, env, now_ms).await,
             Input::Burst { token, state: Some(state) } => self.burst(token, state, env, now_ms).await,
             Input::Burst { state: None, .. } => Effects::default(),
-            Input::Control { control, state } => controls::apply(control, state.clone(), self.bot.language),
+            Input::Control { control, state } => controls::apply(control, state.clone(), self.bot.prospect_language),
             Input::Label(change) => labels::record(&self.crm, change, now_ms)?,
             Input::Delivery(update) => {
                 if update.state == DeliveryState::Failed {

@@ -2,7 +2,11 @@
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
 use crate::crm::company::CompanyKind;
+use crate::crm::contact::{FieldError, SETTABLE_FIELDS};
+use crate::crm::deal::MoveError;
+use crate::crm::scoring::RuleError;
 use crate::crm::seats::{OnSale, Standing};
+use crate::crm::settings::Platform;
 
 pub struct En;
 
@@ -315,6 +319,37 @@ impl Texts for En {
 
     fn field_not_settable(&self, field: &str, settable: &str) -> String {
         format!("{field} cannot be set; settable fields: {settable}")
+    }
+
+    fn field_refused(&self, e: &FieldError) -> String {
+        match e {
+            FieldError::NotSettable { field } => self.field_not_settable(field, &SETTABLE_FIELDS.join(", ")),
+            // The English texts are the errors' own.
+            other => other.to_string(),
+        }
+    }
+
+    fn move_refused(&self, e: &MoveError) -> String {
+        e.to_string()
+    }
+
+    fn rule_refused(&self, e: &RuleError) -> String {
+        e.to_string()
+    }
+
+    fn api_key_hint(&self, platform: Platform) -> String {
+        match platform {
+            Platform::Hubspot => {
+                "HubSpot → Settings → Integrations → Private apps (or a Service key): copy the access token".into()
+            }
+            Platform::Salesforce => "Salesforce uses OAuth: run `#crm auth --platform salesforce --oauth`".into(),
+            Platform::Pipedrive => "Pipedrive → Settings → Personal preferences → API: copy your API token".into(),
+            Platform::Zoho => "Zoho uses OAuth: run `#crm auth --platform zoho --oauth`".into(),
+            Platform::Freshsales => "Freshsales → Profile settings → API settings: copy your API key".into(),
+            Platform::Dynamics => "Azure portal → Microsoft Entra ID → App registrations → your app → Certificates & \
+                                   secrets: copy the secret's Value (and set [crm.dynamics] org_url, tenant, client_id)"
+                .into(),
+        }
     }
 
     fn unknown_activity_type(&self, typed: &str, types: &str) -> String {

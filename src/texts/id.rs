@@ -2,7 +2,11 @@
 
 use super::{Builtin, SalesReport, SyncSummary, Texts};
 use crate::crm::company::CompanyKind;
+use crate::crm::contact::{FieldError, SETTABLE_FIELDS};
+use crate::crm::deal::MoveError;
+use crate::crm::scoring::{RULE_LIMIT, RuleError, ScoringRules};
 use crate::crm::seats::{OnSale, Standing};
+use crate::crm::settings::Platform;
 
 pub struct Id;
 
@@ -314,6 +318,62 @@ impl Texts for Id {
 
     fn field_not_settable(&self, field: &str, settable: &str) -> String {
         format!("{field} tidak bisa diubah; field yang bisa diubah: {settable}")
+    }
+
+    fn field_refused(&self, e: &FieldError) -> String {
+        match e {
+            FieldError::NotYesNo { field, value } => format!("{field} diisi yes atau no, bukan \"{value}\""),
+            FieldError::NotEmail(value) => format!("\"{value}\" bukan alamat email"),
+            FieldError::CustomerGroup => "customer_group diisi B2B atau B2C".into(),
+            FieldError::Segment => {
+                "segment diisi salah satu dari Cafe, Restaurant, Hotel, Office (B2B) atau Personal (B2C)".into()
+            }
+            FieldError::SourceMethod => {
+                "source_method diisi salah satu dari canvassing, event, cso_academy, referral, meta_ads, whatsapp"
+                    .into()
+            }
+            FieldError::NotRupiah(value) => format!("\"{value}\" bukan nominal rupiah"),
+            FieldError::NotSettable { field } => self.field_not_settable(field, &SETTABLE_FIELDS.join(", ")),
+        }
+    }
+
+    fn move_refused(&self, e: &MoveError) -> String {
+        match e {
+            MoveError::AlreadyIn(stage) => format!("deal ini sudah di tahap {}", stage.as_str()),
+            MoveError::RetentionBeforeWon => "retention hanya bisa setelah won".into(),
+            MoveError::Closed { from, to } => {
+                format!("deal ini sudah {} dan tidak bisa dipindah ke {}", from.as_str(), to.as_str())
+            }
+            MoveError::NeedsReason(stage) => format!("deal {} wajib diberi alasan (--reason \"…\")", stage.as_str()),
+        }
+    }
+
+    fn rule_refused(&self, e: &RuleError) -> String {
+        match e {
+            RuleError::NotWholeNumber { key, value } => format!("{key} harus bilangan bulat, bukan \"{value}\""),
+            RuleError::OutOfRange { key } => format!("{key} harus antara -{RULE_LIMIT} dan {RULE_LIMIT}"),
+            RuleError::Unknown { key } => {
+                format!("aturan \"{key}\" tidak dikenal; aturan yang ada: {}", ScoringRules::KEYS.join(", "))
+            }
+        }
+    }
+
+    fn api_key_hint(&self, platform: Platform) -> String {
+        match platform {
+            Platform::Hubspot => {
+                "HubSpot → Settings → Integrations → Private apps (atau Service key): salin access token-nya".into()
+            }
+            Platform::Salesforce => {
+                "Salesforce memakai OAuth: jalankan `#crm auth --platform salesforce --oauth`".into()
+            }
+            Platform::Pipedrive => "Pipedrive → Settings → Personal preferences → API: salin API token Anda".into(),
+            Platform::Zoho => "Zoho memakai OAuth: jalankan `#crm auth --platform zoho --oauth`".into(),
+            Platform::Freshsales => "Freshsales → Profile settings → API settings: salin API key Anda".into(),
+            Platform::Dynamics => "Azure portal → Microsoft Entra ID → App registrations → aplikasi Anda → \
+                                   Certificates & secrets: salin Value dari secret-nya (lalu isi [crm.dynamics] \
+                                   org_url, tenant, client_id)"
+                .into(),
+        }
     }
 
     fn unknown_activity_type(&self, typed: &str, types: &str) -> String {

@@ -16,7 +16,11 @@
 
 use crate::config::Language;
 use crate::crm::company::CompanyKind;
+use crate::crm::contact::FieldError;
+use crate::crm::deal::MoveError;
+use crate::crm::scoring::RuleError;
 use crate::crm::seats::{OnSale, Standing};
+use crate::crm::settings::Platform;
 
 pub mod en;
 pub mod id;
@@ -268,6 +272,14 @@ pub trait Texts: Sync {
     fn card_activity_heading(&self) -> &'static str;
     /// `#crm contacts set` of a field that cannot be set.
     fn field_not_settable(&self, field: &str, settable: &str) -> String;
+    /// `#crm contacts set` with a value the field does not take.
+    fn field_refused(&self, e: &FieldError) -> String;
+    /// `#crm deals move` to a stage the deal cannot reach (or won/lost without a reason).
+    fn move_refused(&self, e: &MoveError) -> String;
+    /// `#crm lead-score configure set` with a bad key or value.
+    fn rule_refused(&self, e: &RuleError) -> String;
+    /// Where the owner gets the API key (or secret) of `platform` for `#crm auth --api-key`.
+    fn api_key_hint(&self, platform: Platform) -> String;
     fn unknown_activity_type(&self, typed: &str, types: &str) -> String;
     fn unknown_outcome(&self, typed: &str, outcomes: &str) -> String;
     fn bad_date(&self, typed: &str) -> String;

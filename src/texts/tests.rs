@@ -39,6 +39,50 @@ fn sync() -> SyncSummary<'static> {
     }
 }
 
+/// The refusals `crm` raises (deal moves, contact fields, scoring rules) and
+/// the API-key hints are translated, not passed through in English.
+#[test]
+fn crm_refusals_and_key_hints_are_in_each_language() {
+    use crate::crm::Stage;
+    use crate::crm::contact::FieldError;
+    use crate::crm::deal::MoveError;
+    use crate::crm::scoring::RuleError;
+    use crate::crm::settings::Platform;
+    let (id, en) = (of(Language::Id), of(Language::En));
+    let x = || "x".to_string();
+    let fields = [
+        FieldError::NotYesNo { field: x(), value: x() },
+        FieldError::NotEmail(x()),
+        FieldError::CustomerGroup,
+        FieldError::Segment,
+        FieldError::SourceMethod,
+        FieldError::NotRupiah(x()),
+        FieldError::NotSettable { field: x() },
+    ];
+    let moves = [
+        MoveError::AlreadyIn(Stage::Lead),
+        MoveError::RetentionBeforeWon,
+        MoveError::Closed { from: Stage::Lost, to: Stage::Lead },
+        MoveError::NeedsReason(Stage::Won),
+    ];
+    let rules = [
+        RuleError::NotWholeNumber { key: x(), value: x() },
+        RuleError::OutOfRange { key: x() },
+        RuleError::Unknown { key: x() },
+    ];
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    pairs.extend(fields.iter().map(|e| (format!("{e:?}"), id.field_refused(e), en.field_refused(e))));
+    pairs.extend(moves.iter().map(|e| (format!("{e:?}"), id.move_refused(e), en.move_refused(e))));
+    pairs.extend(rules.iter().map(|e| (format!("{e:?}"), id.rule_refused(e), en.rule_refused(e))));
+    pairs.extend(Platform::ALL.iter().map(|p| (format!("{p:?}"), id.api_key_hint(*p), en.api_key_hint(*p))));
+    for (what, bahasa, english) in pairs {
+        assert!(!bahasa.trim().is_empty() && !english.trim().is_empty(), "{what} is empty");
+        assert_ne!(bahasa, english, "{what} is not translated");
+    }
+    // English reads as the errors' own text (logs and replies agree).
+    assert_eq!(en.move_refused(&moves[3]), moves[3].to_string());
+}
+
 /// Each text of the catalogue, by method name, called with sample arguments
 /// (`cmd` is `#crm`, `prefix` is `#`).
 fn all(t: &dyn Texts) -> Vec<(&'static str, String)> {
@@ -111,6 +155,10 @@ fn all(t: &dyn Texts) -> Vec<(&'static str, String)> {
             ("card_deals_heading", t.card_deals_heading().to_string()),
             ("card_activity_heading", t.card_activity_heading().to_string()),
             ("field_not_settable", t.field_not_settable("x", "x").to_string()),
+            ("field_refused", t.field_refused(&crate::crm::contact::FieldError::CustomerGroup)),
+            ("move_refused", t.move_refused(&crate::crm::deal::MoveError::RetentionBeforeWon)),
+            ("rule_refused", t.rule_refused(&crate::crm::scoring::RuleError::Unknown { key: "x".into() })),
+            ("api_key_hint", t.api_key_hint(crate::crm::settings::Platform::Pipedrive)),
             ("unknown_activity_type", t.unknown_activity_type("x", "x").to_string()),
             ("unknown_outcome", t.unknown_outcome("x", "x").to_string()),
             ("bad_date", t.bad_date("x").to_string()),
