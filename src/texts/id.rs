@@ -906,7 +906,7 @@ impl Texts for Id {
             P::TooLong { chars, max } => format!("filternya terlalu panjang ({chars} karakter); maksimal {max}"),
             P::Empty => "filternya masih kosong".into(),
             P::Unmatched { bracket } => {
-                format!("ada \"{}\" tanpa pasangan \"{}\"", bracket.close(), bracket.open())
+                format!("kurung \"{}\" tidak punya pasangan \"{}\"", bracket.close(), bracket.open())
             }
             P::ExpectedJoinOrEnd { found } => {
                 format!("di sini harusnya \"and\", \"or\" atau filter selesai, tapi tertulis {}", shown(found))
@@ -927,7 +927,7 @@ impl Texts for Id {
             P::TooDeep { max } => {
                 format!("filternya bertingkat terlalu dalam; maksimal {max} tingkat kurung dan not")
             }
-            P::Unclosed { bracket } => format!("\"{}\" ini belum ditutup", bracket.open()),
+            P::Unclosed { bracket } => format!("kurung \"{}\" ini belum ditutup", bracket.open()),
             P::ExpectedJoinOrClose { found } => {
                 format!("di sini harusnya \"and\", \"or\" atau \")\", tapi tertulis {}", shown(found))
             }
