@@ -39,7 +39,7 @@ const CREATE_FLAGS: [FlagSpec; 1] = [FlagSpec::value("where")];
 /// Points at the error under the filter text.
 fn filter_error(t: &dyn Texts, source: &str, e: &crate::crm::filter::FilterError) -> CommandError {
     let caret = format!("{}^", " ".repeat(e.column.saturating_sub(1)));
-    CommandError::usage("segment", t.filter_error(&e.to_string(), source, &caret))
+    CommandError::usage("segment", t.filter_error(&t.filter_problem(&e.problem), source, &caret))
 }
 
 pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
@@ -58,7 +58,7 @@ pub fn segment(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
                     Ok(_) => {
                         t.segment_line(&view.segment.name, index.members(view, ctx.now_ms).len(), &view.segment.filter)
                     }
-                    Err(e) => t.segment_invalid(&view.segment.name, &e.to_string()),
+                    Err(e) => t.segment_invalid(&view.segment.name, &t.filter_problem(&e.problem)),
                 })
                 .collect();
             Ok(format!("{}\n{}", t.segments_heading(), bullets(t, lines.iter().cloned(), 30, lines.len())))

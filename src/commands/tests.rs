@@ -27,17 +27,20 @@ struct Bench {
 }
 
 fn bench() -> Bench {
-    bench_in(Language::En)
+    bench_in(Some(Language::En))
 }
 
-fn bench_in(language: Language) -> Bench {
+/// A bench whose owner reads `language`, or the configured default with `None`.
+fn bench_in(language: Option<Language>) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let crm = Arc::new(Crm::open(&store, None, dir.path()).unwrap());
     let mut config = Config::default();
     config.bot.owners = vec![crate::config::PhoneNumber(OWNER.into())];
-    config.sales.default_language = language;
-    config.bot.language = language;
+    config.sales.default_language = Language::En;
+    if let Some(language) = language {
+        config.bot.language = language;
+    }
     let commands = Commands::new(LiveDir::fixed(Manifests::embedded()), CommandSettings::from_config(&config), crm);
     Bench { _dir: dir, store, commands }
 }
@@ -143,7 +146,7 @@ async fn a_deal_moves_through_its_stages_with_reasons_and_history() {
 /// An Indonesian owner reads crm's refusals in Bahasa, not English inside a Bahasa frame.
 #[tokio::test]
 async fn crm_refusals_follow_the_owners_language() {
-    let b = bench_in(Language::Id);
+    let b = bench_in(None);
     b.prospect_writes("Berapa harga paket?").await;
     b.owner(&format!("#crm deals create --title \"Kopi Kita\" --value 12,5jt --contact {PROSPECT}")).await;
     let no_reason = b.owner("#crm deals won D1").await;
@@ -166,13 +169,31 @@ async fn crm_refusals_follow_the_owners_language() {
 async fn a_bad_segment_filter_points_at_the_column() {
     let b = bench();
     let reply = b.owner("#crm segment create \"Hot\" --where \"lead_score > and segment = Cafe\"").await;
-    assert!(reply.contains("at column 14"), "{reply}");
+    // The caret sits under column 14, the "and".
+    assert!(reply.contains("```lead_score > and segment = Cafe\n             ^```"), "{reply}");
     assert!(reply.contains("*Example:* #crm segment create"), "{reply}");
     b.prospect_writes("Berapa harga paket?").await;
     let made =
         b.owner("#crm segment create \"Pricing\" --where \"lead_score >= 60 and campaign = UMR_MAR_2025_HEMAT\"").await;
     assert!(made.contains("1 contact(s) match"), "{made}");
     assert!(b.owner("#crm segment show pricing").await.contains("Budi"));
+}
+
+#[tokio::test]
+async fn a_bad_segment_filter_is_explained_in_the_owners_language() {
+    let create = "#crm segment create hot --where \"lead_score >> 5\"";
+    let caret = "```lead_score >> 5\n            ^```";
+
+    let b = bench_in(None);
+    let reply = b.owner(create).await;
+    assert!(reply.contains("filter salah: setelah \">\" harus ada nilai, tapi tertulis \">\""), "{reply}");
+    assert!(reply.contains(caret), "{reply}");
+    assert!(!reply.contains("expected"), "no English inside the Bahasa reply: {reply}");
+    assert!(b.commands.crm().read().segments.is_empty(), "nothing stored");
+
+    let reply = bench_in(Some(Language::En)).owner(create).await;
+    assert!(reply.contains("filter error: expected a value after \">\", found \">\""), "{reply}");
+    assert!(reply.contains(caret), "{reply}");
 }
 
 #[tokio::test]

@@ -137,7 +137,7 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    /// How the kind is named in error messages.
+    /// How the kind is named in English error messages.
     fn describe(self) -> &'static str {
         match self {
             FieldKind::Number => "a number field",
@@ -147,12 +147,17 @@ impl FieldKind {
         }
     }
 
-    /// The operators the kind accepts, as told to the user.
-    fn operators(self) -> &'static str {
-        match self {
-            FieldKind::Number => "=, !=, >, >=, <, <=, in or not in",
-            FieldKind::Text | FieldKind::TextList => "=, !=, in or not in",
-            FieldKind::Bool => "= or !=",
+    /// The operators the kind accepts, as told to the user: `=, != or in` with `or` in the reader's language.
+    pub fn operators(self, or: &str) -> String {
+        let all: &[&str] = match self {
+            FieldKind::Number => &["=", "!=", ">", ">=", "<", "<=", "in", "not in"],
+            FieldKind::Text | FieldKind::TextList => &["=", "!=", "in", "not in"],
+            FieldKind::Bool => &["=", "!="],
+        };
+        match all.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} {or} {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 }
@@ -180,17 +185,155 @@ pub trait Fields {
 
 /// Why a filter was refused, with the 1-based character column where the problem is.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("at column {column}: {message}")]
+#[error("at column {column}: {problem}")]
 pub struct FilterError {
     /// 1-based column in the source, counted in characters (not bytes).
     pub column: usize,
-    /// What is wrong, in plain words.
-    pub message: String,
+    /// What is wrong; `Display` words it in English, `Texts::filter_problem` in the owner's language.
+    pub problem: FilterProblem,
 }
 
 impl FilterError {
-    fn new(column: usize, message: impl Into<String>) -> Self {
-        FilterError { column, message: message.into() }
+    fn new(column: usize, problem: FilterProblem) -> Self {
+        FilterError { column, problem }
+    }
+}
+
+/// What is wrong with a filter, one variant per mistake, carrying what the message quotes back.
+///
+/// User text in it (`found`, `after`, `typed`, `operator`) is already shortened to
+/// 30 characters, with `…` when cut; field names are spelled as the caller lists them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterProblem {
+    #[error("the filter is too long ({chars} characters); it may have at most {max}")]
+    TooLong { chars: usize, max: usize },
+    #[error("the filter is empty")]
+    Empty,
+    /// A closing bracket without an opening one.
+    #[error("\"{}\" has no matching \"{}\"", .bracket.close(), .bracket.open())]
+    Unmatched { bracket: Bracket },
+    #[error("expected \"and\", \"or\" or the end of the filter, found {found}")]
+    ExpectedJoinOrEnd { found: Found },
+    #[error("unexpected \"!\"; write != for \"is not\", or not in front of a condition")]
+    UnexpectedBang,
+    #[error("unexpected \"&\"; write and to join conditions, or put text containing & in quotes")]
+    UnexpectedAmpersand,
+    #[error("unexpected \"|\"; write or to join conditions, or put text containing | in quotes")]
+    UnexpectedPipe,
+    /// `close` is the quote that would end the text (`"` or `'`).
+    #[error("this quote is never closed; add a {close} after the text")]
+    UnclosedQuote { close: char },
+    #[error("unexpected character \"{found}\"; put text with special characters in quotes")]
+    UnexpectedChar { found: char },
+    #[error("the filter is nested too deeply; use at most {max} levels of brackets and not")]
+    TooDeep { max: usize },
+    /// An opening bracket (of a group or a list) without its closing one.
+    #[error("this \"{}\" is never closed", .bracket.open())]
+    Unclosed { bracket: Bracket },
+    #[error("expected \"and\", \"or\" or \")\", found {found}")]
+    ExpectedJoinOrClose { found: Found },
+    /// The filter ends after `and`, `or`, `not` or `(`.
+    #[error("expected a condition after \"{after}\"")]
+    ExpectedCondition { after: String },
+    #[error("expected a field name, found {found}")]
+    ExpectedField { found: Found },
+    #[error("unknown field \"{typed}\"; {hint}")]
+    UnknownField { typed: String, hint: FieldHint },
+    #[error("\"{operator}\" does not work with {field} ({}); use {}", .kind.describe(), .kind.operators("or"))]
+    OperatorNotAllowed { operator: String, field: String, kind: FieldKind },
+    #[error("expected \"in\" after \"not\"{}", found_suffix(.found))]
+    ExpectedInAfterNot { found: Found },
+    #[error("\"not in\" does not work with {field} ({}); use {}", .kind.describe(), .kind.operators("or"))]
+    NotInNotAllowed { field: String, kind: FieldKind },
+    #[error("\"in\" does not work with {field} ({}); use {}", .kind.describe(), .kind.operators("or"))]
+    InNotAllowed { field: String, kind: FieldKind },
+    #[error("expected {} after {field}{}", .kind.operators("or"), found_suffix(.found))]
+    ExpectedOperator { field: String, kind: FieldKind, found: Found },
+    #[error("expected a list like [Hot, \"Grade A\"] after \"in\"{}", found_suffix(.found))]
+    ExpectedList { found: Found },
+    #[error("the list is empty; put at least one value between the brackets")]
+    EmptyList,
+    /// Inside a list, after a value: neither a comma nor the list's closing bracket.
+    #[error("expected \",\" or \"{}\"{}", .bracket.close(), found_suffix(.found))]
+    ExpectedSeparator { bracket: Bracket, found: Found },
+    /// A keyword where a value should be; quoting it makes it text.
+    #[error("expected a value after \"{after}\", found \"{keyword}\" (write it in quotes to use it as text)")]
+    KeywordAsValue { after: String, keyword: String },
+    #[error("expected a value after \"{after}\"{}", found_suffix(.found))]
+    ExpectedValue { after: String, found: Found },
+    #[error("{field} needs a number, found {found}")]
+    NeedsNumber { field: String, found: Found },
+    #[error("{field} needs yes or no, found {found}")]
+    NeedsYesNo { field: String, found: Found },
+}
+
+/// The help after an unknown field name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldHint {
+    /// An allowed field spelled within two edits of what was typed.
+    DidYouMean(String),
+    /// The caller allows no fields at all.
+    NoFields,
+    /// Every allowed field, in the caller's order.
+    Known(Vec<String>),
+}
+
+impl std::fmt::Display for FieldHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldHint::DidYouMean(name) => write!(f, "did you mean \"{name}\"?"),
+            FieldHint::NoFields => f.write_str("no fields can be used in filters"),
+            FieldHint::Known(names) => write!(f, "known fields: {}", names.join(", ")),
+        }
+    }
+}
+
+/// The token a mistake was found at, as quoted back to the user (text already shortened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The filter ended.
+    End,
+    /// A bareword: a field name, keyword, number or unquoted text.
+    Word(String),
+    /// The inside of a quoted text.
+    Text(String),
+    /// An operator, bracket or comma.
+    Symbol(String),
+}
+
+impl Found {
+    fn of(token: &Token<'_>) -> Found {
+        match token.tok {
+            Tok::End => Found::End,
+            Tok::Quoted(text) => Found::Text(shorten(text)),
+            Tok::Word(_) => Found::Word(shorten(token.text)),
+            _ => Found::Symbol(shorten(token.text)),
+        }
+    }
+
+    /// What was typed, or `None` at the end of the filter.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Found::End => None,
+            Found::Word(text) | Found::Text(text) | Found::Symbol(text) => Some(text),
+        }
+    }
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.text() {
+            None => f.write_str("the end of the filter"),
+            Some(text) => write!(f, "\"{text}\""),
+        }
+    }
+}
+
+/// `", found X"`, or nothing at the end of the filter.
+fn found_suffix(found: &Found) -> String {
+    match found {
+        Found::End => String::new(),
+        _ => format!(", found {found}"),
     }
 }
 
@@ -221,27 +364,18 @@ impl Filter {
     pub fn parse(source: &str, fields: &[(&str, FieldKind)]) -> Result<Filter, FilterError> {
         let chars = source.chars().count();
         if chars > MAX_CHARS {
-            return Err(FilterError::new(
-                MAX_CHARS + 1,
-                format!("the filter is too long ({chars} characters); it may have at most {MAX_CHARS}"),
-            ));
+            return Err(FilterError::new(MAX_CHARS + 1, FilterProblem::TooLong { chars, max: MAX_CHARS }));
         }
         if source.chars().all(is_space) {
-            return Err(FilterError::new(1, "the filter is empty"));
+            return Err(FilterError::new(1, FilterProblem::Empty));
         }
         let mut parser = Parser { lexer: Lexer::new(source), peeked: None, last: None, fields };
         let root = parser.or(0)?;
         let next = parser.peek()?;
         match next.tok {
             Tok::End => Ok(Filter { source: source.to_owned(), root }),
-            Tok::Close(bracket) => Err(FilterError::new(
-                next.col,
-                format!("{} has no matching {}", quote(bracket.close()), quote(bracket.open())),
-            )),
-            _ => Err(FilterError::new(
-                next.col,
-                format!("expected \"and\", \"or\" or the end of the filter, found {}", show(&next)),
-            )),
+            Tok::Close(bracket) => Err(FilterError::new(next.col, FilterProblem::Unmatched { bracket })),
+            _ => Err(FilterError::new(next.col, FilterProblem::ExpectedJoinOrEnd { found: Found::of(&next) })),
         }
     }
 
@@ -363,21 +497,22 @@ fn eq_folded(text: &str, folded: &str) -> bool {
 // Lexer
 // ---------------------------------------------------------------------------
 
+/// A bracket pair: `( )` groups conditions or holds a list, `[ ]` holds a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Bracket {
+pub enum Bracket {
     Round,
     Square,
 }
 
 impl Bracket {
-    fn open(self) -> &'static str {
+    pub fn open(self) -> &'static str {
         match self {
             Bracket::Round => "(",
             Bracket::Square => "[",
         }
     }
 
-    fn close(self) -> &'static str {
+    pub fn close(self) -> &'static str {
         match self {
             Bracket::Round => ")",
             Bracket::Square => "]",
@@ -489,26 +624,17 @@ impl<'a> Lexer<'a> {
             }
             '!' if self.eat('=') => Tok::Op(Op::Ne),
             '!' => {
-                return Err(FilterError::new(
-                    col,
-                    "unexpected \"!\"; write != for \"is not\", or not in front of a condition",
-                ));
+                return Err(FilterError::new(col, FilterProblem::UnexpectedBang));
             }
             '>' if self.eat('=') => Tok::Op(Op::Ge),
             '>' => Tok::Op(Op::Gt),
             '<' if self.eat('=') => Tok::Op(Op::Le),
             '<' => Tok::Op(Op::Lt),
             '&' => {
-                return Err(FilterError::new(
-                    col,
-                    "unexpected \"&\"; write and to join conditions, or put text containing & in quotes",
-                ));
+                return Err(FilterError::new(col, FilterProblem::UnexpectedAmpersand));
             }
             '|' => {
-                return Err(FilterError::new(
-                    col,
-                    "unexpected \"|\"; write or to join conditions, or put text containing | in quotes",
-                ));
+                return Err(FilterError::new(col, FilterProblem::UnexpectedPipe));
             }
             c if quote_family(c).is_some() => {
                 let family = quote_family(c);
@@ -520,10 +646,7 @@ impl<'a> Lexer<'a> {
                         Some(_) => {}
                         None => {
                             let close = family.unwrap_or('"');
-                            return Err(FilterError::new(
-                                col,
-                                format!("this quote is never closed; add a {close} after the text"),
-                            ));
+                            return Err(FilterError::new(col, FilterProblem::UnclosedQuote { close }));
                         }
                     }
                 }
@@ -535,10 +658,7 @@ impl<'a> Lexer<'a> {
                 Tok::Word(&self.src[start..self.pos])
             }
             other => {
-                return Err(FilterError::new(
-                    col,
-                    format!("unexpected character {}; put text with special characters in quotes", quote_char(other)),
-                ));
+                return Err(FilterError::new(col, FilterProblem::UnexpectedChar { found: other }));
             }
         };
         self.end_col = self.col;
@@ -579,10 +699,7 @@ impl<'a, 'f> Parser<'a, 'f> {
 
     fn deeper(depth: usize, at: &Token<'_>) -> Result<usize, FilterError> {
         if depth >= MAX_DEPTH {
-            return Err(FilterError::new(
-                at.col,
-                format!("the filter is nested too deeply; use at most {MAX_DEPTH} levels of brackets and not"),
-            ));
+            return Err(FilterError::new(at.col, FilterProblem::TooDeep { max: MAX_DEPTH }));
         }
         Ok(depth + 1)
     }
@@ -628,10 +745,10 @@ impl<'a, 'f> Parser<'a, 'f> {
                         self.bump()?;
                         Ok(inner)
                     }
-                    Tok::End => Err(FilterError::new(token.col, "this \"(\" is never closed")),
+                    Tok::End => Err(FilterError::new(token.col, FilterProblem::Unclosed { bracket: Bracket::Round })),
                     _ => Err(FilterError::new(
                         close.col,
-                        format!("expected \"and\", \"or\" or \")\", found {}", show(&close)),
+                        FilterProblem::ExpectedJoinOrClose { found: Found::of(&close) },
                     )),
                 }
             }
@@ -639,11 +756,11 @@ impl<'a, 'f> Parser<'a, 'f> {
             Tok::End => Err(FilterError::new(
                 token.col,
                 match before {
-                    Some(before) => format!("expected a condition after {}", quote(before.text)),
-                    None => "the filter is empty".to_owned(),
+                    Some(before) => FilterProblem::ExpectedCondition { after: shorten(before.text) },
+                    None => FilterProblem::Empty,
                 },
             )),
-            _ => Err(FilterError::new(token.col, format!("expected a field name, found {}", show(&token)))),
+            _ => Err(FilterError::new(token.col, FilterProblem::ExpectedField { found: Found::of(&token) })),
         }
     }
 
@@ -661,14 +778,11 @@ impl<'a, 'f> Parser<'a, 'f> {
             .filter(|&(distance, _)| distance <= 2 && distance < typed_len)
             .min_by_key(|&(distance, _)| distance);
         let hint = match closest {
-            Some((_, name)) => format!("did you mean {}?", quote(name)),
-            None if self.fields.is_empty() => "no fields can be used in filters".to_owned(),
-            None => {
-                let names: Vec<&str> = self.fields.iter().map(|(name, _)| *name).collect();
-                format!("known fields: {}", names.join(", "))
-            }
+            Some((_, name)) => FieldHint::DidYouMean(shorten(name)),
+            None if self.fields.is_empty() => FieldHint::NoFields,
+            None => FieldHint::Known(self.fields.iter().map(|(name, _)| (*name).to_owned()).collect()),
         };
-        Err(FilterError::new(at.col, format!("unknown field {}; {hint}", quote(word))))
+        Err(FilterError::new(at.col, FilterProblem::UnknownField { typed: shorten(word), hint }))
     }
 
     fn comparison(&mut self, field_token: &Token<'a>, word: &str) -> Result<Node, FilterError> {
@@ -678,15 +792,9 @@ impl<'a, 'f> Parser<'a, 'f> {
             Tok::Op(op) => {
                 let allowed = kind == FieldKind::Number || matches!(op, Op::Eq | Op::Ne);
                 if !allowed {
-                    return Err(FilterError::new(
-                        op_token.col,
-                        format!(
-                            "{} does not work with {name} ({}); use {}",
-                            quote(op_token.text),
-                            kind.describe(),
-                            kind.operators()
-                        ),
-                    ));
+                    let operator = shorten(op_token.text);
+                    let problem = FilterProblem::OperatorNotAllowed { operator, field: name.into(), kind };
+                    return Err(FilterError::new(op_token.col, problem));
                 }
                 let negate = op == Op::Ne;
                 match kind {
@@ -701,25 +809,19 @@ impl<'a, 'f> Parser<'a, 'f> {
             _ if op_token.is_keyword("not") => {
                 let in_token = self.peek()?;
                 if !in_token.is_keyword("in") {
-                    return Err(FilterError::new(
-                        in_token.col,
-                        format!("expected \"in\" after \"not\"{}", found(&in_token)),
-                    ));
+                    let problem = FilterProblem::ExpectedInAfterNot { found: Found::of(&in_token) };
+                    return Err(FilterError::new(in_token.col, problem));
                 }
                 self.bump()?;
                 if kind == FieldKind::Bool {
-                    return Err(FilterError::new(
-                        op_token.col,
-                        format!("\"not in\" does not work with {name} ({}); use {}", kind.describe(), kind.operators()),
-                    ));
+                    let problem = FilterProblem::NotInNotAllowed { field: name.into(), kind };
+                    return Err(FilterError::new(op_token.col, problem));
                 }
                 self.list(name, kind, &in_token, true)?
             }
             _ => {
-                return Err(FilterError::new(
-                    op_token.col,
-                    format!("expected {} after {name}{}", kind.operators(), found(&op_token)),
-                ));
+                let problem = FilterProblem::ExpectedOperator { field: name.into(), kind, found: Found::of(&op_token) };
+                return Err(FilterError::new(op_token.col, problem));
             }
         };
         Ok(Node::Test(Condition { field: name.into(), test }))
@@ -728,21 +830,15 @@ impl<'a, 'f> Parser<'a, 'f> {
     /// `[v, ...]` or `(v, ...)` after `in`.
     fn list(&mut self, name: &str, kind: FieldKind, in_token: &Token<'_>, negate: bool) -> Result<Test, FilterError> {
         if kind == FieldKind::Bool {
-            return Err(FilterError::new(
-                in_token.col,
-                format!("\"in\" does not work with {name} ({}); use {}", kind.describe(), kind.operators()),
-            ));
+            return Err(FilterError::new(in_token.col, FilterProblem::InNotAllowed { field: name.into(), kind }));
         }
         let open = self.bump()?;
         let Tok::Open(bracket) = open.tok else {
-            return Err(FilterError::new(
-                open.col,
-                format!("expected a list like [Hot, \"Grade A\"] after \"in\"{}", found(&open)),
-            ));
+            return Err(FilterError::new(open.col, FilterProblem::ExpectedList { found: Found::of(&open) }));
         };
-        let never_closed = || FilterError::new(open.col, format!("this {} is never closed", quote(open.text)));
+        let never_closed = || FilterError::new(open.col, FilterProblem::Unclosed { bracket });
         if self.peek()?.tok == Tok::Close(bracket) {
-            return Err(FilterError::new(open.col, "the list is empty; put at least one value between the brackets"));
+            return Err(FilterError::new(open.col, FilterProblem::EmptyList));
         }
         let (mut numbers, mut texts) = (Vec::new(), Vec::new());
         let mut after = open;
@@ -760,10 +856,8 @@ impl<'a, 'f> Parser<'a, 'f> {
                 Tok::Close(b) if b == bracket => break,
                 Tok::End => return Err(never_closed()),
                 _ => {
-                    return Err(FilterError::new(
-                        separator.col,
-                        format!("expected \",\" or {}{}", quote(bracket.close()), found(&separator)),
-                    ));
+                    let problem = FilterProblem::ExpectedSeparator { bracket, found: Found::of(&separator) };
+                    return Err(FilterError::new(separator.col, problem));
                 }
             }
         }
@@ -779,24 +873,21 @@ impl<'a, 'f> Parser<'a, 'f> {
         match token.tok {
             Tok::Word(word) if is_keyword(word) => Err(FilterError::new(
                 token.col,
-                format!(
-                    "expected a value after {}, found {} (write it in quotes to use it as text)",
-                    quote(after.text),
-                    show(&token)
-                ),
+                FilterProblem::KeywordAsValue { after: shorten(after.text), keyword: shorten(word) },
             )),
             Tok::Word(text) | Tok::Quoted(text) => Ok((token, text)),
             _ => Err(FilterError::new(
                 token.col,
-                format!("expected a value after {}{}", quote(after.text), found(&token)),
+                FilterProblem::ExpectedValue { after: shorten(after.text), found: Found::of(&token) },
             )),
         }
     }
 
     fn number_value(&mut self, name: &str, after: &Token<'_>) -> Result<f64, FilterError> {
         let (token, text) = self.raw_value(after)?;
-        parse_number(text)
-            .ok_or_else(|| FilterError::new(token.col, format!("{name} needs a number, found {}", show(&token))))
+        parse_number(text).ok_or_else(|| {
+            FilterError::new(token.col, FilterProblem::NeedsNumber { field: name.into(), found: Found::of(&token) })
+        })
     }
 
     fn text_value(&mut self, after: &Token<'_>) -> Result<Box<str>, FilterError> {
@@ -812,7 +903,7 @@ impl<'a, 'f> Parser<'a, 'f> {
         } else if is("no") || is("false") {
             Ok(false)
         } else {
-            Err(FilterError::new(token.col, format!("{name} needs yes or no, found {}", show(&token))))
+            Err(FilterError::new(token.col, FilterProblem::NeedsYesNo { field: name.into(), found: Found::of(&token) }))
         }
     }
 }
@@ -846,38 +937,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-/// `text` in double quotes, shortened when long.
-fn quote(text: &str) -> String {
-    let mut out = String::from("\"");
+/// `text` shortened to 30 characters for quoting back, with `…` when cut.
+fn shorten(text: &str) -> String {
+    let mut out = String::new();
     let mut chars = text.chars();
     out.extend(chars.by_ref().take(MAX_SHOWN));
     if chars.next().is_some() {
         out.push('…');
     }
-    out.push('"');
     out
-}
-
-fn quote_char(c: char) -> String {
-    let mut buf = [0; 4];
-    quote(c.encode_utf8(&mut buf))
-}
-
-/// How a token is named in messages.
-fn show(token: &Token<'_>) -> String {
-    match token.tok {
-        Tok::End => "the end of the filter".to_owned(),
-        Tok::Quoted(text) => quote(text),
-        _ => quote(token.text),
-    }
-}
-
-/// `", found X"`, or nothing at the end of the filter.
-fn found(token: &Token<'_>) -> String {
-    match token.tok {
-        Tok::End => String::new(),
-        _ => format!(", found {}", show(token)),
-    }
 }
 
 #[cfg(test)]
@@ -938,7 +1006,7 @@ mod tests {
     fn fails(src: &str, column: usize, message: &str) {
         match Filter::parse(src, FIELDS) {
             Ok(filter) => panic!("{src:?} should fail, parsed as {filter:?}"),
-            Err(e) => assert_eq!((e.column, e.message.as_str()), (column, message), "for {src:?}"),
+            Err(e) => assert_eq!((e.column, e.problem.to_string().as_str()), (column, message), "for {src:?}"),
         }
     }
 
@@ -1216,7 +1284,7 @@ mod tests {
             "unknown field \"x\"; known fields: lead_score, segment, city, label, product_dimension, whatsapp_opt_in",
         );
         assert_eq!(
-            Filter::parse("a = 1", &[]).unwrap_err().message,
+            Filter::parse("a = 1", &[]).unwrap_err().problem.to_string(),
             "unknown field \"a\"; no fields can be used in filters"
         );
     }
@@ -1306,7 +1374,7 @@ mod tests {
     #[test]
     fn columns_count_characters_not_bytes() {
         // "Café" and "日本" are multi-byte; the unknown field starts at char 17 / 14.
-        fails("city = Café and colour = red", 17, &Filter::parse("colour", FIELDS).unwrap_err().message);
+        fails("city = Café and colour = red", 17, &Filter::parse("colour", FIELDS).unwrap_err().problem.to_string());
         fails("city = '日本' and lead_score > x", 30, "lead_score needs a number, found \"x\"");
         fails("city = \"ünïcödé\" )", 18, "\")\" has no matching \"(\"");
     }
@@ -1452,7 +1520,7 @@ mod tests {
                 Err(e) => {
                     refused += 1;
                     assert!(e.column >= 1 && e.column <= len.max(MAX_CHARS) + 1, "{src:?}: {e}");
-                    assert!(!e.message.is_empty());
+                    assert!(!e.problem.to_string().is_empty());
                     assert_eq!(Filter::parse(&src, FIELDS).unwrap_err(), e, "errors are deterministic");
                 }
             }

@@ -554,7 +554,7 @@ impl Texts for En {
     }
 
     fn filter_error(&self, error: &str, source: &str, caret: &str) -> String {
-        format!("filter error {error}\n```{source}\n{caret}```")
+        format!("filter error: {error}\n```{source}\n{caret}```")
     }
 
     fn no_segments(&self, cmd: &str) -> String {
@@ -909,5 +909,12 @@ impl Texts for En {
     fn quota_set(&self, code: &str, n: u32, held: u32, taken: u32) -> String {
         let full = if n == 0 { " The bot offers other packages." } else { "" };
         format!("✅ *{code}*: {n} seats left from now (held {held}, taken {taken}).{full}")
+    }
+
+    // ------------------------------------------------------------ segment filter mistakes
+
+    fn filter_problem(&self, problem: &crate::crm::filter::FilterProblem) -> String {
+        // The parser's own wording is English, kept there for logs and tests.
+        problem.to_string()
     }
 }

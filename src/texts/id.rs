@@ -941,4 +941,98 @@ impl Texts for Id {
         let full = if n == 0 { " Bot menawarkan paket lain." } else { "" };
         format!("✅ *{code}*: sisa {n} kursi mulai sekarang (ditahan {held}, terjual {taken}).{full}")
     }
+
+    // ------------------------------------------------------------ segment filter mistakes
+
+    fn filter_problem(&self, problem: &crate::crm::filter::FilterProblem) -> String {
+        use crate::crm::filter::{FieldHint, FieldKind, FilterProblem as P, Found};
+        let kind_name = |kind: &FieldKind| match kind {
+            FieldKind::Number => "kolom angka",
+            FieldKind::Text => "kolom teks",
+            FieldKind::TextList => "kolom daftar",
+            FieldKind::Bool => "kolom yes/no",
+        };
+        let shown = |found: &Found| match found.text() {
+            None => "akhir filter".to_owned(),
+            Some(text) => format!("\"{text}\""),
+        };
+        // ", tapi tertulis X", or nothing when the filter simply ended.
+        let but = |found: &Found| match found.text() {
+            None => String::new(),
+            Some(text) => format!(", tapi tertulis \"{text}\""),
+        };
+        let use_ops = |kind: &FieldKind| kind.operators("atau");
+        match problem {
+            P::TooLong { chars, max } => format!("filternya terlalu panjang ({chars} karakter); maksimal {max}"),
+            P::Empty => "filternya masih kosong".into(),
+            P::Unmatched { bracket } => {
+                format!("kurung \"{}\" tidak punya pasangan \"{}\"", bracket.close(), bracket.open())
+            }
+            P::ExpectedJoinOrEnd { found } => {
+                format!("di sini harusnya \"and\", \"or\" atau filter selesai, tapi tertulis {}", shown(found))
+            }
+            P::UnexpectedBang => {
+                "tanda \"!\" tidak bisa berdiri sendiri; tulis != untuk \"bukan\", atau not di depan kondisi".into()
+            }
+            P::UnexpectedAmpersand => {
+                "tanda \"&\" tidak dikenal; pakai and untuk menggabung kondisi, atau beri tanda kutip kalau & bagian dari teks".into()
+            }
+            P::UnexpectedPipe => {
+                "tanda \"|\" tidak dikenal; pakai or untuk menggabung kondisi, atau beri tanda kutip kalau | bagian dari teks".into()
+            }
+            P::UnclosedQuote { close } => format!("tanda kutip ini belum ditutup; tambahkan {close} setelah teksnya"),
+            P::UnexpectedChar { found } => {
+                format!("karakter \"{found}\" tidak dikenal; teks dengan karakter khusus ditulis dalam tanda kutip")
+            }
+            P::TooDeep { max } => {
+                format!("filternya bertingkat terlalu dalam; maksimal {max} tingkat kurung dan not")
+            }
+            P::Unclosed { bracket } => format!("kurung \"{}\" ini belum ditutup", bracket.open()),
+            P::ExpectedJoinOrClose { found } => {
+                format!("di sini harusnya \"and\", \"or\" atau \")\", tapi tertulis {}", shown(found))
+            }
+            P::ExpectedCondition { after } => format!("setelah \"{after}\" harus ada kondisi"),
+            P::ExpectedField { found } => format!("di sini harusnya nama kolom, tapi tertulis {}", shown(found)),
+            P::UnknownField { typed, hint } => {
+                let hint = match hint {
+                    FieldHint::DidYouMean(name) => format!("maksudnya \"{name}\"?"),
+                    FieldHint::NoFields => "belum ada kolom yang bisa dipakai di filter".to_owned(),
+                    FieldHint::Known(names) => format!("kolom yang ada: {}", names.join(", ")),
+                };
+                format!("kolom \"{typed}\" tidak ada; {hint}")
+            }
+            P::OperatorNotAllowed { operator, field, kind } => format!(
+                "\"{operator}\" tidak bisa dipakai untuk {field} ({}); pakai {}",
+                kind_name(kind),
+                use_ops(kind)
+            ),
+            P::ExpectedInAfterNot { found } => format!("setelah \"not\" harus ada \"in\"{}", but(found)),
+            P::NotInNotAllowed { field, kind } => format!(
+                "\"not in\" tidak bisa dipakai untuk {field} ({}); pakai {}",
+                kind_name(kind),
+                use_ops(kind)
+            ),
+            P::InNotAllowed { field, kind } => {
+                format!("\"in\" tidak bisa dipakai untuk {field} ({}); pakai {}", kind_name(kind), use_ops(kind))
+            }
+            P::ExpectedOperator { field, kind, found } => {
+                format!("setelah {field} harus ada {}{}", use_ops(kind), but(found))
+            }
+            P::ExpectedList { found } => {
+                format!("setelah \"in\" harus ada daftar, contoh [Hot, \"Grade A\"]{}", but(found))
+            }
+            P::EmptyList => "daftarnya kosong; isi minimal satu nilai di antara kurungnya".into(),
+            P::ExpectedSeparator { bracket, found } => {
+                format!("di sini harusnya \",\" atau \"{}\"{}", bracket.close(), but(found))
+            }
+            P::KeywordAsValue { after, keyword } => format!(
+                "setelah \"{after}\" harus ada nilai, tapi tertulis \"{keyword}\" (beri tanda kutip kalau itu memang teksnya)"
+            ),
+            P::ExpectedValue { after, found } => format!("setelah \"{after}\" harus ada nilai{}", but(found)),
+            P::NeedsNumber { field, found } => format!("{field} harus diisi angka, tapi tertulis {}", shown(found)),
+            P::NeedsYesNo { field, found } => {
+                format!("{field} harus diisi yes atau no, tapi tertulis {}", shown(found))
+            }
+        }
+    }
 }

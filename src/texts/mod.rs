@@ -448,6 +448,13 @@ pub trait Texts: Sync {
     fn no_package(&self, code: &str, known: &str) -> String;
     /// `n` seats left from now; 0 means the bot offers other packages.
     fn quota_set(&self, code: &str, n: u32, held: u32, taken: u32) -> String;
+
+    // ------------------------------------------------------------ segment filter mistakes
+
+    /// What is wrong with a segment filter, shown inside [`Texts::filter_error`].
+    /// Keep the filter syntax as typed: `and`, `or`, `not`, `in`, `yes`/`no`,
+    /// operators, brackets and field names.
+    fn filter_problem(&self, problem: &crate::crm::filter::FilterProblem) -> String;
 }
 
 // The runtime core's texts by language, for callers outside the commands.

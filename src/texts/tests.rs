@@ -204,6 +204,7 @@ fn all(t: &dyn Texts) -> Vec<(&'static str, String)> {
             ("scoring_rules", t.scoring_rules("x", "#crm").to_string()),
             ("scoring_set", t.scoring_set("x", "x").to_string()),
             ("filter_error", t.filter_error("x", "x", "x").to_string()),
+            ("filter_problem", t.filter_problem(&crate::crm::filter::FilterProblem::EmptyList)),
             ("no_segments", t.no_segments("#crm").to_string()),
             ("segments_heading", t.segments_heading().to_string()),
             ("segment_line", t.segment_line("x", 2, "x").to_string()),
@@ -359,4 +360,103 @@ fn owners_read_bahasa_unless_configured_otherwise() {
     );
     assert_eq!(of(Language::En).args_missing("PHONE"), "missing PHONE");
     assert_eq!(t.args_missing("PHONE"), "PHONE belum diisi");
+}
+
+/// One of every filter mistake; the match makes a new variant fail to compile until it is listed here.
+fn every_filter_problem() -> Vec<crate::crm::filter::FilterProblem> {
+    use crate::crm::filter::{Bracket, FieldHint, FieldKind, FilterProblem as P, Found};
+    let word = || Found::Word("x".into());
+    let all = vec![
+        P::TooLong { chars: 1001, max: 1000 },
+        P::Empty,
+        P::Unmatched { bracket: Bracket::Square },
+        P::ExpectedJoinOrEnd { found: word() },
+        P::UnexpectedBang,
+        P::UnexpectedAmpersand,
+        P::UnexpectedPipe,
+        P::UnclosedQuote { close: '"' },
+        P::UnexpectedChar { found: '#' },
+        P::TooDeep { max: 32 },
+        P::Unclosed { bracket: Bracket::Round },
+        P::ExpectedJoinOrClose { found: Found::Symbol("]".into()) },
+        P::ExpectedCondition { after: "and".into() },
+        P::ExpectedField { found: Found::Text("x".into()) },
+        P::UnknownField { typed: "x".into(), hint: FieldHint::DidYouMean("city".into()) },
+        P::UnknownField { typed: "x".into(), hint: FieldHint::NoFields },
+        P::UnknownField { typed: "x".into(), hint: FieldHint::Known(vec!["city".into(), "label".into()]) },
+        P::OperatorNotAllowed { operator: ">".into(), field: "city".into(), kind: FieldKind::Text },
+        P::ExpectedInAfterNot { found: Found::End },
+        P::NotInNotAllowed { field: "whatsapp_opt_in".into(), kind: FieldKind::Bool },
+        P::InNotAllowed { field: "whatsapp_opt_in".into(), kind: FieldKind::Bool },
+        P::ExpectedOperator { field: "lead_score".into(), kind: FieldKind::Number, found: word() },
+        P::ExpectedList { found: word() },
+        P::EmptyList,
+        P::ExpectedSeparator { bracket: Bracket::Square, found: word() },
+        P::KeywordAsValue { after: "=".into(), keyword: "not".into() },
+        P::ExpectedValue { after: "=".into(), found: Found::End },
+        P::NeedsNumber { field: "lead_score".into(), found: word() },
+        P::NeedsYesNo { field: "whatsapp_opt_in".into(), found: word() },
+    ];
+    let listed: BTreeSet<usize> = all
+        .iter()
+        .map(|p| match p {
+            P::TooLong { .. } => 0,
+            P::Empty => 1,
+            P::Unmatched { .. } => 2,
+            P::ExpectedJoinOrEnd { .. } => 3,
+            P::UnexpectedBang => 4,
+            P::UnexpectedAmpersand => 5,
+            P::UnexpectedPipe => 6,
+            P::UnclosedQuote { .. } => 7,
+            P::UnexpectedChar { .. } => 8,
+            P::TooDeep { .. } => 9,
+            P::Unclosed { .. } => 10,
+            P::ExpectedJoinOrClose { .. } => 11,
+            P::ExpectedCondition { .. } => 12,
+            P::ExpectedField { .. } => 13,
+            P::UnknownField { .. } => 14,
+            P::OperatorNotAllowed { .. } => 15,
+            P::ExpectedInAfterNot { .. } => 16,
+            P::NotInNotAllowed { .. } => 17,
+            P::InNotAllowed { .. } => 18,
+            P::ExpectedOperator { .. } => 19,
+            P::ExpectedList { .. } => 20,
+            P::EmptyList => 21,
+            P::ExpectedSeparator { .. } => 22,
+            P::KeywordAsValue { .. } => 23,
+            P::ExpectedValue { .. } => 24,
+            P::NeedsNumber { .. } => 25,
+            P::NeedsYesNo { .. } => 26,
+        })
+        .collect();
+    assert_eq!(listed, (0..27).collect(), "every variant is listed at least once");
+    all
+}
+
+#[test]
+fn every_filter_problem_reads_in_every_language_and_bahasa_is_not_english() {
+    for problem in every_filter_problem() {
+        for lang in LANGUAGES {
+            assert!(!of(lang).filter_problem(&problem).trim().is_empty(), "{problem:?} in {lang:?}");
+        }
+        let (id, en) = (of(Language::Id).filter_problem(&problem), of(Language::En).filter_problem(&problem));
+        assert_eq!(en, problem.to_string(), "English reads as the parser's own wording");
+        assert_ne!(id, en, "{problem:?} is not translated");
+    }
+}
+
+#[test]
+fn filter_mistakes_keep_the_syntax_untranslated_in_bahasa() {
+    use crate::crm::filter::{FieldKind, Filter};
+    let fields = [("lead_score", FieldKind::Number), ("segment", FieldKind::Text), ("opt_in", FieldKind::Bool)];
+    let id = of(Language::Id);
+    let said = |source: &str| id.filter_problem(&Filter::parse(source, &fields).unwrap_err().problem);
+    assert_eq!(said("segment > 5"), "\">\" tidak bisa dipakai untuk segment (kolom teks); pakai =, !=, in atau not in");
+    assert_eq!(said("lead_scor > 5"), "kolom \"lead_scor\" tidak ada; maksudnya \"lead_score\"?");
+    assert_eq!(said("opt_in = maybe"), "opt_in harus diisi yes atau no, tapi tertulis \"maybe\"");
+    assert_eq!(said("lead_score > 5 and"), "setelah \"and\" harus ada kondisi");
+    assert_eq!(
+        said("segment in Cafe"),
+        "setelah \"in\" harus ada daftar, contoh [Hot, \"Grade A\"], tapi tertulis \"Cafe\""
+    );
 }
