@@ -8,7 +8,7 @@ export RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0
 
 echo "== building (cargo build --release --bins)"
 cargo build --release --bins
-BIN=target/release
+BIN=${BIN:-target/release}
 
 SERVER_PID=""
 WATCHDOG_PID=""
