@@ -51,7 +51,10 @@ SERVER_LIFETIME=$((FILL_TIMEOUT + 900))
 
 # field FILE LABEL KEY — a top-level number of one JSON line (no jq needed).
 field() { grep -F "\"label\":\"$2\"" "$1" | grep -o "\"$3\":[0-9.]*" | head -1 | cut -d: -f2; }
-stat_of() { grep -o "\"$1\":[0-9.]*" "$OUT/stats.json" | cut -d: -f2; }
+# stat_of KEY — a top-level figure (a tree's record count); the same keys recur under "record_bytes".
+stat_of() { sed 's/"record_bytes":{[^}]*}//' "$OUT/stats.json" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2; }
+# bytes_of TREE — the bytes of that tree's records.
+bytes_of() { grep -o '"record_bytes":{[^}]*}' "$OUT/stats.json" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
 
 mem() { awk -v k="$2:" '$1 == k {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
@@ -95,6 +98,7 @@ stop_server
   echo "| --- | ---: |"
   echo "| fill | $MODE, $MESSAGES messages |"
   echo "| records in \`messages\` (1 in + 3 out per message) | $(stat_of messages) |"
+  echo "| bytes of the \`messages\` records | $(bytes_of messages) |"
   echo "| \`seen\` / \`contacts\` / \`delivery\` / \`inbox\` / \`outbox\` | $(stat_of seen) / $(stat_of contacts) / $(stat_of delivery) / $(stat_of inbox) / $(stat_of outbox) |"
   echo "| data directory on disk | ${DISK} MiB |"
   if [[ $MODE == webhooks ]]; then
