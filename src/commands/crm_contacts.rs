@@ -6,7 +6,7 @@ use super::format::{bullets, local_time};
 use super::{CommandError, Ctx, ForSub};
 use crate::channel::{ChatId, Control, ControlAction};
 use crate::crm::company::{Company, CompanyKind, slug};
-use crate::crm::contact::{BusinessSegment, SETTABLE_FIELDS, name_of, parse_variant};
+use crate::crm::contact::{BusinessSegment, name_of, parse_variant};
 use crate::crm::{Activity, ActivityType, Contact, Outcome, ScoringRules, format_money};
 use crate::texts::Texts;
 
@@ -190,9 +190,6 @@ pub fn contacts(ctx: &mut Ctx<'_>, args: &str) -> Result<String, CommandError> {
             let field = args.required(1, "FIELD").for_sub("contacts")?.to_lowercase().replace('-', "_");
             let value = args.rest(2).ok_or_else(|| CommandError::usage("contacts", t.args_missing("VALUE")))?;
             let contact = find_contact(ctx, phone)?;
-            if !SETTABLE_FIELDS.contains(&field.as_str()) {
-                return Err(CommandError::Invalid(t.field_not_settable(&field, &SETTABLE_FIELDS.join(", "))));
-            }
             // Validate on the current copy; the commit re-applies it to the stored one.
             let mut preview = (*contact).clone();
             preview.set_field(&field, &value).map_err(|e| CommandError::Invalid(t.field_refused(&e)))?;
