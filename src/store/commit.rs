@@ -145,6 +145,14 @@ pub const SOON: std::time::Duration = std::time::Duration::from_millis(10);
 /// so many small ones cost more than one large one.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// How long a `Durable` commit waits for company while the store is busy
+/// (the last flush ended less than [`BUSY`] before it arrived): every flush
+/// seals and syncs two log buffers, so at thousands of webhooks a second one
+/// flush for several of them costs less CPU than one each. An idle store
+/// flushes at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+const BUSY: std::time::Duration = std::time::Duration::from_millis(2);
+
 #[derive(Clone)]
 pub struct GroupCommit {
     inner: Arc<Inner>,
@@ -316,12 +324,23 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
 fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
     // Applied, waiting for a flush to ride on: (since, waiter).
     let mut deferred: Vec<(Instant, Waiter)> = Vec::new();
+    let mut last_flush = Instant::now() - BUSY;
     loop {
         let (batch, stopping) = {
             let mut waiting = lock(&inner.waiting);
             loop {
-                if inner.stopping.load(Ordering::SeqCst) || waiting.iter().any(|r| r.wait == Wait::Durable) {
+                if inner.stopping.load(Ordering::SeqCst) {
                     break;
+                }
+                let durable = waiting.iter().find(|r| r.wait == Wait::Durable).map(|r| r.since);
+                if let Some(since) = durable {
+                    let busy = since.saturating_duration_since(last_flush) < BUSY;
+                    let left = (since + LINGER).saturating_duration_since(Instant::now());
+                    if !busy || left.is_zero() {
+                        break;
+                    }
+                    waiting = inner.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
+                    continue;
                 }
                 // The earliest moment someone's patience runs out.
                 let gather = waiting.first().map(|r| r.since + GATHER);
@@ -357,6 +376,7 @@ fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
             continue;
         }
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+        last_flush = Instant::now();
         metrics::histogram!("juru_store_flush_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             // sled I/O errors are fatal (rust-stack.md §4 rule 7): callers fail
