@@ -70,7 +70,12 @@ impl Msg {
 
     fn has_one(&self, item: &str) -> bool {
         if item.contains(' ') {
-            self.padded.contains(&format!(" {item} "))
+            // " {item} " without building it: this runs for every phrase of
+            // every list on every turn (3 % of the CPU at 3 000 msg/s).
+            let bytes = self.padded.as_bytes();
+            self.padded
+                .match_indices(item)
+                .any(|(at, _)| at > 0 && bytes[at - 1] == b' ' && bytes.get(at + item.len()) == Some(&b' '))
         } else {
             self.words.iter().any(|w| w == item || (item.len() >= 5 && w.starts_with(item)))
         }
