@@ -217,14 +217,16 @@ impl GroupCommit {
 
     pub fn submit_with(&self, writes: Vec<Write>, wait: Wait) -> oneshot::Receiver<Result<(), String>> {
         let (done, rx) = oneshot::channel();
-        let first = {
+        let wake = {
             let mut waiting = lock(&self.inner.waiting);
+            // The flusher's plan changes only with the first request, or the
+            // first `Durable` one; the others join the batch it is gathering
+            // (or lingering over) and it wakes itself when their time is up.
+            let wake = waiting.is_empty() || wait == Wait::Durable && waiting.iter().all(|r| r.wait != Wait::Durable);
             waiting.push(Request { writes, done, wait, since: Instant::now() });
-            waiting.len() == 1
+            wake
         };
-        // Others join the batch the flusher is gathering; it wakes itself
-        // when their time is up.
-        if wait == Wait::Durable || first {
+        if wake {
             self.inner.wake.notify_one();
         }
         rx
@@ -318,42 +320,52 @@ fn apply(trees: &[sled::Tree], batch: &[Request]) -> Result<(), String> {
     result.map_err(|e| format!("{e:?}"))
 }
 
+/// When the flusher takes the waiting batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Due {
+    Now,
+    /// At this moment, unless woken earlier.
+    At(Instant),
+    /// Nothing waits: when woken.
+    Idle,
+}
+
+/// A `Durable` commit goes at once, or after [`LINGER`] when the last flush
+/// ended less than [`BUSY`] before it arrived; `Applied` and `Soon` ones go
+/// once the oldest has gathered for [`GATHER`] or a deferred waiter's
+/// [`SOON`] runs out, whichever is first.
+fn due(waiting: &[Request], deferred: &[(Instant, Waiter)], last_flush: Option<Instant>) -> Due {
+    if let Some(since) = waiting.iter().find(|r| r.wait == Wait::Durable).map(|r| r.since) {
+        let busy = last_flush.is_some_and(|flushed| since.saturating_duration_since(flushed) < BUSY);
+        return if busy { Due::At(since + LINGER) } else { Due::Now };
+    }
+    let gather = waiting.first().map(|r| r.since + GATHER);
+    let flush = deferred.first().map(|(since, _)| *since + SOON);
+    gather.into_iter().chain(flush).min().map_or(Due::Idle, Due::At)
+}
+
 /// Takes everyone waiting, applies their writes in one transaction, answers
 /// the `Applied` ones, and flushes when a `Durable` writer needs it (or the
 /// oldest `Soon` one has waited [`SOON`]); then answers those it covered.
 fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
     // Applied, waiting for a flush to ride on: (since, waiter).
     let mut deferred: Vec<(Instant, Waiter)> = Vec::new();
-    let mut last_flush = Instant::now() - BUSY;
+    let mut last_flush: Option<Instant> = None;
     loop {
         let (batch, stopping) = {
             let mut waiting = lock(&inner.waiting);
-            loop {
-                if inner.stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let durable = waiting.iter().find(|r| r.wait == Wait::Durable).map(|r| r.since);
-                if let Some(since) = durable {
-                    let busy = since.saturating_duration_since(last_flush) < BUSY;
-                    let left = (since + LINGER).saturating_duration_since(Instant::now());
-                    if !busy || left.is_zero() {
-                        break;
+            while !inner.stopping.load(Ordering::SeqCst) {
+                match due(&waiting, &deferred, last_flush) {
+                    Due::Now => break,
+                    Due::At(at) => {
+                        let left = at.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        waiting = inner.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
                     }
-                    waiting = inner.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
-                    continue;
+                    Due::Idle => waiting = inner.wake.wait(waiting).unwrap_or_else(|p| p.into_inner()),
                 }
-                // The earliest moment someone's patience runs out.
-                let gather = waiting.first().map(|r| r.since + GATHER);
-                let flush = deferred.first().map(|(since, _)| *since + SOON);
-                let Some(due) = gather.into_iter().chain(flush).min() else {
-                    waiting = inner.wake.wait(waiting).unwrap_or_else(|p| p.into_inner());
-                    continue;
-                };
-                let left = due.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                waiting = inner.wake.wait_timeout(waiting, left).unwrap_or_else(|p| p.into_inner()).0;
             }
             (std::mem::take(&mut *waiting), inner.stopping.load(Ordering::SeqCst))
         };
@@ -376,7 +388,7 @@ fn flusher(inner: &Inner, db: sled::Db, trees: Vec<sled::Tree>) {
             continue;
         }
         let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
-        last_flush = Instant::now();
+        last_flush = Some(Instant::now());
         metrics::histogram!("juru_store_flush_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             // sled I/O errors are fatal (rust-stack.md §4 rule 7): callers fail
@@ -422,6 +434,24 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(db.len(), 200);
+    }
+
+    fn request(wait: Wait, since: Instant) -> Request {
+        Request { writes: Vec::new(), done: oneshot::channel().0, wait, since }
+    }
+
+    #[test]
+    fn a_durable_commit_flushes_at_once_when_idle_and_lingers_when_busy() {
+        let now = Instant::now();
+        let durable = [request(Wait::Applied, now), request(Wait::Durable, now)];
+        assert_eq!(due(&durable, &[], None), Due::Now, "first flush of the process");
+        assert_eq!(due(&durable, &[], now.checked_sub(BUSY * 2)), Due::Now, "idle store");
+        assert_eq!(due(&durable, &[], Some(now)), Due::At(now + LINGER), "busy store");
+        let applied = [request(Wait::Applied, now)];
+        assert_eq!(due(&applied, &[], Some(now)), Due::At(now + GATHER));
+        let deferred = [(now, oneshot::channel().0)];
+        assert_eq!(due(&[], &deferred, None), Due::At(now + SOON));
+        assert_eq!(due(&[], &[], Some(now)), Due::Idle);
     }
 
     #[test]
